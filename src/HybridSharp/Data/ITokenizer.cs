@@ -1,0 +1,30 @@
+namespace HybridSharp.Data;
+
+/// <summary>
+/// A tokenizer as the rest of HybridSharp sees it. Implementations: <see cref="ByteTokenizer"/> (the embedded default);
+/// BPE (HF tokenizer.json) and tiktoken slot in behind this interface.
+/// </summary>
+public interface ITokenizer
+{
+    /// <summary>Number of ids the model's embedding must hold (including special tokens).</summary>
+    int VocabSize { get; }
+
+    int BosId { get; }
+    int EosId { get; }
+    int PadId { get; }
+
+    /// <summary>Special tokens by text (e.g. "&lt;|im_end|&gt;") → id.</summary>
+    IReadOnlyDictionary<string, int> SpecialTokens { get; }
+
+    /// <summary>Encodes text; occurrences of special-token strings become their single ids.</summary>
+    int[] Encode(string text);
+
+    /// <summary>Decodes ids to text. Special tokens are rendered as their text unless <paramref name="skipSpecial"/>.</summary>
+    string Decode(IEnumerable<int> ids, bool skipSpecial = false);
+
+    /// <summary>The raw UTF-8 bytes a token stands for (special tokens: their text's bytes). Used by streaming decoders.</summary>
+    byte[] TokenBytes(int id);
+
+    /// <summary>True for special (control) tokens.</summary>
+    bool IsSpecial(int id);
+}
