@@ -1,0 +1,164 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace HybridSharp.Config;
+
+/// <summary>
+/// Model hyper-parameters, serialised as a Hugging Face–style <c>config.json</c>. Unknown keys are ignored on load.
+/// A per-layer <see cref="LayerTypes"/> list says which mixer each layer uses (today: "attention"; SSD, DMA and
+/// Mamba-1 slot in later), and <see cref="MlpTypes"/> which FFN ("mlp" or "none").
+/// </summary>
+public sealed class ModelConfig
+{
+    [JsonPropertyName("model_type")] public string ModelType { get; set; } = "hybridsharp";
+    [JsonPropertyName("architectures")] public List<string>? Architectures { get; set; }
+    [JsonPropertyName("vocab_size")] public int VocabSize { get; set; } = 261;
+    [JsonPropertyName("hidden_size")] public int HiddenSize { get; set; } = 256;
+    [JsonPropertyName("intermediate_size")] public int IntermediateSize { get; set; } = 512;
+    [JsonPropertyName("num_hidden_layers")] public int NumHiddenLayers { get; set; } = 4;
+    [JsonPropertyName("num_attention_heads")] public int NumAttentionHeads { get; set; } = 4;
+    [JsonPropertyName("num_key_value_heads")] public int? NumKeyValueHeads { get; set; }
+    [JsonPropertyName("head_dim")] public int? HeadDimOverride { get; set; }
+    [JsonPropertyName("hidden_act")] public string HiddenAct { get; set; } = "silu";
+    [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; set; } = 2048;
+    [JsonPropertyName("rms_norm_eps")] public double RmsNormEps { get; set; } = 1e-6;
+    [JsonPropertyName("rope_theta")] public double RopeTheta { get; set; } = 10000.0;
+    [JsonPropertyName("rope_scaling")] public RopeScaling? RopeScaling { get; set; }
+    [JsonPropertyName("attention_bias")] public bool AttentionBias { get; set; }
+    [JsonPropertyName("mlp_bias")] public bool MlpBias { get; set; }
+    [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; set; } = true;
+    [JsonPropertyName("initializer_range")] public double InitializerRange { get; set; } = 0.02;
+    [JsonPropertyName("use_residual_vectors")] public bool UseResidualVectors { get; set; }
+    [JsonPropertyName("layer_types")] public List<string>? LayerTypes { get; set; }
+    [JsonPropertyName("mlp_types")] public List<string>? MlpTypes { get; set; }
+    [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; set; }
+    [JsonPropertyName("eos_token_id")] [JsonConverter(typeof(IntOrListConverter))] public List<int>? EosTokenId { get; set; }
+    [JsonPropertyName("pad_token_id")] public int? PadTokenId { get; set; }
+    [JsonPropertyName("torch_dtype")] public string TorchDtype { get; set; } = "float32";
+    [JsonPropertyName("hybridsharp_preset")] public string? Preset { get; set; }
+    [JsonPropertyName("tokenizer_kind")] public string TokenizerKind { get; set; } = "byte";
+
+    [JsonIgnore] public int NumKvHeads => NumKeyValueHeads ?? NumAttentionHeads;
+    [JsonIgnore] public int HeadDim => HeadDimOverride ?? HiddenSize / NumAttentionHeads;
+
+    public const string Attention = "attention";
+    public const string Mlp = "mlp";
+    public const string NoFfn = "none";
+
+    /// <summary>Mixer type of layer <paramref name="i"/> ("attention" when no list is given).</summary>
+    public string LayerType(int i) => LayerTypes is { Count: > 0 } ? LayerTypes[i] : Attention;
+
+    /// <summary>FFN type of layer <paramref name="i"/> ("mlp" when no list is given).</summary>
+    public string MlpType(int i) => MlpTypes is { Count: > 0 } ? MlpTypes[i] : Mlp;
+
+    public static readonly string[] KnownLayerTypes = [Attention];
+    public static readonly string[] KnownMlpTypes = [Mlp, NoFfn];
+
+    /// <summary>Checks the configuration; throws <see cref="ConfigException"/> naming the first bad field.</summary>
+    public void Validate()
+    {
+        static void Req(bool ok, string msg) { if (!ok) throw new ConfigException(msg); }
+        Req(VocabSize > 0, "vocab_size must be positive");
+        Req(HiddenSize > 0, "hidden_size must be positive");
+        Req(NumHiddenLayers > 0, "num_hidden_layers must be positive");
+        Req(NumAttentionHeads > 0, "num_attention_heads must be positive");
+        Req(NumKvHeads > 0 && NumAttentionHeads % NumKvHeads == 0,
+            $"num_attention_heads ({NumAttentionHeads}) must be a multiple of num_key_value_heads ({NumKvHeads})");
+        Req(HeadDimOverride is not null || HiddenSize % NumAttentionHeads == 0,
+            $"hidden_size ({HiddenSize}) must be divisible by num_attention_heads ({NumAttentionHeads}) unless head_dim is given");
+        Req(HeadDim > 0 && HeadDim % 2 == 0, $"head_dim ({HeadDim}) must be a positive even number (RoPE rotates pairs)");
+        Req(IntermediateSize > 0, "intermediate_size must be positive");
+        Req(RmsNormEps > 0, "rms_norm_eps must be positive");
+        Req(RopeTheta > 1, "rope_theta must be greater than 1");
+        Req(MaxPositionEmbeddings > 0, "max_position_embeddings must be positive");
+        Req(HiddenAct is "silu" or "swish" or "gelu" or "relu", $"hidden_act '{HiddenAct}' is not supported (silu, gelu, relu)");
+        if (LayerTypes is { Count: > 0 })
+        {
+            Req(LayerTypes.Count == NumHiddenLayers, $"layer_types has {LayerTypes.Count} entries but num_hidden_layers is {NumHiddenLayers}");
+            foreach (var t in LayerTypes)
+                Req(KnownLayerTypes.Contains(t), $"layer_types: unknown mixer '{t}' (known: {string.Join(", ", KnownLayerTypes)})");
+        }
+        if (MlpTypes is { Count: > 0 })
+        {
+            Req(MlpTypes.Count == NumHiddenLayers, $"mlp_types has {MlpTypes.Count} entries but num_hidden_layers is {NumHiddenLayers}");
+            foreach (var t in MlpTypes)
+                Req(KnownMlpTypes.Contains(t), $"mlp_types: unknown FFN '{t}' (known: {string.Join(", ", KnownMlpTypes)})");
+        }
+        if (RopeScaling is not null)
+        {
+            Req(RopeScaling.RopeType is "dynamic", $"rope_scaling.rope_type '{RopeScaling.RopeType}' is not supported (dynamic)");
+            Req(RopeScaling.Factor >= 1, "rope_scaling.factor must be ≥ 1");
+            Req(RopeScaling.OriginalMaxPositionEmbeddings is null or > 0, "rope_scaling.original_max_position_embeddings must be positive");
+        }
+        if (BosTokenId is { } b) Req(b >= 0 && b < VocabSize, $"bos_token_id {b} is outside the vocabulary");
+        if (PadTokenId is { } p) Req(p >= 0 && p < VocabSize, $"pad_token_id {p} is outside the vocabulary");
+        foreach (var e in EosTokenId ?? []) Req(e >= 0 && e < VocabSize, $"eos_token_id {e} is outside the vocabulary");
+    }
+
+    private static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        NumberHandling = JsonNumberHandling.AllowReadingFromString,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+
+    /// <summary>Parses and validates a config.json text.</summary>
+    public static ModelConfig FromJson(string json, string source = "config.json")
+    {
+        ModelConfig? cfg;
+        try { cfg = JsonSerializer.Deserialize<ModelConfig>(json, JsonOptions); }
+        catch (JsonException ex) { throw new ConfigException($"{source}: not valid config JSON ({ex.Message.Split('\n')[0]})"); }
+        if (cfg is null) throw new ConfigException($"{source}: empty config");
+        try { cfg.Validate(); }
+        catch (ConfigException ex) { throw new ConfigException($"{source}: {ex.Message}"); }
+        return cfg;
+    }
+
+    public static ModelConfig Load(string path)
+    {
+        if (!File.Exists(path)) throw new ConfigException($"config file not found: {path}");
+        return FromJson(File.ReadAllText(path), path);
+    }
+
+    public void Save(string path) => IO.AtomicFile.WriteAllText(path, ToJson() + "\n");
+
+    public ModelConfig Clone() => FromJson(ToJson());
+}
+
+/// <summary>HF <c>rope_scaling</c> object. Only dynamic NTK scaling is supported.</summary>
+public sealed class RopeScaling
+{
+    [JsonPropertyName("rope_type")] public string RopeType { get; set; } = "dynamic";
+    [JsonPropertyName("factor")] public double Factor { get; set; } = 1.0;
+    [JsonPropertyName("original_max_position_embeddings")] public int? OriginalMaxPositionEmbeddings { get; set; }
+}
+
+/// <summary>A configuration error a user can fix; the CLI prints its message as one line.</summary>
+public sealed class ConfigException(string message) : Exception(message);
+
+/// <summary>Reads an int or a list of ints (HF's <c>eos_token_id</c> may be either).</summary>
+internal sealed class IntOrListConverter : JsonConverter<List<int>?>
+{
+    public override List<int>? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType == JsonTokenType.Null) return null;
+        if (reader.TokenType == JsonTokenType.Number) return [reader.GetInt32()];
+        if (reader.TokenType != JsonTokenType.StartArray) throw new JsonException("expected an integer or a list of integers");
+        var list = new List<int>();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray) list.Add(reader.GetInt32());
+        return list;
+    }
+
+    public override void Write(Utf8JsonWriter writer, List<int>? value, JsonSerializerOptions options)
+    {
+        if (value is null) { writer.WriteNullValue(); return; }
+        if (value.Count == 1) { writer.WriteNumberValue(value[0]); return; }
+        writer.WriteStartArray();
+        foreach (var v in value) writer.WriteNumberValue(v);
+        writer.WriteEndArray();
+    }
+}

@@ -1,0 +1,164 @@
+using HybridSharp.Config;
+using HybridSharp.Inference;
+using HybridSharp.Modules;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace HybridSharp.Models;
+
+/// <summary>
+/// The decoder stack under <c>model.*</c>: token embeddings, layers, final norm (HF naming).
+/// </summary>
+public sealed class DecoderBackbone : nn.Module
+{
+#pragma warning disable IDE1006 // field names are checkpoint names
+    internal readonly Embedding embed_tokens;
+    internal readonly ModuleList<DecoderLayer> layers;
+    internal readonly RmsNorm norm;
+#pragma warning restore IDE1006
+
+    public DecoderBackbone(ModelConfig cfg) : base("DecoderBackbone")
+    {
+        embed_tokens = nn.Embedding(cfg.VocabSize, cfg.HiddenSize);
+        layers = new ModuleList<DecoderLayer>();
+        for (int i = 0; i < cfg.NumHiddenLayers; i++) layers.Add(new DecoderLayer(cfg, i));
+        norm = new RmsNorm(cfg.HiddenSize, cfg.RmsNormEps);
+        RegisterComponents();
+    }
+}
+
+/// <summary>
+/// Causal language model: embed → layers → RMSNorm → LM head (tied to the embeddings when
+/// <c>tie_word_embeddings</c>). One rotary table is shared by all layers. Works for training (no cache),
+/// prefill, chunked prefill on a cache, and one-token decode.
+/// </summary>
+public sealed class CausalLM : nn.Module
+{
+#pragma warning disable IDE1006 // field names are checkpoint names
+    private readonly DecoderBackbone model;
+    private readonly Linear? lm_head;
+#pragma warning restore IDE1006
+
+    public ModelConfig Config { get; }
+    public RotaryEmbedding Rotary { get; }
+    public IReadOnlyList<DecoderLayer> Layers => model.layers.ToList();
+
+    /// <summary>Builds a model with freshly initialised weights. Call outside any dispose scope.</summary>
+    public CausalLM(ModelConfig cfg, long seed = 1234) : base("CausalLM")
+    {
+        cfg.Validate();
+        Config = cfg;
+        Rotary = new RotaryEmbedding(cfg.HeadDim, cfg.RopeTheta, cfg.RopeScaling, cfg.MaxPositionEmbeddings);
+        model = new DecoderBackbone(cfg);
+        if (!cfg.TieWordEmbeddings) lm_head = nn.Linear(cfg.HiddenSize, cfg.VocabSize, hasBias: false);
+        RegisterComponents();
+        InitializeWeights(seed);
+    }
+
+    /// <summary>
+    /// normal(0, initializer_range) for linear and embedding weights; residual-stream output projections
+    /// (o_proj, down_proj, out_proj) scaled by 1/√(2·layers) (GPT-2); biases 0; norms and residual vectors 1.
+    /// </summary>
+    public void InitializeWeights(long seed)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var gen = new Generator((ulong)seed);
+        double std = Config.InitializerRange;
+        double residualStd = std / Math.Sqrt(2.0 * Config.NumHiddenLayers);
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith(".bias")) p.zero_();
+            else if (name.EndsWith("norm.weight") || name.EndsWith("_residual")) p.fill_(1.0);
+            else if (name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight") || name.EndsWith("out_proj.weight"))
+                p.normal_(0, residualStd, gen);
+            else if (p.dim() >= 2) p.normal_(0, std, gen);
+        }
+        gen.Dispose();
+    }
+
+    /// <summary>Tied or untied output projection weight [V, d].</summary>
+    public Tensor LmHeadWeight => lm_head?.weight ?? model.embed_tokens.weight!;
+
+    /// <summary>
+    /// Final hidden states [B, T, d] for <paramref name="inputIds"/> [B, T].
+    /// <paramref name="attentionMask"/> [B, T] (1 = real token, 0 = padding) is only needed for padded batches.
+    /// <paramref name="positions"/> [B, T] defaults to past … past+T−1 (or, with padding, counts real tokens only).
+    /// </summary>
+    public Tensor ForwardHidden(Tensor inputIds, InferenceCache? cache = null, Tensor? attentionMask = null, Tensor? positions = null)
+    {
+        using var scope = NewDisposeScope();
+        long b = inputIds.shape[0], t = inputIds.shape[1];
+        long past = cache?.Length ?? 0;
+        var device = inputIds.device;
+
+        Tensor? keyValid = null;
+        if (cache is not null)
+        {
+            cache.MarkValid(attentionMask, t);
+            if (cache.HasPadding) keyValid = cache.KeyValid;
+        }
+        else if (attentionMask is not null && !attentionMask.to_type(ScalarType.Bool).all().item<bool>())
+        {
+            keyValid = attentionMask.to_type(ScalarType.Bool);
+        }
+
+        if (positions is null)
+        {
+            if (keyValid is not null)
+            {
+                // Position = number of real tokens before this one (left padding does not count).
+                var valid = keyValid.narrow(1, 0, past + t).to_type(ScalarType.Int64);
+                positions = valid.cumsum(1).sub_(1).clamp_min_(0).narrow(1, past, t);
+            }
+            else
+            {
+                positions = arange(past, past + t, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(b, t);
+            }
+        }
+
+        var h = model.embed_tokens.forward(inputIds);
+        var (cos, sin) = Rotary.Compute(positions, h.dtype);
+        using var mask = AttentionMask.Build(t, past, keyValid, device);
+        foreach (var layer in model.layers) h = layer.Forward(h, cos, sin, mask, cache);
+        h = model.norm.forward(h);
+        cache?.Advance(t);
+        return h.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Projects hidden states to fp32 logits.</summary>
+    public Tensor Head(Tensor hidden)
+    {
+        var logits = nn.functional.linear(hidden, LmHeadWeight);
+        return logits.dtype == ScalarType.Float32 ? logits : logits.to_type(ScalarType.Float32);
+    }
+
+    /// <summary>Logits [B, T, V] (fp32).</summary>
+    public Tensor Forward(Tensor inputIds, InferenceCache? cache = null, Tensor? attentionMask = null, Tensor? positions = null)
+    {
+        using var scope = NewDisposeScope();
+        return Head(ForwardHidden(inputIds, cache, attentionMask, positions)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Mean next-token cross-entropy; <paramref name="targets"/> uses −100 for ignored positions.</summary>
+    public Tensor Loss(Tensor inputIds, Tensor targets)
+    {
+        using var scope = NewDisposeScope();
+        var logits = Forward(inputIds);
+        var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), targets.view(-1), ignore_index: -100);
+        return loss.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>A fresh decode cache for this model.</summary>
+    public InferenceCache NewCache(long batch, long capacity) =>
+        new(batch, capacity, Config.NumHiddenLayers, LmHeadWeight.device);
+
+    /// <summary>Parameter count; <paramref name="nonEmbedding"/> excludes the token embedding (but keeps an untied head).</summary>
+    public long ParameterCount(bool nonEmbedding = false)
+    {
+        long n = 0;
+        foreach (var (name, p) in named_parameters())
+            if (!nonEmbedding || name != "model.embed_tokens.weight") n += p.numel();
+        return n;
+    }
+}

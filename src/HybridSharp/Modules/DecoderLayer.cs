@@ -1,0 +1,63 @@
+// Pre-norm decoder block (GPT-2 / Llama), optionally with the learnable residual vectors of Doge / Cheems / TransXSSM:
+//   h = r₁ ⊙ h + Mixer(RMSNorm(h));   h = r₂ ⊙ h + FFN(RMSNorm(h))
+// with r₁ = input_residual, r₂ = post_attention_residual ∈ ℝ^d initialised to 1 (plain pre-norm when disabled).
+using HybridSharp.Config;
+using HybridSharp.Inference;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace HybridSharp.Modules;
+
+/// <summary>One layer: a sequence mixer (chosen by <c>layer_types</c>) and an optional FFN (chosen by <c>mlp_types</c>).</summary>
+public sealed class DecoderLayer : nn.Module
+{
+#pragma warning disable IDE1006 // field names are checkpoint names
+    private readonly RmsNorm input_layernorm;
+    private readonly Attention? self_attn;
+    private readonly RmsNorm? post_attention_layernorm;
+    private readonly SwiGluMlp? mlp;
+    private readonly Parameter? input_residual;
+    private readonly Parameter? post_attention_residual;
+#pragma warning restore IDE1006
+
+    public int Index { get; }
+    public string MixerType { get; }
+    public string FfnType { get; }
+
+    public DecoderLayer(ModelConfig cfg, int index) : base("DecoderLayer")
+    {
+        Index = index;
+        MixerType = cfg.LayerType(index);
+        FfnType = cfg.MlpType(index);
+        input_layernorm = new RmsNorm(cfg.HiddenSize, cfg.RmsNormEps);
+        self_attn = MixerType switch
+        {
+            ModelConfig.Attention => new Attention(cfg),
+            _ => throw new ConfigException($"layer {index}: mixer '{MixerType}' is not available"),
+        };
+        if (FfnType != ModelConfig.NoFfn)
+        {
+            post_attention_layernorm = new RmsNorm(cfg.HiddenSize, cfg.RmsNormEps);
+            mlp = new SwiGluMlp(cfg);
+        }
+        if (cfg.UseResidualVectors)
+        {
+            input_residual = nn.Parameter(ones(cfg.HiddenSize));
+            if (mlp is not null) post_attention_residual = nn.Parameter(ones(cfg.HiddenSize));
+        }
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor h, Tensor cos, Tensor sin, AttentionMask mask, InferenceCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        var mixed = self_attn!.Forward(input_layernorm.forward(h), cos, sin, mask, cache, Index);
+        h = input_residual is null ? h.add(mixed) : h.mul(input_residual).add_(mixed);
+        if (mlp is not null)
+        {
+            var f = mlp.forward(post_attention_layernorm!.forward(h));
+            h = post_attention_residual is null ? h.add_(f) : h.mul(post_attention_residual).add_(f);
+        }
+        return h.MoveToOuterDisposeScope();
+    }
+}

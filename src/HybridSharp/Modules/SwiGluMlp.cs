@@ -1,0 +1,40 @@
+// Gated feed-forward network (Shazeer 2020, "GLU Variants Improve Transformer"), Llama layout:
+//   mlp(x) = down_proj( act(gate_proj(x)) ⊙ up_proj(x) ),  act = SiLU by default (SwiGLU)
+using HybridSharp.Config;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace HybridSharp.Modules;
+
+/// <summary>SwiGLU MLP with weights gate_proj [I, d], up_proj [I, d], down_proj [d, I].</summary>
+public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
+{
+#pragma warning disable IDE1006 // field names are checkpoint names
+    private readonly Linear gate_proj, up_proj, down_proj;
+#pragma warning restore IDE1006
+    private readonly string _act;
+
+    public SwiGluMlp(ModelConfig cfg) : this(cfg.HiddenSize, cfg.IntermediateSize, cfg.MlpBias, cfg.HiddenAct) { }
+
+    public SwiGluMlp(long hidden, long intermediate, bool bias, string act) : base("SwiGluMlp")
+    {
+        _act = act;
+        gate_proj = nn.Linear(hidden, intermediate, hasBias: bias);
+        up_proj = nn.Linear(hidden, intermediate, hasBias: bias);
+        down_proj = nn.Linear(intermediate, hidden, hasBias: bias);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var g = gate_proj.forward(x);
+        g = _act switch
+        {
+            "gelu" => nn.functional.gelu(g),
+            "relu" => nn.functional.relu(g),
+            _ => nn.functional.silu(g),
+        };
+        return down_proj.forward(g.mul(up_proj.forward(x))).MoveToOuterDisposeScope();
+    }
+}
