@@ -1,2 +1,14 @@
-using TorchSharp;
-Console.WriteLine(torch.ones(2,2).sum().item<float>());
+using System.CommandLine;
+using HybridSharp.Cli;
+using HybridSharp.Cli.Commands;
+
+var root = new RootCommand("hybrid — build, train, evaluate and run hybrid attention / state-space language models on CPU.");
+root.Subcommands.Add(QuickstartCommand.Create());
+root.Subcommands.Add(InitCommand.Create());
+root.Subcommands.Add(DataCommand.Create());
+root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(ScoreCommand.Create());
+root.Subcommands.Add(EvalCommand.Create());
+root.Subcommands.Add(InfoCommand.Create());
+return Cli.Run(root, args);

@@ -56,7 +56,7 @@ public sealed class DecoderLayer : nn.Module
         if (mlp is not null)
         {
             var f = mlp.forward(post_attention_layernorm!.forward(h));
-            h = post_attention_residual is null ? h.add_(f) : h.mul(post_attention_residual).add_(f);
+            h = post_attention_residual is null ? h.add(f) : h.mul(post_attention_residual).add_(f);
         }
         return h.MoveToOuterDisposeScope();
     }

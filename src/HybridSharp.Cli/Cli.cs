@@ -1,0 +1,95 @@
+using System.CommandLine;
+using HybridSharp.Config;
+using HybridSharp.IO.Safetensors;
+using Spectre.Console;
+using TorchSharp;
+
+namespace HybridSharp.Cli;
+
+/// <summary>Shared CLI plumbing: parse errors and user mistakes become one clear line and a non-zero exit code.</summary>
+internal static class Cli
+{
+    public const int ExitUserError = 2;
+    public const int ExitFailure = 1;
+    public const int ExitInterrupted = 130;
+
+    public static int Run(RootCommand root, string[] args)
+    {
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            var cmd = parse.CommandResult.Command;
+            var name = cmd == root ? "hybrid" : "hybrid " + cmd.Name;
+            Error($"{parse.Errors[0].Message} (see '{name} --help')");
+            return ExitUserError;
+        }
+        return parse.Invoke();
+    }
+
+    /// <summary>Runs a command body; maps user mistakes to a one-line error.</summary>
+    public static int Guard(Func<int> body)
+    {
+        try
+        {
+            ConfigureTorch();
+            return body();
+        }
+        catch (Exception ex) when (IsUserError(ex))
+        {
+            Error(ex.Message);
+            return ExitUserError;
+        }
+        catch (Exception ex)
+        {
+            var first = ex.Message.Split('\n')[0];
+            int frame = first.IndexOf(" (most recent call first)", StringComparison.Ordinal);
+            if (frame < 0) frame = first.IndexOf(" Exception raised from", StringComparison.Ordinal);
+            Error($"{ex.GetType().Name}: {(frame > 0 ? first[..frame] : first)}");
+            if (Environment.GetEnvironmentVariable("HYBRID_DEBUG") == "1") Console.Error.WriteLine(ex);
+            else Console.Error.WriteLine("  (set HYBRID_DEBUG=1 to see the stack trace)");
+            return ExitFailure;
+        }
+    }
+
+    private static bool IsUserError(Exception ex) => ex is ConfigException or ArgumentException or FileNotFoundException
+        or DirectoryNotFoundException or InvalidDataException or SafetensorsFormatException or CheckpointMismatchException
+        or UnauthorizedAccessException or FormatException;
+
+    public static void Error(string message)
+    {
+        var line = message.Replace('\n', ' ').Trim();
+        Console.Error.WriteLine($"error: {line}");
+    }
+
+    private static bool _torchConfigured;
+
+    /// <summary>Intra-op threads = cores (or HYBRID_THREADS), set once per process before any tensor work.</summary>
+    public static void ConfigureTorch()
+    {
+        if (_torchConfigured) return;
+        _torchConfigured = true;
+        int threads = int.TryParse(Environment.GetEnvironmentVariable("HYBRID_THREADS"), out var t) && t > 0 ? t : Environment.ProcessorCount;
+        torch.set_num_threads(threads);
+        try { torch.set_num_interop_threads(threads); } catch (Exception) { /* may only be set once per process */ }
+    }
+
+    /// <summary>Installs a Ctrl-C handler that requests a clean stop instead of killing the process.</summary>
+    public static CancellationTokenSource CancelOnCtrlC(string what)
+    {
+        var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            if (cts.IsCancellationRequested) return; // second Ctrl-C: let the runtime terminate
+            e.Cancel = true;
+            AnsiConsole.MarkupLine($"[yellow]Interrupted: {Markup.Escape(what)}…[/]");
+            cts.Cancel();
+        };
+        return cts;
+    }
+
+    public static Option<T> Opt<T>(string name, string description, T defaultValue, params string[] aliases) =>
+        new(name, aliases) { Description = description, DefaultValueFactory = _ => defaultValue };
+
+    public static Option<T> OptNoDefault<T>(string name, string description, params string[] aliases) =>
+        new(name, aliases) { Description = description };
+}

@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using HybridSharp.Data.Corpus;
+using HybridSharp.IO;
+using HybridSharp.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace HybridSharp.Training;
+
+/// <summary>
+/// Trains a <see cref="CausalLM"/> on a packed token dataset: AdamW with a no-decay group (every parameter with
+/// fewer than 2 dimensions: norms, biases, residual vectors, SSM scalars), warmup + cosine or WSD schedule,
+/// gradient clipping and accumulation, fp32 weights, periodic evaluation, and atomic checkpoints
+/// (weights, optimizer moments, schedule step, RNG and data position) from which <c>--resume</c> continues exactly.
+/// Runs on the calling thread (the model's owning thread), one dispose scope per step.
+/// </summary>
+public sealed class Trainer
+{
+    public const string CheckpointDirName = "checkpoint";
+    public const string MetricsFileName = "metrics.jsonl";
+    public const string LossPlotFileName = "loss.png";
+
+    private readonly CausalLM _model;
+    private readonly TokenDataset _data;
+    private readonly TrainerOptions _o;
+    private readonly string _outDir;
+
+    public Trainer(CausalLM model, TokenDataset data, TrainerOptions options, string outputDirectory)
+    {
+        options.Validate();
+        if (data.Manifest.VocabSize > model.Config.VocabSize)
+            throw new ArgumentException($"dataset vocabulary ({data.Manifest.VocabSize}) is larger than the model's ({model.Config.VocabSize})");
+        if (data.Train.Count < options.SeqLen + 1)
+            throw new ArgumentException($"training split has {data.Train.Count} tokens, fewer than one window of {options.SeqLen + 1}");
+        _model = model;
+        _data = data;
+        _o = options;
+        _outDir = outputDirectory;
+    }
+
+    public string CheckpointDir => Path.Combine(_outDir, CheckpointDirName);
+
+    /// <summary>True when the output directory holds a checkpoint to resume from.</summary>
+    public static bool HasCheckpoint(string outputDirectory) =>
+        File.Exists(Path.Combine(outputDirectory, CheckpointDirName, "trainer_state.json")) ||
+        File.Exists(Path.Combine(outputDirectory, CheckpointDirName + ".old", "trainer_state.json"));
+
+    public TrainResult Run(bool resume, CancellationToken cancel = default, Action<TrainProgress>? progress = null, Action<string>? log = null)
+    {
+        Directory.CreateDirectory(_outDir);
+        var metrics = new MetricsLog(Path.Combine(_outDir, MetricsFileName));
+        var sampler = _data.CreateTrainSampler(_o.SeqLen, _o.BatchSize, _o.Seed);
+        var schedule = new LearningRateSchedule(_o.Schedule, _o.LearningRate, _o.MinLearningRate, _o.WarmupSteps, _o.Steps, _o.DecayFraction);
+
+        var decay = new List<Parameter>();
+        var noDecay = new List<Parameter>();
+        foreach (var (_, p) in _model.named_parameters())
+            (p.dim() >= 2 ? decay : noDecay).Add(p);
+        using var optimizer = optim.AdamW(
+        [
+            new AdamW.ParamGroup(decay, new AdamW.Options { LearningRate = _o.LearningRate, weight_decay = _o.WeightDecay, beta1 = _o.Beta1, beta2 = _o.Beta2, eps = _o.Epsilon }),
+            new AdamW.ParamGroup(noDecay, new AdamW.Options { LearningRate = _o.LearningRate, weight_decay = 0, beta1 = _o.Beta1, beta2 = _o.Beta2, eps = _o.Epsilon }),
+        ], _o.LearningRate, _o.Beta1, _o.Beta2, _o.Epsilon, _o.WeightDecay);
+
+        int startStep = 0;
+        long tokens = 0;
+        torch.manual_seed(_o.Seed);
+        if (resume)
+        {
+            var state = LoadCheckpoint(optimizer);
+            startStep = state.Step;
+            tokens = state.Tokens;
+            sampler.Restore(state.Sampler);
+            if (state.TorchRngState is { } rng)
+            {
+                using var t = tensor(Convert.FromBase64String(rng), dtype: ScalarType.Byte);
+                torch.set_rng_state(t);
+            }
+            metrics.TruncateAfter(startStep);
+            log?.Invoke($"resumed from step {startStep} ({tokens:N0} tokens seen)");
+        }
+        else if (File.Exists(metrics.Path))
+        {
+            File.Delete(metrics.Path);
+        }
+
+        var allParams = decay.Concat(noDecay).ToList();
+        var losses = new List<double>();
+        double lastLoss = double.NaN;
+        double? lastEval = null;
+        long tokensPerStep = (long)_o.BatchSize * _o.SeqLen * _o.GradAccumulation;
+        var clock = Stopwatch.StartNew();
+        int stepsThisRun = 0;
+        bool interrupted = false;
+        _model.train();
+
+        int step = startStep;
+        while (step < _o.Steps)
+        {
+            double lr = schedule.At(step);
+            foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+            double stepLoss = 0, gradNorm;
+            using (NewDisposeScope())
+            {
+                optimizer.zero_grad();
+                for (int micro = 0; micro < _o.GradAccumulation; micro++)
+                {
+                    var batch = sampler.NextBatch();
+                    var x = tensor(batch.Inputs, [batch.BatchSize, batch.SeqLen]);
+                    var y = tensor(batch.Targets, [batch.BatchSize, batch.SeqLen]);
+                    var loss = _model.Loss(x, y);
+                    if (_o.GradAccumulation > 1) loss = loss.div(_o.GradAccumulation);
+                    loss.backward();
+                    stepLoss += loss.item<float>();
+                }
+                gradNorm = _o.ClipNorm > 0
+                    ? nn.utils.clip_grad_norm_(allParams, _o.ClipNorm)
+                    : nn.utils.clip_grad_norm_(allParams, double.MaxValue);
+                optimizer.step();
+            }
+            if (!double.IsFinite(stepLoss))
+                throw new InvalidOperationException($"loss became {stepLoss} at step {step + 1}; lower --lr or check the data");
+            step++;
+            stepsThisRun++;
+            tokens += tokensPerStep;
+            lastLoss = stepLoss;
+            losses.Add(stepLoss);
+
+            double tps = tokensPerStep * stepsThisRun / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+            bool doEval = _o.EvalEvery > 0 && (step % _o.EvalEvery == 0 || step == _o.Steps);
+            double? evalLoss = null;
+            if (doEval)
+            {
+                evalLoss = Evaluate();
+                lastEval = evalLoss;
+            }
+            if (step % Math.Max(_o.LogEvery, 1) == 0 || doEval || step == _o.Steps)
+            {
+                metrics.Append(new TrainingMetric
+                {
+                    Step = step, Loss = stepLoss, LearningRate = lr, GradNorm = gradNorm, Tokens = tokens, TokensPerSecond = tps,
+                    EvalLoss = evalLoss, EvalPerplexity = evalLoss is { } e ? Math.Exp(e) : null,
+                });
+            }
+            var eta = TimeSpan.FromSeconds((_o.Steps - step) * clock.Elapsed.TotalSeconds / stepsThisRun);
+            progress?.Invoke(new TrainProgress(step, _o.Steps, stepLoss, lr, tps, eta, evalLoss));
+
+            bool stopNow = cancel.IsCancellationRequested
+                || (_o.StopAfterSteps > 0 && stepsThisRun >= _o.StopAfterSteps)
+                || (_o.TimeBudget is { } budget && clock.Elapsed >= budget);
+            if ((_o.CheckpointEvery > 0 && step % _o.CheckpointEvery == 0) || stopNow || step == _o.Steps)
+                SaveCheckpoint(optimizer, new TrainerState
+                {
+                    Step = step, Tokens = tokens, Sampler = sampler.State, TorchRngState = RngState(),
+                    TotalSteps = _o.Steps, Schedule = _o.Schedule, Seed = _o.Seed, LastLoss = stepLoss,
+                });
+            if (stopNow)
+            {
+                interrupted = cancel.IsCancellationRequested;
+                break;
+            }
+        }
+
+        _model.eval();
+        try { LossPlot.Write(MetricsLog.Read(metrics.Path), Path.Combine(_outDir, LossPlotFileName)); }
+        catch (Exception ex) when (ex is not OutOfMemoryException) { log?.Invoke($"loss plot skipped: {ex.Message}"); }
+        return new TrainResult(step, step >= _o.Steps, interrupted, lastLoss, lastEval, tokens, losses);
+    }
+
+    /// <summary>Mean validation loss over up to EvalBatches batches (nats/token).</summary>
+    public double Evaluate()
+    {
+        bool wasTraining = _model.training;
+        _model.eval();
+        double sum = 0;
+        int n = 0;
+        try
+        {
+            using var _ = no_grad();
+            var source = _data.Validation.Count >= _o.SeqLen + 1 ? _data.Validation : _data.Train;
+            foreach (var batch in PackedBatchSampler.Sequential(source, _o.SeqLen, _o.BatchSize, _o.EvalBatches))
+            {
+                using var scope = NewDisposeScope();
+                var x = tensor(batch.Inputs, [batch.BatchSize, batch.SeqLen]);
+                var y = tensor(batch.Targets, [batch.BatchSize, batch.SeqLen]);
+                sum += _model.Loss(x, y).item<float>();
+                n++;
+            }
+        }
+        finally
+        {
+            if (wasTraining) _model.train();
+        }
+        return n == 0 ? double.NaN : sum / n;
+    }
+
+    private static string RngState()
+    {
+        using var t = torch.get_rng_state();
+        return Convert.ToBase64String(t.data<byte>().ToArray());
+    }
+
+    private void SaveCheckpoint(AdamW optimizer, TrainerState state)
+    {
+        var final = CheckpointDir;
+        var tmp = final + ".tmp";
+        var old = final + ".old";
+        if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
+        Directory.CreateDirectory(tmp);
+        ModelDirectory.SaveWeights(_model, Path.Combine(tmp, ModelDirectory.WeightsFile));
+        AtomicFile.Write(Path.Combine(tmp, "optimizer.bin"), s =>
+        {
+            using var w = new BinaryWriter(s, System.Text.Encoding.UTF8, leaveOpen: true);
+            optimizer.save_state_dict(w);
+        });
+        AtomicFile.WriteAllText(Path.Combine(tmp, "trainer_state.json"), state.ToJson());
+        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
+        if (Directory.Exists(final)) Directory.Move(final, old);
+        Directory.Move(tmp, final);
+        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
+    }
+
+    private TrainerState LoadCheckpoint(AdamW optimizer)
+    {
+        var dir = CheckpointDir;
+        if (!File.Exists(Path.Combine(dir, "trainer_state.json")))
+        {
+            var old = dir + ".old";
+            if (File.Exists(Path.Combine(old, "trainer_state.json"))) dir = old;
+            else throw new FileNotFoundException($"no checkpoint to resume in {_outDir} (expected {CheckpointDir}/trainer_state.json)");
+        }
+        var statePath = Path.Combine(dir, "trainer_state.json");
+        var state = TrainerState.FromJson(File.ReadAllText(statePath), statePath);
+        if (state.TotalSteps != _o.Steps || state.Schedule != _o.Schedule || state.Seed != _o.Seed)
+            throw new ArgumentException($"checkpoint was made with steps={state.TotalSteps}, schedule={state.Schedule}, seed={state.Seed}; resume with the same settings");
+        ModelDirectory.LoadWeights(_model, Path.Combine(dir, ModelDirectory.WeightsFile));
+        using (var fs = File.OpenRead(Path.Combine(dir, "optimizer.bin")))
+        using (var r = new BinaryReader(fs))
+            optimizer.load_state_dict(r);
+        return state;
+    }
+}
