@@ -23,7 +23,7 @@ internal static class QuickstartCommand
     {
         var output = Cli.Opt("--out", "output folder (dataset in data/, model in model/)", Path.Combine("runs", "quickstart"), "-o");
         var preset = Cli.Opt("--preset", "model preset", "transformer-tiny");
-        var steps = Cli.Opt("--steps", "optimizer steps", 1200);
+        var steps = Cli.Opt("--steps", "optimizer steps", 750);
         var minutes = Cli.Opt("--minutes", "stop training after this many minutes even if steps remain", 6.0);
         var problems = Cli.Opt("--problems", "synthetic training problems", 60_000);
         var maxDiff = Cli.Opt("--max-difficulty", "most operations per problem", 3);

@@ -31,6 +31,8 @@ public sealed class ModelConfig
     [JsonPropertyName("use_residual_vectors")] public bool UseResidualVectors { get; set; }
     [JsonPropertyName("layer_types")] public List<string>? LayerTypes { get; set; }
     [JsonPropertyName("mlp_types")] public List<string>? MlpTypes { get; set; }
+    /// <summary>Settings of SSD layers; required when any layer is "ssd".</summary>
+    [JsonPropertyName("ssm")] public SsmConfig? Ssm { get; set; }
     [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; set; }
     [JsonPropertyName("eos_token_id")] [JsonConverter(typeof(IntOrListConverter))] public List<int>? EosTokenId { get; set; }
     [JsonPropertyName("pad_token_id")] public int? PadTokenId { get; set; }
@@ -42,6 +44,7 @@ public sealed class ModelConfig
     [JsonIgnore] public int HeadDim => HeadDimOverride ?? HiddenSize / NumAttentionHeads;
 
     public const string Attention = "attention";
+    public const string Ssd = "ssd";
     public const string Mlp = "mlp";
     public const string NoFfn = "none";
 
@@ -51,7 +54,7 @@ public sealed class ModelConfig
     /// <summary>FFN type of layer <paramref name="i"/> ("mlp" when no list is given).</summary>
     public string MlpType(int i) => MlpTypes is { Count: > 0 } ? MlpTypes[i] : Mlp;
 
-    public static readonly string[] KnownLayerTypes = [Attention];
+    public static readonly string[] KnownLayerTypes = [Attention, Ssd];
     public static readonly string[] KnownMlpTypes = [Mlp, NoFfn];
 
     /// <summary>Checks the configuration; throws <see cref="ConfigException"/> naming the first bad field.</summary>
@@ -78,6 +81,11 @@ public sealed class ModelConfig
             foreach (var t in LayerTypes)
                 Req(KnownLayerTypes.Contains(t), $"layer_types: unknown mixer '{t}' (known: {string.Join(", ", KnownLayerTypes)})");
         }
+        if (Enumerable.Range(0, NumHiddenLayers).Any(i => LayerType(i) == Ssd))
+        {
+            Req(Ssm is not null, "layer_types uses 'ssd' but the config has no 'ssm' section");
+            Ssm!.Validate(HiddenSize, HeadDim);
+        }
         if (MlpTypes is { Count: > 0 })
         {
             Req(MlpTypes.Count == NumHiddenLayers, $"mlp_types has {MlpTypes.Count} entries but num_hidden_layers is {NumHiddenLayers}");
@@ -101,7 +109,7 @@ public sealed class ModelConfig
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
-        NumberHandling = JsonNumberHandling.AllowReadingFromString,
+        NumberHandling = JsonNumberHandling.AllowReadingFromString | JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);

@@ -72,8 +72,9 @@ public sealed class CausalLM : nn.Module
             else if (name.EndsWith("norm.weight") || name.EndsWith("_residual")) p.fill_(1.0);
             else if (name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight") || name.EndsWith("out_proj.weight"))
                 p.normal_(0, residualStd, gen);
-            else if (p.dim() >= 2) p.normal_(0, std, gen);
+            else if (p.dim() >= 2 && !name.Contains(".conv1d.")) p.normal_(0, std, gen);
         }
+        foreach (var layer in model.layers) layer.Ssd?.InitializeSsmParameters(gen);
         gen.Dispose();
     }
 
@@ -120,7 +121,8 @@ public sealed class CausalLM : nn.Module
         var h = model.embed_tokens.forward(inputIds);
         var (cos, sin) = Rotary.Compute(positions, h.dtype);
         using var mask = AttentionMask.Build(t, past, keyValid, device);
-        foreach (var layer in model.layers) h = layer.Forward(h, cos, sin, mask, cache);
+        var validNow = keyValid?.narrow(1, past, t);
+        foreach (var layer in model.layers) h = layer.Forward(h, cos, sin, mask, cache, validNow);
         h = model.norm.forward(h);
         cache?.Advance(t);
         return h.MoveToOuterDisposeScope();

@@ -3,13 +3,16 @@ using HybridSharp.Config;
 namespace HybridSharp.Models;
 
 /// <summary>One layer's size and cost.</summary>
-public sealed record LayerInfo(int Index, string Mixer, string Ffn, long Parameters, double ForwardFlopsPerToken);
+/// <param name="SequenceFlopsPerToken">Forward FLOPs per token of the mixing itself (attention scores and A·V,
+/// or the SSD chunked scan), excluding projections.</param>
+public sealed record LayerInfo(int Index, string Mixer, string Ffn, long Parameters, double ForwardFlopsPerToken, double SequenceFlopsPerToken);
 
 /// <summary>
 /// Parameter counts and FLOPs per token, computed from the configuration alone (no weights needed).
 /// Forward FLOPs per token = 2 × matmul parameters + the attention term 2·2·H·P·(T/2) per attention layer
-/// (scores and A·V over a causal context of T tokens, averaged over positions). Training FLOPs per token use the
-/// PaLM / nanoGPT convention 6·N + 12·L_attn·H·P·T (no causal saving) that MFU figures are based on.
+/// (scores and A·V over a causal context of T tokens, averaged over positions), or the chunked-SSD scan cost of
+/// architecture.md §3.5 per SSD layer. Training FLOPs per token use the PaLM / nanoGPT convention
+/// 6·N + 12·L_attn·H·P·T (no causal saving) plus 3 × the SSD scan FLOPs, which MFU figures are based on.
 /// </summary>
 public sealed record ModelInfo(ModelConfig Config, int Context, IReadOnlyList<LayerInfo> Layers, long EmbeddingParameters, long HeadParameters, long FinalNormParameters)
 {
@@ -19,7 +22,9 @@ public sealed record ModelInfo(ModelConfig Config, int Context, IReadOnlyList<La
     public long MatmulParameters => Layers.Sum(l => l.Parameters) + Config.VocabSize * (long)Config.HiddenSize;
     public double ForwardFlopsPerToken => Layers.Sum(l => l.ForwardFlopsPerToken) + 2.0 * Config.VocabSize * Config.HiddenSize;
     public double TrainingFlopsPerToken =>
-        6.0 * MatmulParameters + Layers.Count(l => l.Mixer == ModelConfig.Attention) * 12.0 * Config.NumAttentionHeads * Config.HeadDim * Context;
+        6.0 * MatmulParameters
+        + Layers.Count(l => l.Mixer == ModelConfig.Attention) * 12.0 * Config.NumAttentionHeads * Config.HeadDim * Context
+        + Layers.Where(l => l.Mixer == ModelConfig.Ssd).Sum(l => 3.0 * l.SequenceFlopsPerToken);
 
     public static ModelInfo For(ModelConfig cfg, int context)
     {
@@ -28,17 +33,31 @@ public sealed record ModelInfo(ModelConfig Config, int Context, IReadOnlyList<La
         for (int i = 0; i < cfg.NumHiddenLayers; i++)
         {
             string mixer = cfg.LayerType(i), ffn = cfg.MlpType(i);
-            long mixerParams = mixer switch
+            double seqFlops = 0;
+            long mixerParams;
+            if (mixer == ModelConfig.Ssd)
             {
-                ModelConfig.Attention => d * h * p + 2 * d * kv * p + h * p * d + (cfg.AttentionBias ? h * p + 2 * kv * p + d : 0),
-                _ => 0,
-            };
+                var s = cfg.Ssm!;
+                long din = s.InnerSize(cfg.HiddenSize), sh = s.NumHeads(cfg.HiddenSize), sp = s.HeadDim, n = s.StateSize;
+                long cconv = s.ConvChannels(cfg.HiddenSize);
+                long inProj = ((s.Gated ? din : 0) + cconv + sh) * d;
+                long conv = s.ConvKernel > 0 ? cconv * s.ConvKernel + (s.UseConvBias ? cconv : 0) : 0;
+                long scalars = sh * (s.UseD ? 3 : 2);
+                mixerParams = inProj + (s.UseBias ? (s.Gated ? din : 0) + cconv + sh : 0) + conv + scalars + (s.Gated ? din : 0) + din * d;
+                long q = s.ChunkSize;
+                // chunked SSD (architecture.md §3.5): 2·[Q·N·H + Q·P·H + 2·P·N·H] per token + inter-chunk passing; conv 2·K·C
+                seqFlops = 2.0 * (q * n * sh + q * sp * sh + 2.0 * sp * n * sh) + 2.0 * (context / (double)q) * sh * sp * n / q + 2.0 * s.ConvKernel * cconv;
+            }
+            else
+            {
+                mixerParams = d * h * p + 2 * d * kv * p + h * p * d + (cfg.AttentionBias ? h * p + 2 * kv * p + d : 0);
+                seqFlops = 2.0 * 2.0 * h * p * (context / 2.0);
+            }
             long ffnParams = ffn == ModelConfig.NoFfn ? 0 : 3 * d * inter + (cfg.MlpBias ? 2 * inter + d : 0);
             long norms = d + (ffn == ModelConfig.NoFfn ? 0 : d);
             long residual = cfg.UseResidualVectors ? d * (ffn == ModelConfig.NoFfn ? 1 : 2) : 0;
-            double flops = 2.0 * (mixerParams + ffnParams);
-            if (mixer == ModelConfig.Attention) flops += 2.0 * 2.0 * h * p * (context / 2.0);
-            layers.Add(new LayerInfo(i, mixer, ffn, mixerParams + ffnParams + norms + residual, flops));
+            double flops = 2.0 * (mixerParams + ffnParams) + seqFlops;
+            layers.Add(new LayerInfo(i, mixer, ffn, mixerParams + ffnParams + norms + residual, flops, seqFlops));
         }
         long emb = cfg.VocabSize * d;
         long head = cfg.TieWordEmbeddings ? 0 : cfg.VocabSize * d;

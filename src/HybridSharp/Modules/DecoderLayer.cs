@@ -14,6 +14,7 @@ public sealed class DecoderLayer : nn.Module
 #pragma warning disable IDE1006 // field names are checkpoint names
     private readonly RmsNorm input_layernorm;
     private readonly Attention? self_attn;
+    private readonly SsdMixer? mamba;
     private readonly RmsNorm? post_attention_layernorm;
     private readonly SwiGluMlp? mlp;
     private readonly Parameter? input_residual;
@@ -30,11 +31,12 @@ public sealed class DecoderLayer : nn.Module
         MixerType = cfg.LayerType(index);
         FfnType = cfg.MlpType(index);
         input_layernorm = new RmsNorm(cfg.HiddenSize, cfg.RmsNormEps);
-        self_attn = MixerType switch
+        switch (MixerType)
         {
-            ModelConfig.Attention => new Attention(cfg),
-            _ => throw new ConfigException($"layer {index}: mixer '{MixerType}' is not available"),
-        };
+            case ModelConfig.Attention: self_attn = new Attention(cfg); break;
+            case ModelConfig.Ssd: mamba = new SsdMixer(cfg); break;
+            default: throw new ConfigException($"layer {index}: mixer '{MixerType}' is not available");
+        }
         if (FfnType != ModelConfig.NoFfn)
         {
             post_attention_layernorm = new RmsNorm(cfg.HiddenSize, cfg.RmsNormEps);
@@ -48,10 +50,20 @@ public sealed class DecoderLayer : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor h, Tensor cos, Tensor sin, AttentionMask mask, InferenceCache? cache)
+    /// <summary>The SSD mixer of this layer, or null.</summary>
+    public SsdMixer? Ssd => mamba;
+
+    /// <summary>
+    /// h [B, T, d]; cos/sin: the shared rotary table at the tokens' positions; <paramref name="validMask"/> [B, T]
+    /// marks real tokens (null = all real) so SSD layers can skip left padding.
+    /// </summary>
+    public Tensor Forward(Tensor h, Tensor cos, Tensor sin, AttentionMask mask, InferenceCache? cache, Tensor? validMask = null)
     {
         using var scope = NewDisposeScope();
-        var mixed = self_attn!.Forward(input_layernorm.forward(h), cos, sin, mask, cache, Index);
+        var normed = input_layernorm.forward(h);
+        var mixed = self_attn is not null
+            ? self_attn.Forward(normed, cos, sin, mask, cache, Index)
+            : mamba!.Forward(normed, cos, sin, cache, Index, validMask);
         h = input_residual is null ? h.add(mixed) : h.mul(input_residual).add_(mixed);
         if (mlp is not null)
         {

@@ -1,17 +1,29 @@
 using System.Text.Json;
+using System.Text.Unicode;
 using static TorchSharp.torch;
 
 namespace HybridSharp.IO.Safetensors;
 
 public static partial class SafetensorsFile
 {
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
+
     /// <summary>
     /// Reads the <c>weight_map</c> (tensor name → shard file name) of a sharded checkpoint index.
     /// Shard names must be relative paths that stay inside the index's directory.
     /// </summary>
     public static IReadOnlyDictionary<string, string> ReadShardIndex(string indexPath)
     {
-        byte[] bytes = File.ReadAllBytes(indexPath);
+        ReadOnlyMemory<byte> bytes = File.ReadAllBytes(indexPath);
+        if (bytes.Span.StartsWith(Utf8Bom))
+        {
+            bytes = bytes[Utf8Bom.Length..];
+        }
+        if (!Utf8.IsValid(bytes.Span))
+        {
+            throw new SafetensorsFormatException(indexPath, "index is not valid UTF-8");
+        }
+
         JsonDocument document;
         try
         {

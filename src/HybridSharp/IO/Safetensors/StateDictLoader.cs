@@ -65,12 +65,13 @@ public static class StateDictLoader
             matched.Add((name, target, source));
         }
 
-        var loadedIdentities = new HashSet<(IntPtr, string)>(matched.Select(m => Identity(m.Target)));
+        HashSet<(IntPtr, string)>? loadedIdentities = null;
         var missing = new List<string>();
         var ignored = new List<string>();
         var tied = new List<string>();
         foreach (var (name, target) in absent)
         {
+            loadedIdentities ??= new HashSet<(IntPtr, string)>(matched.Select(m => Identity(m.Target)));
             if (loadedIdentities.Contains(Identity(target)))
             {
                 tied.Add(name);

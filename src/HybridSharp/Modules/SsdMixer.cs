@@ -1,0 +1,239 @@
+// Mamba-2 SSD mixer (Dao & Gu 2024, "Transformers are SSMs: Generalized Models and Efficient Algorithms Through
+// Structured State Space Duality", arXiv 2405.21060), optionally with RoPE on C and B and without conv / gate — the
+// stripped SSD of Cheems / Wonderful Matrices / TransXSSM (arXiv 2407.16958, 2412.11834, 2506.09507):
+//   [z | xBC | dt_raw] = in_proj(u)                       (z only when gated)
+//   xBC = SiLU(causal_depthwise_conv(xBC) + conv_bias)     (only when conv_kernel > 0; otherwise unchanged, no activation)
+//   [x | B | C] = xBC;  B, C ← rot_pos(B), rot_pos(C)      (only with rope; shared rotary table, absolute positions)
+//   dt = clamp(softplus(dt_raw + dt_bias)),  A = −exp(A_log)
+//   h_t = e^{dt_t·A}·h_{t−1} + dt_t·x_t·B_tᵀ,  y_t = h_t·C_t + D·x_t    (chunked SSD, see SsdKernels)
+//   y = GroupRMSNorm(y ⊙ SiLU(z)) ⊙ norm.weight           (only when gated; RMS per group of d_in/G channels)
+//   out = out_proj(y)
+// Left padding (validMask = 0): xBC is zeroed before the conv and dt = 0, so a pad token neither decays nor writes the state.
+using HybridSharp.Config;
+using HybridSharp.Inference;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace HybridSharp.Modules;
+
+/// <summary>
+/// SSD (Mamba-2) sequence mixer. Weight names: in_proj (packed z|x|B|C|dt), conv1d, dt_bias, A_log, D, norm, out_proj
+/// (architecture.md §3.1, under <c>model.layers.{i}.mamba.</c>).
+/// </summary>
+public sealed class SsdMixer : nn.Module
+{
+#pragma warning disable IDE1006 // field names are checkpoint names
+    private readonly Linear in_proj;
+    private readonly Conv1d? conv1d;
+    private readonly Parameter dt_bias;
+    private readonly Parameter A_log;
+    private readonly Parameter? D;
+    private readonly RmsNorm? norm;
+    private readonly Linear out_proj;
+#pragma warning restore IDE1006
+
+    private readonly long _dIn, _heads, _headDim, _stateSize, _groups, _convChannels, _zSize;
+    private readonly int _kernel, _chunkSize;
+    private readonly bool _rope;
+    private readonly double _normEps, _dtMin, _dtMax, _dtFloor, _dtLimitLow, _dtLimitHigh;
+
+    public SsdMixer(ModelConfig cfg) : base("SsdMixer")
+    {
+        var s = cfg.Ssm ?? throw new ConfigException("an SSD layer needs the 'ssm' config section");
+        long d = cfg.HiddenSize;
+        _dIn = s.InnerSize(cfg.HiddenSize);
+        _headDim = s.HeadDim;
+        _heads = s.NumHeads(cfg.HiddenSize);
+        _stateSize = s.StateSize;
+        _groups = s.NGroups;
+        _convChannels = s.ConvChannels(cfg.HiddenSize);
+        _zSize = s.Gated ? _dIn : 0;
+        _kernel = s.ConvKernel;
+        _chunkSize = s.ChunkSize;
+        _rope = s.Rope;
+        _normEps = s.NormEps;
+        (_dtMin, _dtMax, _dtFloor) = (s.DtMin, s.DtMax, s.DtInitFloor);
+        (_dtLimitLow, _dtLimitHigh) = (s.TimeStepLimit[0], s.TimeStepLimit[1]);
+        if (_heads * _headDim != _dIn || _heads % _groups != 0)
+            throw new ConfigException($"ssm: head_dim {_headDim} / n_groups {_groups} do not fit d_in {_dIn}");
+
+        in_proj = nn.Linear(d, _zSize + _convChannels + _heads, hasBias: s.UseBias);
+        if (_kernel > 0)
+            conv1d = nn.Conv1d(_convChannels, _convChannels, _kernel, padding: _kernel - 1, groups: _convChannels, bias: s.UseConvBias);
+        dt_bias = nn.Parameter(zeros(_heads));
+        A_log = nn.Parameter(zeros(_heads));
+        if (s.UseD) D = nn.Parameter(ones(_heads));
+        if (s.Gated) norm = new RmsNorm(_dIn, s.NormEps);
+        out_proj = nn.Linear(_dIn, d, hasBias: false);
+        RegisterComponents();
+        InitializeSsm(null);
+    }
+
+    public long Heads => _heads;
+    public long HeadDim => _headDim;
+    public long StateSize => _stateSize;
+    public long Groups => _groups;
+    public long ConvChannels => _convChannels;
+    public int ConvKernel => _kernel;
+
+    /// <summary>
+    /// Mamba-2 initialisation of the SSM scalars and the conv (§3.10): dt_bias = softplus⁻¹(dt), dt = exp(U(ln dt_min,
+    /// ln dt_max)) clamped ≥ dt_init_floor; A_log = ln U(1, 16); D = 1; conv1d weight and bias U(±1/√K) (PyTorch's
+    /// default conv init, fan_in = K). in_proj, out_proj and norm weights are left to the model's generic init.
+    /// </summary>
+    public void InitializeSsmParameters(Generator gen) => InitializeSsm(gen);
+
+    private void InitializeSsm(Generator? gen)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var u = empty(_heads, ScalarType.Float64).uniform_(0.0, 1.0, gen);
+        var dt = u.mul_(Math.Log(_dtMax) - Math.Log(_dtMin)).add_(Math.Log(_dtMin)).exp_().clamp_min_(_dtFloor);
+        var invSoftplus = dt.add(dt.neg().expm1().neg_().log_());        // dt + ln(−expm1(−dt))
+        dt_bias.copy_(invSoftplus);
+        A_log.copy_(empty(_heads, ScalarType.Float64).uniform_(1.0, 16.0, gen).log_());
+        D?.fill_(1.0);
+        if (conv1d is not null)
+        {
+            double bound = 1.0 / Math.Sqrt(_kernel);
+            conv1d.weight!.uniform_(-bound, bound, gen);
+            conv1d.bias?.uniform_(-bound, bound, gen);
+        }
+    }
+
+    /// <summary>
+    /// x [B, T, d] → [B, T, d]. cos/sin [B, T, N] (or [T, N]): the shared rotary table at the tokens' absolute positions,
+    /// used only when rope is on. cache: null = full chunked forward; otherwise this layer's <see cref="SsdCache"/> is
+    /// created/updated (T = 1 → recurrent step, T &gt; 1 → chunked on top of the cached state); the caller advances
+    /// the cache length. validMask [B, T] (bool or integer, 1 = real token, 0 = left padding; null = all real).
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, InferenceCache? cache, int layerIndex, Tensor? validMask = null)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1];
+        var cdt = SsdKernels.ComputeType(x.dtype);
+
+        SsdCache? slot = null;
+        if (cache is not null)
+        {
+            var existing = cache.Layers[layerIndex];
+            if (existing is null)
+            {
+                slot = new SsdCache(b, _convChannels, _kernel, _heads, _headDim, _stateSize, x.dtype, x.device);
+                cache.Layers[layerIndex] = slot;
+            }
+            else
+            {
+                slot = existing as SsdCache
+                    ?? throw new InvalidOperationException($"layer {layerIndex}: cache slot holds a {existing.GetType().Name}, not an SsdCache");
+                if (slot.Batch != b)
+                    throw new InvalidOperationException($"layer {layerIndex}: SSD cache batch {slot.Batch} ≠ input batch {b}");
+            }
+        }
+
+        var proj = in_proj.forward(x);                                   // [B, T, Z + C_conv + H]
+        Tensor? z = _zSize > 0 ? proj.narrow(-1, 0, _zSize) : null;
+        var xbc = proj.narrow(-1, _zSize, _convChannels);
+        var dtRaw = proj.narrow(-1, _zSize + _convChannels, _heads);
+        Tensor? mask = validMask?.to_type(x.dtype);
+
+        if (conv1d is not null)
+        {
+            if (mask is not null) xbc = xbc.mul(mask.unsqueeze(-1));
+            xbc = CausalConv(xbc, slot);
+        }
+
+        var xs = xbc.narrow(-1, 0, _dIn).reshape(b, t, _heads, _headDim);
+        var bc = xbc.narrow(-1, _dIn, 2 * _groups * _stateSize).reshape(b, t, 2 * _groups, _stateSize);
+        if (_rope) bc = RotateBC(bc, cos, sin);
+        var bMat = bc.narrow(2, 0, _groups);
+        var cMat = bc.narrow(2, _groups, _groups);
+
+        var dt = nn.functional.softplus(dtRaw.to_type(cdt).add(dt_bias.to_type(cdt)));   // [B, T, H]
+        if (_dtLimitLow > 0 || !double.IsPositiveInfinity(_dtLimitHigh)) dt = dt.clamp(_dtLimitLow, _dtLimitHigh);
+        if (mask is not null) dt = dt.mul(mask.to_type(cdt).unsqueeze(-1));
+        var A = A_log.to_type(cdt).exp().neg();
+
+        Tensor y;
+        if (slot is not null && t == 1)
+        {
+            y = SsdKernels.Step(xs.squeeze(1), dt.squeeze(1), A, bMat.squeeze(1), cMat.squeeze(1), slot.SsmState).unsqueeze(1);
+        }
+        else
+        {
+            (y, var final) = SsdKernels.Chunked(xs, dt, A, bMat, cMat, _chunkSize, slot?.SsmState);
+            if (slot is not null)
+                using (no_grad()) slot.SsmState.copy_(final);
+        }
+        if (D is not null) y = y.add(xs.mul(D.to_type(x.dtype).unsqueeze(-1)));
+        y = y.reshape(b, t, _dIn);
+        if (norm is not null) y = GatedGroupRmsNorm(y, z, norm.Weight, _groups, _normEps);
+        return out_proj.forward(y).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Causal depthwise conv + SiLU over xbc [B, T, C_conv]. Left context: the cached last K−1 inputs, or zeros.
+    /// Updates the cached conv state with the last K inputs.
+    /// </summary>
+    private Tensor CausalConv(Tensor xbc, SsdCache? slot)
+    {
+        long b = xbc.shape[0], t = xbc.shape[1];
+        var xt = xbc.transpose(1, 2);                                    // [B, C, T]
+        Tensor context = slot?.ConvState is { } cs
+            ? cs.narrow(-1, 1, _kernel - 1).to_type(xbc.dtype)
+            : zeros([b, _convChannels, _kernel - 1], xbc.dtype, xbc.device);
+        var full = cat([context, xt], -1);                              // [B, C, K − 1 + T]
+        var w = conv1d!.weight!;                                         // [C, 1, K]
+        Tensor y;
+        if (t == 1)
+        {
+            // Decode: one dot product per channel over the K-column window (cheaper than a conv call).
+            y = full.mul(w.squeeze(1)).sum([-1], keepdim: true);
+        }
+        else if (full.dtype == ScalarType.Float64)
+        {
+            // libtorch's fp64 depthwise conv is very slow on CPU and retries NNPACK (logging a warning) on every
+            // call; fp64 is only used for exactness checks, so sum the K shifted products instead.
+            y = full.narrow(-1, 0, t).mul(w.select(2, 0));
+            for (long k = 1; k < _kernel; k++) y = y.add_(full.narrow(-1, k, t).mul(w.select(2, k)));
+        }
+        else
+        {
+            y = nn.functional.conv1d(full, w, groups: _convChannels);
+        }
+        if (conv1d.bias is { } bias) y = y.add_(bias.unsqueeze(-1));
+        if (slot?.ConvState is { } state)
+            using (no_grad()) state.copy_(full.narrow(-1, t - 1, _kernel));
+        return nn.functional.silu(y).transpose(1, 2);
+    }
+
+    /// <summary>Rotates B and C (packed as bc [B, T, 2G, N]) with cos/sin [B, T, N] or [T, N].</summary>
+    private Tensor RotateBC(Tensor bc, Tensor cos, Tensor sin)
+    {
+        if (cos.shape[^1] != _stateSize)
+            throw new ArgumentException($"SSD rope: rotary table dim {cos.shape[^1]} ≠ state_size {_stateSize}");
+        Tensor c, s;
+        if (cos.dim() == 2) { c = cos.unsqueeze(1).unsqueeze(0); s = sin.unsqueeze(1).unsqueeze(0); }
+        else { c = cos.unsqueeze(2); s = sin.unsqueeze(2); }
+        return RotaryEmbedding.Apply(bc, c, s);
+    }
+
+    /// <summary>
+    /// Grouped gated RMSNorm (norm_before_gate = false), computed in fp32 (fp64 for fp64 inputs):
+    /// y' = y ⊙ SiLU(z) (z may be null: no gate); each of the <paramref name="groups"/> contiguous groups of the last
+    /// dimension is RMS-normalised separately; then multiplied by <paramref name="weight"/> [d_in]; cast back to y's dtype.
+    /// </summary>
+    public static Tensor GatedGroupRmsNorm(Tensor y, Tensor? z, Tensor weight, long groups, double eps)
+    {
+        using var scope = NewDisposeScope();
+        var cdt = SsdKernels.ComputeType(y.dtype);
+        var yf = y.to_type(cdt);
+        if (z is not null) yf = yf.mul(nn.functional.silu(z.to_type(cdt)));
+        var shape = yf.shape;
+        var grouped = yf.reshape([.. shape[..^1], groups, shape[^1] / groups]);
+        var inv = grouped.pow(2).mean([-1], keepdim: true).add_(eps).rsqrt_();
+        var outp = grouped.mul(inv).reshape(shape).mul_(weight.to_type(cdt)).to_type(y.dtype);
+        return outp.MoveToOuterDisposeScope();
+    }
+}

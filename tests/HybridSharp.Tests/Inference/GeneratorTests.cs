@@ -1,0 +1,51 @@
+using HybridSharp.Data;
+using HybridSharp.Inference;
+using HybridSharp.Models;
+using HybridSharp.Tests.Models;
+using Xunit;
+
+namespace HybridSharp.Tests.Inference;
+
+[Collection("Torch")]
+public sealed class GeneratorTests
+{
+    private static (CausalLM, ByteTokenizer) Model()
+    {
+        var cfg = TinyModels.Transformer();
+        cfg.VocabSize = 261;
+        return (new CausalLM(cfg, seed: 3), new ByteTokenizer());
+    }
+
+    [Fact]
+    public void BatchedPromptsOfDifferentLengthsMatchSingleGeneration()
+    {
+        var (model, tok) = Model();
+        using var _ = model;
+        var gen = new TextGenerator(model, tok);
+        var options = new GenerationOptions { MaxNewTokens = 12, Sampling = SamplingOptions.Greedy, StopTokens = [] };
+        var prompts = new[] { "a much longer prompt here", "hi" };
+        var batched = gen.Generate(prompts, options);
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            var single = gen.Generate(prompts[i], options);
+            Assert.Equal(single.TokenIds, batched[i].TokenIds);
+            Assert.Equal(FinishReason.Length, batched[i].FinishReason);
+            Assert.Equal(12, batched[i].GeneratedTokens);
+        }
+    }
+
+    [Fact]
+    public void StopTokenEndsGenerationAndStreamingMatchesResult()
+    {
+        var (model, tok) = Model();
+        using var _ = model;
+        var gen = new TextGenerator(model, tok);
+        var free = gen.Generate("xyz", new GenerationOptions { MaxNewTokens = 8, Sampling = SamplingOptions.Greedy, StopTokens = [] });
+        int stopAt = free.TokenIds[3];
+        var streamed = new System.Text.StringBuilder();
+        var r = gen.Generate("xyz", new GenerationOptions { MaxNewTokens = 8, Sampling = SamplingOptions.Greedy, StopTokens = [stopAt] }, s => streamed.Append(s));
+        Assert.Equal(FinishReason.Stop, r.FinishReason);
+        Assert.Equal(free.TokenIds.TakeWhile(t => t != stopAt), r.TokenIds);
+        Assert.Equal(r.Text, streamed.ToString());
+    }
+}
