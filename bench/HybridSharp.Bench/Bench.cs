@@ -21,12 +21,20 @@ public static class Bench
         return times[times.Count / 2];
     }
 
+    /// <summary>Keeps libtorch's thread pool and the cores busy for a while so later timings see a warm machine.</summary>
+    public static void WarmUp(double seconds = 3)
+    {
+        using var a = randn(1024, 1024);
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed.TotalSeconds < seconds) a.matmul(a).Dispose();
+    }
+
     /// <summary>Measured fp32 GEMM throughput (GFLOP/s) for an m×k by k×n product.</summary>
     public static double GemmGflops(long m, long k, long n, int reps)
     {
         using var a = randn(m, k);
         using var b = randn(k, n);
-        double s = MedianSeconds(() => a.matmul(b).Dispose(), reps, warmups: 3);
+        double s = MedianSeconds(() => a.matmul(b).Dispose(), reps, warmups: 5);
         return 2.0 * m * k * n / s / 1e9;
     }
 

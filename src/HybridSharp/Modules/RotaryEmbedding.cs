@@ -48,9 +48,11 @@ public sealed class RotaryEmbedding
         using var scope = NewDisposeScope();
         long maxPos = positions.numel() == 0 ? 0 : positions.max().item<long>();
         double theta = EffectiveTheta(maxPos);
+        // Angles in fp32 (as HF does) unless the model runs in fp64, where fp64 angles keep exactness tests tight.
+        var angleType = dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
         var idx = arange(0, Dim, 2, dtype: ScalarType.Float64, device: positions.device);
-        var invFreq = pow(theta, idx.div(Dim)).reciprocal().to_type(ScalarType.Float32);
-        var freqs = positions.to_type(ScalarType.Float32).unsqueeze(-1).mul(invFreq); // [..., D/2]
+        var invFreq = pow(theta, idx.div(Dim)).reciprocal().to_type(angleType);
+        var freqs = positions.to_type(angleType).unsqueeze(-1).mul(invFreq); // [..., D/2]
         var emb = cat([freqs, freqs], -1);
         var cos = emb.cos().to_type(dtype);
         var sin = emb.sin().to_type(dtype);

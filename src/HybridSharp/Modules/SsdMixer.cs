@@ -112,6 +112,7 @@ public sealed class SsdMixer : nn.Module
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
+        if (t == 0) return zeros([b, 0, x.shape[2]], x.dtype, x.device).MoveToOuterDisposeScope();
         var cdt = SsdKernels.ComputeType(x.dtype);
 
         SsdCache? slot = null;
@@ -173,39 +174,35 @@ public sealed class SsdMixer : nn.Module
     }
 
     /// <summary>
-    /// Causal depthwise conv + SiLU over xbc [B, T, C_conv]. Left context: the cached last K−1 inputs, or zeros.
-    /// Updates the cached conv state with the last K inputs.
+    /// Causal depthwise conv + SiLU over xbc [B, T, C_conv], computed in the [B, T, C] layout. Left context: the cached
+    /// last K−1 inputs, or zeros. Updates the cached conv state ([B, C_conv, K]) with the last K inputs.
     /// </summary>
     private Tensor CausalConv(Tensor xbc, SsdCache? slot)
     {
         long b = xbc.shape[0], t = xbc.shape[1];
-        var xt = xbc.transpose(1, 2);                                    // [B, C, T]
         Tensor context = slot?.ConvState is { } cs
-            ? cs.narrow(-1, 1, _kernel - 1).to_type(xbc.dtype)
-            : zeros([b, _convChannels, _kernel - 1], xbc.dtype, xbc.device);
-        var full = cat([context, xt], -1);                              // [B, C, K − 1 + T]
-        var w = conv1d!.weight!;                                         // [C, 1, K]
+            ? cs.narrow(-1, 1, _kernel - 1).transpose(1, 2).to_type(xbc.dtype)
+            : zeros([b, _kernel - 1, _convChannels], xbc.dtype, xbc.device);
+        var full = cat([context, xbc], 1);                              // [B, K − 1 + T, C]
+        var w = conv1d!.weight!.view(_convChannels, _kernel).t();       // [K, C]
         Tensor y;
         if (t == 1)
         {
-            // Decode: one dot product per channel over the K-column window (cheaper than a conv call).
-            y = full.mul(w.squeeze(1)).sum([-1], keepdim: true);
-        }
-        else if (full.dtype == ScalarType.Float64)
-        {
-            // libtorch's fp64 depthwise conv is very slow on CPU and retries NNPACK (logging a warning) on every
-            // call; fp64 is only used for exactness checks, so sum the K shifted products instead.
-            y = full.narrow(-1, 0, t).mul(w.select(2, 0));
-            for (long k = 1; k < _kernel; k++) y = y.add_(full.narrow(-1, k, t).mul(w.select(2, k)));
+            // Decode: one dot product per channel over the K-token window.
+            y = full.mul(w).sum([1], keepdim: true);
         }
         else
         {
-            y = nn.functional.conv1d(full, w, groups: _convChannels);
+            // Σ_k w[k] ⊙ full[:, k : k + T]. On CPU this beats libtorch's depthwise conv1d, whose weight gradient is
+            // slow, which dispatches to a much slower kernel under no_grad, and which in fp64 retries NNPACK (logging
+            // a warning) on every call.
+            y = full.narrow(1, 0, t).mul(w[0]);
+            for (long k = 1; k < _kernel; k++) y = y.add_(full.narrow(1, k, t).mul(w[k]));
         }
-        if (conv1d.bias is { } bias) y = y.add_(bias.unsqueeze(-1));
+        if (conv1d.bias is { } bias) y = y.add_(bias);
         if (slot?.ConvState is { } state)
-            using (no_grad()) state.copy_(full.narrow(-1, t - 1, _kernel));
-        return nn.functional.silu(y).transpose(1, 2);
+            using (no_grad()) state.copy_(full.narrow(1, t - 1, _kernel).transpose(1, 2));
+        return nn.functional.silu(y);
     }
 
     /// <summary>Rotates B and C (packed as bc [B, T, 2G, N]) with cos/sin [B, T, N] or [T, N].</summary>

@@ -139,9 +139,76 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
+    public void ForwardMatchesAnIndependentReference(bool stripped)
+    {
+        // Reference built from the checkpoint tensors: PyTorch conv1d semantics (padding K−1, first T outputs),
+        // explicit pairwise RoPE, the naive recurrence, and a per-group norm loop (architecture.md §3.2).
+        var cfg = MixerConfig(stripped);
+        var ssm = cfg.Ssm!;
+        using var m = NewMixer(cfg, ScalarType.Float32);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        const long b = 2, t = 9;
+        long dIn = ssm.InnerSize((int)D), h = ssm.NumHeads((int)D), n = ssm.StateSize, g = ssm.NGroups, cc = ssm.ConvChannels((int)D);
+        long zs = ssm.Gated ? dIn : 0;
+        manual_seed(19);
+        var x = randn([b, t, D]);
+        var pos = Positions(b, 0, t);
+        var (cos, sin) = Rope(pos, (int)n, ScalarType.Float32);
+        var got = m.Forward(x, cos, sin, null, 0);
+
+        var p = m.named_parameters().ToDictionary(kv => kv.name, kv => (Tensor)kv.parameter);
+        var proj = nn.functional.linear(x, p["in_proj.weight"]);
+        var xbc = proj.narrow(-1, zs, cc);
+        if (ssm.ConvKernel > 0)
+        {
+            var conv = nn.functional.conv1d(xbc.transpose(1, 2), p["conv1d.weight"], p["conv1d.bias"], padding: ssm.ConvKernel - 1, groups: cc);
+            xbc = nn.functional.silu(conv.narrow(-1, 0, t)).transpose(1, 2);
+        }
+        var xs = xbc.narrow(-1, 0, dIn).reshape(b, t, h, ssm.HeadDim);
+        var bm = xbc.narrow(-1, dIn, g * n).reshape(b, t, g, n);
+        var cm = xbc.narrow(-1, dIn + g * n, g * n).reshape(b, t, g, n);
+        if (ssm.Rope)
+        {
+            // Pair (i, i + N/2) rotated by φ = pos · θ^(−2i/N).
+            var inv = pow(10000.0, arange(0, n, 2, dtype: ScalarType.Float64).div(n)).reciprocal();
+            var phi = pos.to_type(ScalarType.Float64).unsqueeze(-1).mul(inv).unsqueeze(2).to_type(ScalarType.Float32); // [b,t,1,N/2]
+            Tensor Rot(Tensor v)
+            {
+                var v1 = v.narrow(-1, 0, n / 2);
+                var v2 = v.narrow(-1, n / 2, n / 2);
+                return cat([v1.mul(phi.cos()).sub(v2.mul(phi.sin())), v2.mul(phi.cos()).add(v1.mul(phi.sin()))], -1);
+            }
+            bm = Rot(bm);
+            cm = Rot(cm);
+        }
+        var dt = nn.functional.softplus(proj.narrow(-1, zs + cc, h).add(p["dt_bias"]));
+        var (y, _) = SsdKernels.Recurrent(xs, dt, p["A_log"].exp().neg(), bm, cm, null);
+        if (ssm.UseD) y = y.add(xs.mul(p["D"].unsqueeze(-1)));
+        y = y.reshape(b, t, dIn);
+        if (ssm.Gated)
+        {
+            var gated = y.mul(nn.functional.silu(proj.narrow(-1, 0, dIn)));
+            long gw = dIn / g;
+            var parts = new Tensor[g];
+            for (long k = 0; k < g; k++)
+            {
+                var sl = gated.narrow(-1, k * gw, gw);
+                parts[k] = sl.div(sl.pow(2).mean([-1], keepdim: true).add(ssm.NormEps).sqrt()).mul(p["norm.weight"].narrow(0, k * gw, gw));
+            }
+            y = cat(parts, -1);
+        }
+        var expected = nn.functional.linear(y, p["out_proj.weight"]);
+        double err = MaxAbs(got, expected);
+        output.WriteLine($"stripped={stripped}: mixer vs reference err {err:E2} (|y| {MaxAbs(expected):G3})");
+        Assert.True(err <= 1e-5 * Math.Max(1.0, MaxAbs(expected)), $"reference error {err}");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
     public void Fp32AndFp64ForwardsAgree(bool stripped)
     {
-        // fp32 runs libtorch's depthwise conv1d for T > 1, fp64 the shifted-sum path: this cross-checks the two.
         var cfg = MixerConfig(stripped);
         using var m32 = NewMixer(cfg, ScalarType.Float32);
         using var m64 = NewMixer(cfg, ScalarType.Float64);
@@ -159,6 +226,32 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
         double err = MaxAbs(y32, y64);
         output.WriteLine($"stripped={stripped}: fp32 vs fp64 err {err:E2} (|y| {MaxAbs(y64):G3})");
         Assert.True(err <= 1e-5 * Math.Max(1.0, MaxAbs(y64)), $"fp32 vs fp64 error {err}");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void BFloat16RunsWithAnFp32State(bool stripped)
+    {
+        var cfg = MixerConfig(stripped);
+        using var m32 = NewMixer(cfg, ScalarType.Float32);
+        using var m16 = NewMixer(cfg, ScalarType.BFloat16);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        manual_seed(23);
+        var x = randn([1, 6, D]);
+        var (cos, sin) = Rope(Positions(1, 0, 6), cfg.Ssm!.StateSize, ScalarType.Float32);
+        var y32 = m32.Forward(x, cos, sin, null, 0);
+        using var cache = new InferenceCache(1, 16, 1);
+        var y16 = RunSegments(m16, x.to_type(ScalarType.BFloat16), cos.to_type(ScalarType.BFloat16), sin.to_type(ScalarType.BFloat16), cache,
+            [(0, 4), (4, 1), (5, 1)]);
+        Assert.Equal(ScalarType.BFloat16, y16.dtype);
+        var slot = (SsdCache)cache.Layers[0]!;
+        Assert.Equal(ScalarType.Float32, slot.SsmState.dtype);
+        if (slot.ConvState is not null) Assert.Equal(ScalarType.BFloat16, slot.ConvState.dtype);
+        double err = MaxAbs(y16, y32), scale = MaxAbs(y32);
+        output.WriteLine($"stripped={stripped}: bf16 vs fp32 err {err:E2} (|y| {scale:G3})");
+        Assert.True(AllFinite(y16) && err <= 0.05 * scale, $"bf16 error {err}");
     }
 
     [Fact]
