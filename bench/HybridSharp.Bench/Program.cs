@@ -1,5 +1,8 @@
 // HybridSharp benchmarks (programs, not tests). Results go to BENCHMARKS.md by hand, with the command line.
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- transformer [--reps 5]
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- hybrid [--reps 3]
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- mixers [--reps 3]
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- quality [--corpus DIR] [--steps 400] [--batch 8] [--seq-len 256]
 // Measures the machine's fp32 GEMM peak, then training tokens/s and MFU-against-that-peak of the Transformer
 // baseline at d 256 / 4 layers and d 512 / 6 layers (T 256), plus prefill and decode tokens/s.
 using HybridSharp.Bench;
@@ -21,8 +24,23 @@ switch (mode)
     case "transformer":
         TransformerBench.Run(reps);
         break;
+    case "hybrid":
+        Bench.WarmUp();
+        HybridBench.Run(reps, [512, 1024, 2048, 4096], ["transformer", "transxssm"]);
+        break;
+    case "mixers":
+        Bench.WarmUp();
+        MixerBench.Run(reps, [512, 1024, 2048, 4096]);
+        break;
+    case "quality":
+    {
+        string Arg(string name, string fallback) { int i = argList.IndexOf(name); return i >= 0 && i + 1 < argList.Count ? argList[i + 1] : fallback; }
+        QualityRun.Run(Arg("--corpus", "/usr/share/vim/vim90/doc"), Arg("--out", "runs/quality"),
+            int.Parse(Arg("--steps", "400")), int.Parse(Arg("--batch", "8")), int.Parse(Arg("--seq-len", "256")));
+        break;
+    }
     default:
-        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer)");
+        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, quality)");
         return 2;
 }
 return 0;

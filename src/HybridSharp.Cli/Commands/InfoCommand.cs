@@ -23,6 +23,8 @@ internal static class InfoCommand
             var cfg = dir is not null ? ModelConfig.Load(Path.Combine(dir, ModelDirectory.ConfigFile)) : Presets.Get(name!);
             var info = ModelInfo.For(cfg, pr.GetValue(context));
             AnsiConsole.MarkupLine($"[bold]{Markup.Escape(cfg.Preset ?? cfg.ModelType)}[/]: d {cfg.HiddenSize}, {cfg.NumHiddenLayers} layers, heads {cfg.NumAttentionHeads}/{cfg.NumKvHeads} × {cfg.HeadDim}, FFN {cfg.IntermediateSize}, vocab {cfg.VocabSize}, {(cfg.TieWordEmbeddings ? "tied" : "untied")} head, RoPE θ {cfg.RopeTheta:G}");
+            Console.WriteLine($"layer pattern: {LayerPattern.Describe(info.Layers.Select(l => l.Mixer))}" +
+                (cfg.Ssm is { } ssm ? $"; SSD: expand {ssm.Expand}, {ssm.NumHeads(cfg.HiddenSize)} heads × {ssm.HeadDim}, state {ssm.StateSize}, groups {ssm.NGroups}, conv {ssm.ConvKernel}, {(ssm.Gated ? "gated" : "no gate")}, {(ssm.Rope ? "RoPE on C/B (Unified RoPE)" : "no RoPE")}, chunk {ssm.ChunkSize}" : ""));
             var table = new Table().AddColumn("layer").AddColumn("mixer").AddColumn("ffn").AddColumn(new TableColumn("params").RightAligned()).AddColumn(new TableColumn($"fwd FLOPs/token @ {info.Context}").RightAligned());
             foreach (var l in info.Layers)
                 table.AddRow(l.Index.ToString(), l.Mixer, l.Ffn, l.Parameters.ToString("N0"), Human(l.ForwardFlopsPerToken));

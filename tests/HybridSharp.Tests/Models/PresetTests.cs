@@ -105,3 +105,19 @@ public sealed class PresetTests
         Assert.True(info.Layers[0].ForwardFlopsPerToken < info.Layers[7].ForwardFlopsPerToken); // attention grows with context
     }
 }
+
+[Collection("Torch")]
+public sealed class ModelInfoTests
+{
+    [Theory]
+    [MemberData(nameof(PresetTests.PresetNames), MemberType = typeof(PresetTests))]
+    public void ParameterCountFromConfigMatchesTheBuiltModel(string name)
+    {
+        var cfg = Presets.Get(name);
+        using var model = new CausalLM(cfg);
+        var info = ModelInfo.For(cfg, 1024);
+        Assert.Equal(model.ParameterCount(), info.TotalParameters);
+        Assert.Equal(model.ParameterCount(nonEmbedding: true), info.NonEmbeddingParameters);
+        Assert.True(info.TrainingFlopsPerToken > 6.0 * info.NonEmbeddingParameters);
+    }
+}

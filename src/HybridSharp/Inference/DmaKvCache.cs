@@ -1,0 +1,41 @@
+using static TorchSharp.torch;
+
+namespace HybridSharp.Inference;
+
+/// <summary>
+/// Decode state of one Dynamic Mask Attention layer: the usual preallocated K/V cache [B, Hkv, capacity, P] plus
+/// Δ = softplus(dt_proj(V)) per key and mask head, [B, Hm, capacity]. Δ depends only on the key's own value
+/// vector, so it is computed once when the key is written (architecture.md §7.3). Everything is written in place
+/// at [past, past+T); no per-step concatenation.
+/// </summary>
+public sealed class DmaKvCache : ILayerCache
+{
+    public KvCache Kv { get; }
+    /// <summary>Δ per cached key: [B, Hm, capacity], activation dtype.</summary>
+    public Tensor Delta { get; }
+
+    public DmaKvCache(long batch, long kvHeads, long maskHeads, long capacity, long headDim, ScalarType dtype, Device device)
+    {
+        Kv = new KvCache(batch, kvHeads, capacity, headDim, dtype, device);
+        Delta = zeros([batch, maskHeads, capacity], dtype, device).DetachFromDisposeScope();
+    }
+
+    /// <summary>
+    /// Writes k, v [B, Hkv, T, P] and delta [B, Hm, T] at <paramref name="past"/>; returns views over keys, values
+    /// and Δ for [0, past+T).
+    /// </summary>
+    public (Tensor K, Tensor V, Tensor Delta) Append(Tensor k, Tensor v, Tensor delta, long past)
+    {
+        long t = delta.shape[2];
+        var (keys, values) = Kv.Append(k, v, past);
+        using (no_grad())
+            Delta.narrow(2, past, t).copy_(delta);
+        return (keys, values, Delta.narrow(2, 0, past + t));
+    }
+
+    public void Dispose()
+    {
+        Kv.Dispose();
+        Delta.Dispose();
+    }
+}

@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using HybridSharp.IO.Safetensors;
+using HybridSharp.Modules;
+using TorchSharp;
+using Xunit;
+using Xunit.Abstractions;
+using static HybridSharp.Tests.Moe.MoeTestUtil;
+using static TorchSharp.torch;
+
+namespace HybridSharp.Tests.Moe;
+
+/// <summary>Top-k MoE baseline: grouped ≡ loop ≡ per-token reference (§15 test 14), checkpoint names, aux statistics.</summary>
+[Collection("Torch")]
+public sealed class MixtureOfExpertsTests(ITestOutputHelper output)
+{
+    private const int D = 6, Ie = 4, E = 5;
+
+    /// <summary>A parent module so that the MoE sits under "mlp." as in a decoder layer.</summary>
+    private sealed class Holder : nn.Module
+    {
+#pragma warning disable IDE1006
+        private readonly MixtureOfExperts mlp;
+#pragma warning restore IDE1006
+        public Holder(MixtureOfExperts m) : base("Holder") { mlp = m; RegisterComponents(); }
+        public MixtureOfExperts Mlp => mlp;
+    }
+
+    private static MixtureOfExperts NewMoe(int k, bool norm = false, ScalarType dtype = ScalarType.Float64, long seed = 9)
+    {
+        manual_seed(seed);
+        var m = new MixtureOfExperts(D, Ie, E, k, normTopkProb: norm);
+        if (dtype != ScalarType.Float32) m.to(dtype);
+        return m;
+    }
+
+    [Fact]
+    public void ParameterNamesAndShapes()
+    {
+        using var scope = NewDisposeScope();
+        var m = new MixtureOfExperts(D, Ie, E, 2);
+        var shapes = m.named_parameters().ToDictionary(p => p.name, p => p.parameter.shape);
+        Assert.Equal(new[] { "experts.down_proj.weight", "experts.gate_proj.weight", "experts.up_proj.weight", "router.weight" },
+            shapes.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(new long[] { E, D }, shapes["router.weight"]);
+        Assert.Equal(new long[] { E, Ie, D }, shapes["experts.gate_proj.weight"]);
+        Assert.Equal(new long[] { E, Ie, D }, shapes["experts.up_proj.weight"]);
+        Assert.Equal(new long[] { E, D, Ie }, shapes["experts.down_proj.weight"]);
+    }
+
+    [Theory]
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(2, true)]
+    [InlineData(E, false)]
+    public void GroupedEqualsLoopEqualsReference(int k, bool norm)
+    {
+        using var scope = NewDisposeScope();
+        var m = NewMoe(k, norm);
+        manual_seed(17);
+        var x = randn(3, 7, D, ScalarType.Float64);
+        var yg = m.Forward(x, MoeDispatch.Grouped);
+        var yl = m.Forward(x, MoeDispatch.Loop);
+        Assert.Equal(x.shape, yg.shape);
+        Assert.True(MaxAbs(yg, yl) < 1e-12);
+
+        // Per-token reference straight from §10.
+        var (wg, wu, wd) = m.ExpertWeights;
+        var xf = x.reshape(-1, D);
+        var probs = xf.matmul(Param(m, "router.weight").t()).softmax(-1);
+        var reference = zeros_like(xf);
+        for (int n = 0; n < xf.shape[0]; n++)
+        {
+            var (w, e) = probs[n].topk(k);
+            if (norm) w = w.div(w.sum());
+            var ids = Longs(e);
+            for (int j = 0; j < k; j++)
+            {
+                var h = nn.functional.silu(wg[ids[j]].matmul(xf[n])).mul(wu[ids[j]].matmul(xf[n]));
+                reference[n] = reference[n].add(wd[ids[j]].matmul(h).mul(w[j]));
+            }
+        }
+        Assert.True(MaxAbs(yg.reshape(-1, D), reference) < 1e-12);
+    }
+
+    [Fact]
+    public void GroupedEqualsLoopInFloat32WithGradients()
+    {
+        using var scope = NewDisposeScope();
+        var m = NewMoe(2, dtype: ScalarType.Float32);
+        manual_seed(18);
+        var x = randn(4, 16, D);
+        var proj = randn(4, 16, D);
+        var grads = new List<Dictionary<string, Tensor>>();
+        var outs = new List<Tensor>();
+        foreach (var dispatch in new[] { MoeDispatch.Grouped, MoeDispatch.Loop })
+        {
+            m.zero_grad();
+            var y = m.Forward(x, dispatch);
+            y.mul(proj).sum().backward();
+            outs.Add(y.detach());
+            grads.Add(m.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad!.clone()));
+        }
+        Assert.True(MaxAbs(outs[0], outs[1]) <= 1e-5);
+        foreach (var name in grads[0].Keys)
+            Assert.True(MaxAbs(grads[0][name], grads[1][name]) <= 1e-5, name);
+    }
+
+    [Fact]
+    public void CheckpointNamesRoundTrip()
+    {
+        using var scope = NewDisposeScope();
+        var a = new Holder(NewMoe(2, dtype: ScalarType.Float32, seed: 1));
+        var b = new Holder(NewMoe(2, dtype: ScalarType.Float32, seed: 2));
+        Assert.Equal(["mlp."], MixtureOfExperts.Prefixes(a));
+
+        var ckpt = MixtureOfExperts.ToCheckpointNames(a, StateDictLoader.Export(a));
+        var expectedNames = new List<string> { "mlp.router.weight" };
+        for (int j = 0; j < E; j++)
+            foreach (var p in new[] { "gate_proj", "up_proj", "down_proj" }) expectedNames.Add($"mlp.experts.{j}.{p}.weight");
+        Assert.Equal(expectedNames.Order(StringComparer.Ordinal), ckpt.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(new long[] { Ie, D }, ckpt["mlp.experts.3.gate_proj.weight"].shape);
+        Assert.Equal(new long[] { D, Ie }, ckpt["mlp.experts.3.down_proj.weight"].shape);
+        Assert.True(MaxAbs(ckpt["mlp.experts.3.up_proj.weight"], a.Mlp.ExpertWeights.Up[3]) == 0);
+
+        StateDictLoader.Load(b, MixtureOfExperts.FromCheckpointNames(b, ckpt), strict: true);
+        foreach (var (name, p) in a.named_parameters())
+            Assert.True(MaxAbs(p, Param(b, name)) == 0, name);
+
+        // An incomplete expert set is left alone, so the strict loader reports it.
+        ckpt.Remove("mlp.experts.4.gate_proj.weight");
+        Assert.Throws<CheckpointMismatchException>(() => StateDictLoader.Load(b, MixtureOfExperts.FromCheckpointNames(b, ckpt), strict: true));
+    }
+
+    [Fact]
+    public void RoutingStatisticsFeedTheAuxLoss()
+    {
+        using var scope = NewDisposeScope();
+        var m = NewMoe(2);
+        var x = randn(10, D, ScalarType.Float64);
+        using var collector = new MoeRoutingCollector();
+        m.Forward(x, collector);
+        var (probs, _, e) = m.Route(x);
+        Assert.Equal(MoeAuxLoss.Switch(probs, e).item<float>(), collector.AuxLoss().item<float>(), 6);
+        Assert.Equal(20.0, collector.Stats[0].Counts.sum().item<float>());
+    }
+
+    /// <summary>Opt-in timing (set HS_MOE_BENCH=1); passes trivially otherwise to keep the suite fast.</summary>
+    [Theory]
+    [InlineData(8, 2)]
+    [InlineData(32, 4)]
+    public void GroupedVsLoopTiming(int experts, int k)
+    {
+        if (Environment.GetEnvironmentVariable("HS_MOE_BENCH") != "1") return;
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        var m = new MixtureOfExperts(128, 256, experts, k);
+        var x = randn(2048, 128);
+        foreach (var dispatch in new[] { MoeDispatch.Grouped, MoeDispatch.Loop, MoeDispatch.Grouped, MoeDispatch.Loop })
+        {
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < 5; i++)
+            {
+                using var s = NewDisposeScope();
+                m.Forward(x, dispatch).sum().backward();
+            }
+            output.WriteLine($"{dispatch}: {sw.Elapsed.TotalMilliseconds / 5:F2} ms per forward+backward (N 2048, d 128, Ie 256, E {experts}, k {k})");
+        }
+    }
+}
