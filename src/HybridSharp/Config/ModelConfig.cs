@@ -33,6 +33,8 @@ public sealed class ModelConfig
     [JsonPropertyName("mlp_types")] public List<string>? MlpTypes { get; set; }
     /// <summary>Settings of SSD layers; required when any layer is "ssd".</summary>
     [JsonPropertyName("ssm")] public SsmConfig? Ssm { get; set; }
+    /// <summary>Settings of DMA layers; optional (defaults apply) when any layer is "dma".</summary>
+    [JsonPropertyName("dma")] public DmaConfig? Dma { get; set; }
     [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; set; }
     [JsonPropertyName("eos_token_id")] [JsonConverter(typeof(IntOrListConverter))] public List<int>? EosTokenId { get; set; }
     [JsonPropertyName("pad_token_id")] public int? PadTokenId { get; set; }
@@ -45,6 +47,7 @@ public sealed class ModelConfig
 
     public const string Attention = "attention";
     public const string Ssd = "ssd";
+    public const string DmaMixer = "dma";
     public const string Mlp = "mlp";
     public const string NoFfn = "none";
 
@@ -54,7 +57,7 @@ public sealed class ModelConfig
     /// <summary>FFN type of layer <paramref name="i"/> ("mlp" when no list is given).</summary>
     public string MlpType(int i) => MlpTypes is { Count: > 0 } ? MlpTypes[i] : Mlp;
 
-    public static readonly string[] KnownLayerTypes = [Attention, Ssd];
+    public static readonly string[] KnownLayerTypes = [Attention, Ssd, DmaMixer];
     public static readonly string[] KnownMlpTypes = [Mlp, NoFfn];
 
     /// <summary>Checks the configuration; throws <see cref="ConfigException"/> naming the first bad field.</summary>
@@ -86,6 +89,8 @@ public sealed class ModelConfig
             Req(Ssm is not null, "layer_types uses 'ssd' but the config has no 'ssm' section");
             Ssm!.Validate(HiddenSize, HeadDim);
         }
+        if (Enumerable.Range(0, NumHiddenLayers).Any(i => LayerType(i) == DmaMixer))
+            (Dma ?? new DmaConfig()).Validate();
         if (MlpTypes is { Count: > 0 })
         {
             Req(MlpTypes.Count == NumHiddenLayers, $"mlp_types has {MlpTypes.Count} entries but num_hidden_layers is {NumHiddenLayers}");

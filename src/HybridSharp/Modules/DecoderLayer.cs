@@ -13,7 +13,7 @@ public sealed class DecoderLayer : nn.Module
 {
 #pragma warning disable IDE1006 // field names are checkpoint names
     private readonly RmsNorm input_layernorm;
-    private readonly Attention? self_attn;
+    private readonly nn.Module? self_attn; // Attention or DynamicMaskAttention: checkpoint name self_attn either way
     private readonly SsdMixer? mamba;
     private readonly RmsNorm? post_attention_layernorm;
     private readonly SwiGluMlp? mlp;
@@ -35,6 +35,7 @@ public sealed class DecoderLayer : nn.Module
         {
             case ModelConfig.Attention: self_attn = new Attention(cfg); break;
             case ModelConfig.Ssd: mamba = new SsdMixer(cfg); break;
+            case ModelConfig.DmaMixer: self_attn = new DynamicMaskAttention(cfg, cfg.Dma ?? new DmaConfig()); break;
             default: throw new ConfigException($"layer {index}: mixer '{MixerType}' is not available");
         }
         if (FfnType != ModelConfig.NoFfn)
@@ -61,9 +62,12 @@ public sealed class DecoderLayer : nn.Module
     {
         using var scope = NewDisposeScope();
         var normed = input_layernorm.forward(h);
-        var mixed = self_attn is not null
-            ? self_attn.Forward(normed, cos, sin, mask, cache, Index)
-            : mamba!.Forward(normed, cos, sin, cache, Index, validMask);
+        var mixed = self_attn switch
+        {
+            Attention a => a.Forward(normed, cos, sin, mask, cache, Index),
+            DynamicMaskAttention d => d.Forward(normed, cos, sin, mask, cache, Index),
+            _ => mamba!.Forward(normed, cos, sin, cache, Index, validMask),
+        };
         h = input_residual is null ? h.add(mixed) : h.mul(input_residual).add_(mixed);
         if (mlp is not null)
         {

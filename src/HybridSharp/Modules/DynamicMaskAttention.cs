@@ -203,7 +203,7 @@ public sealed class DynamicMaskAttention : nn.Module
     /// <summary>Fused SDPA with the float mask M (causality and padding folded in); the default scale 1/√P applies.</summary>
     private static Tensor AttendSdpa(Tensor q, Tensor k, Tensor v, Tensor bias) =>
         // Positional flag: TorchSharp names it `is_casual` today; a future release renames it.
-        nn.functional.scaled_dot_product_attention(q, k, v, bias, 0.0, false);
+        ScaledDotProductAttention.Attend(q, k, v, bias);
 
     /// <summary>Explicit path: S = Q·Kᵀ/√P + M; p = softmax(S) in fp32 (fp64 for fp64 models), cast back; O = p·V.</summary>
     public static Tensor AttendEager(Tensor q, Tensor k, Tensor v, Tensor bias)

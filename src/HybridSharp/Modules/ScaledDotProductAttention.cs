@@ -53,6 +53,10 @@ public static class ScaledDotProductAttention
         return nn.functional.scaled_dot_product_attention(q, k, v, mask.Mask, 0.0, mask.IsCausal);
     }
 
+    /// <summary>q [B, H, T, P], k/v [B, H, Tk, P] with an additive float mask broadcastable to [B, H, T, Tk] (−∞ = masked).</summary>
+    public static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor floatMask) =>
+        nn.functional.scaled_dot_product_attention(q, k, v, floatMask, 0.0, false);
+
     /// <summary>Expands [B, Hkv, S, P] to [B, Hkv·g, S, P]: KV head j serves query heads j·g … j·g+g−1.</summary>
     public static Tensor RepeatKv(Tensor x, long groups)
     {
