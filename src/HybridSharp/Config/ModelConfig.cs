@@ -35,6 +35,8 @@ public sealed class ModelConfig
     [JsonPropertyName("ssm")] public SsmConfig? Ssm { get; set; }
     /// <summary>Settings of DMA layers; optional (defaults apply) when any layer is "dma".</summary>
     [JsonPropertyName("dma")] public DmaConfig? Dma { get; set; }
+    /// <summary>Settings of mixture-of-experts FFNs; required when any layer's FFN is "cdmoe", "cdmoe_mh" or "moe".</summary>
+    [JsonPropertyName("moe")] public MoeConfig? Moe { get; set; }
     [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; set; }
     [JsonPropertyName("eos_token_id")] [JsonConverter(typeof(IntOrListConverter))] public List<int>? EosTokenId { get; set; }
     [JsonPropertyName("pad_token_id")] public int? PadTokenId { get; set; }
@@ -58,7 +60,7 @@ public sealed class ModelConfig
     public string MlpType(int i) => MlpTypes is { Count: > 0 } ? MlpTypes[i] : Mlp;
 
     public static readonly string[] KnownLayerTypes = [Attention, Ssd, DmaMixer];
-    public static readonly string[] KnownMlpTypes = [Mlp, NoFfn];
+    public static readonly string[] KnownMlpTypes = [Mlp, NoFfn, MoeConfig.CdMoe, MoeConfig.CdMoeMultiHead, MoeConfig.TopKMoe];
 
     /// <summary>Checks the configuration; throws <see cref="ConfigException"/> naming the first bad field.</summary>
     public void Validate()
@@ -96,6 +98,12 @@ public sealed class ModelConfig
             Req(MlpTypes.Count == NumHiddenLayers, $"mlp_types has {MlpTypes.Count} entries but num_hidden_layers is {NumHiddenLayers}");
             foreach (var t in MlpTypes)
                 Req(KnownMlpTypes.Contains(t), $"mlp_types: unknown FFN '{t}' (known: {string.Join(", ", KnownMlpTypes)})");
+        }
+        var moeTypes = Enumerable.Range(0, NumHiddenLayers).Select(MlpType).Where(MoeConfig.IsMoeType).Distinct().ToList();
+        if (moeTypes.Count > 0)
+        {
+            Req(Moe is not null, $"mlp_types uses '{moeTypes[0]}' but the config has no 'moe' section");
+            Moe!.Validate(moeTypes);
         }
         if (RopeScaling is not null)
         {

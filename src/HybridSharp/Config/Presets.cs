@@ -61,6 +61,51 @@ public static class Presets
         return cfg;
     }
 
+    /// <summary>
+    /// Doge (SmallDoge): every layer Dynamic Mask Attention with residual vectors, SwiGLU or product-key CDMoE.
+    /// Shapes follow architecture.md §12.3 (Doge-20M: d 256, I 512, 8 layers, 2/1 heads × 128; Doge-60M: d 512,
+    /// I 1024, 16 layers, 4/2 heads × 128) with the byte-level vocabulary.
+    /// </summary>
+    private static ModelConfig Doge(int d, int inter, int layers, int heads, int kvHeads, int headDim, bool moe, int experts = 1024, int topK = 8)
+    {
+        var cfg = Transformer(d, inter, layers, heads, kvHeads, headDim);
+        cfg.ModelType = "doge";
+        cfg.Architectures = ["DogeForCausalLM"];
+        cfg.UseResidualVectors = true;
+        cfg.LayerTypes = LayerPattern.Uniform(layers, ModelConfig.DmaMixer);
+        cfg.Dma = new DmaConfig { KeepWindowSize = 2048 };
+        if (moe)
+        {
+            cfg.MlpTypes = LayerPattern.Uniform(layers, MoeConfig.CdMoe);
+            cfg.Moe = new MoeConfig { NumExperts = experts, NumExpertsPerTok = topK, RouterAuxLossCoef = 0.001 };
+        }
+        return cfg;
+    }
+
+    /// <summary>
+    /// Cheems / Wonderful Matrices: the TransXSSM stack (SSD-with-RoPE ×7 + one attention-type layer per 8) with DMA
+    /// as the attention layer and a CDMoE FFN — multi-head (Cheems, 1024 experts / 1 head / 2 per head / R 64) or
+    /// product-key (Wonderful Matrices, 1024 experts, top-8).
+    /// </summary>
+    private static ModelConfig Cheems(bool productKey, int d = 256, int inter = 512, int layers = 8, int heads = 2, int kvHeads = 1, int headDim = 128, int period = 8)
+    {
+        var cfg = Transformer(d, inter, layers, heads, kvHeads, headDim);
+        cfg.ModelType = "hybridsharp";
+        cfg.Architectures = ["HybridSharpForCausalLM"];
+        cfg.UseResidualVectors = true;
+        cfg.LayerTypes = LayerPattern.Periodic(layers, period, period - 1, ModelConfig.DmaMixer, ModelConfig.Ssd);
+        cfg.Dma = new DmaConfig { KeepWindowSize = 2048 };
+        cfg.Ssm = new SsmConfig
+        {
+            Expand = 1, HeadDim = headDim, StateSize = headDim, NGroups = d / headDim, ConvKernel = 0, Gated = false, ChunkSize = 64, Rope = true,
+        };
+        cfg.MlpTypes = LayerPattern.Uniform(layers, productKey ? MoeConfig.CdMoe : MoeConfig.CdMoeMultiHead);
+        cfg.Moe = productKey
+            ? new MoeConfig { NumExperts = 1024, NumExpertsPerTok = 8, RouterAuxLossCoef = 0.001 }
+            : new MoeConfig { NumExperts = 1024, NumCdmoeHeads = 1, NumCdmoeExpertsPerHead = 2, ExpertRetrievalSize = 64, RouterAuxLossCoef = 0.001 };
+        return cfg;
+    }
+
     public static IReadOnlyList<Preset> All { get; } =
     [
         new("transformer-tiny", "Llama-style Transformer, d 128, 4 layers, 4/2 heads, SwiGLU 384 (quickstart default, ≈0.8M params)",
@@ -84,6 +129,21 @@ public static class Presets
                 cfg.Ssm = new SsmConfig { Expand = 1, HeadDim = 64, StateSize = 64, NGroups = 2, ConvKernel = 0, Gated = false, ChunkSize = 64, Rope = true };
                 return cfg;
             }),
+        new("doge", "Doge-20M shape: DMA ×8 (keep window 2048), SwiGLU 512, residual vectors", () => Doge(256, 512, 8, 2, 1, 128, moe: false)),
+        new("doge-60m", "Doge-60M shape: d 512, DMA ×16, 4/2 heads × 128, SwiGLU 1024", () => Doge(512, 1024, 16, 4, 2, 128, moe: false)),
+        new("doge-tiny", "Doge at quickstart size: d 128, DMA ×4, 2/1 heads × 64, SwiGLU 384", () => Doge(128, 384, 4, 2, 1, 64, moe: false)),
+        new("doge-moe", "Doge-40M-MoE shape: d 256, DMA ×8, shared SwiGLU 768 + product-key CDMoE (1024 experts, top-8)",
+            () => Doge(256, 768, 8, 2, 1, 128, moe: true)),
+        new("doge-moe-tiny", "Doge-MoE at quickstart size: d 128, DMA ×4, SwiGLU 256 + CDMoE (256 experts, top-4)",
+            () => Doge(128, 256, 4, 2, 1, 64, moe: true, experts: 256, topK: 4)),
+        new("cheems", "Cheems-S: SSD-with-RoPE ×7 + DMA ×1, multi-head CDMoE (1024 experts, 1 head × 2, R 64), residual vectors",
+            () => Cheems(productKey: false)),
+        new("cheems-tiny", "Cheems at quickstart size: d 128, SSD ×3 + DMA ×1, multi-head CDMoE",
+            () => Cheems(productKey: false, d: 128, inter: 256, layers: 4, heads: 2, kvHeads: 1, headDim: 64, period: 4)),
+        new("wonderful-matrices", "Wonderful Matrices: the Cheems stack with product-key CDMoE (1024 experts, top-8)",
+            () => Cheems(productKey: true)),
+        new("wonderful-matrices-tiny", "Wonderful Matrices at quickstart size: d 128, SSD ×3 + DMA ×1, product-key CDMoE",
+            () => Cheems(productKey: true, d: 128, inter: 256, layers: 4, heads: 2, kvHeads: 1, headDim: 64, period: 4)),
         new("transformer-d256", "benchmark shape: d 256, 4 layers, 4 heads, SwiGLU 1024",
             () => Transformer(256, 1024, 4, 4, 4)),
         new("transformer-d512", "benchmark shape: d 512, 6 layers, 8 heads, SwiGLU 2048",

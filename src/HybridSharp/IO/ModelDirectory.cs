@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using HybridSharp.Config;
 using HybridSharp.Data;
 using HybridSharp.IO.Safetensors;
+using HybridSharp.Modules;
 using HybridSharp.Models;
 using static TorchSharp.torch;
 
@@ -44,7 +45,7 @@ public static class ModelDirectory
     public static void SaveWeights(CausalLM model, string path)
     {
         using var scope = NewDisposeScope();
-        var tensors = StateDictLoader.Export(model);
+        var tensors = MixtureOfExperts.ToCheckpointNames(model, StateDictLoader.Export(model));
         SafetensorsFile.Save(path, tensors, new Dictionary<string, string> { ["format"] = "pt", ["producer"] = "HybridSharp" });
     }
 
@@ -53,7 +54,7 @@ public static class ModelDirectory
     {
         using var scope = NewDisposeScope();
         var tensors = File.Exists(path) ? SafetensorsFile.Load(path) : SafetensorsFile.LoadDirectory(Path.GetDirectoryName(path)!);
-        StateDictLoader.Load(model, tensors, strict: true);
+        StateDictLoader.Load(model, MixtureOfExperts.FromCheckpointNames(model, tensors), strict: true);
     }
 
     /// <summary>True when <paramref name="directory"/> looks like a model directory.</summary>

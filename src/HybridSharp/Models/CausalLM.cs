@@ -70,6 +70,7 @@ public sealed class CausalLM : nn.Module
         {
             if (name.EndsWith(".bias")) p.zero_();
             else if (name.EndsWith("norm.weight") || name.EndsWith("_residual")) p.fill_(1.0);
+            else if (name.EndsWith("mlp.keys")) p.zero_();   // multi-head CDMoE product keys start at zero (§9)
             else if (name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight") || name.EndsWith("out_proj.weight"))
                 p.normal_(0, residualStd, gen);
             else if (p.dim() >= 2 && !name.Contains(".conv1d.")) p.normal_(0, std, gen);
@@ -86,7 +87,8 @@ public sealed class CausalLM : nn.Module
     /// <paramref name="attentionMask"/> [B, T] (1 = real token, 0 = padding) is only needed for padded batches.
     /// <paramref name="positions"/> [B, T] defaults to past … past+T−1 (or, with padding, counts real tokens only).
     /// </summary>
-    public Tensor ForwardHidden(Tensor inputIds, InferenceCache? cache = null, Tensor? attentionMask = null, Tensor? positions = null)
+    public Tensor ForwardHidden(Tensor inputIds, InferenceCache? cache = null, Tensor? attentionMask = null, Tensor? positions = null,
+        MoeRoutingCollector? routing = null)
     {
         using var scope = NewDisposeScope();
         long b = inputIds.shape[0], t = inputIds.shape[1];
@@ -122,7 +124,7 @@ public sealed class CausalLM : nn.Module
         var (cos, sin) = Rotary.Compute(positions, h.dtype);
         using var mask = AttentionMask.Build(t, past, keyValid, device);
         var validNow = keyValid?.narrow(1, past, t);
-        foreach (var layer in model.layers) h = layer.Forward(h, cos, sin, mask, cache, validNow);
+        foreach (var layer in model.layers) h = layer.Forward(h, cos, sin, mask, cache, validNow, routing);
         h = model.norm.forward(h);
         cache?.Advance(t);
         return h.MoveToOuterDisposeScope();
@@ -142,12 +144,18 @@ public sealed class CausalLM : nn.Module
         return Head(ForwardHidden(inputIds, cache, attentionMask, positions)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Mean next-token cross-entropy; <paramref name="targets"/> uses −100 for ignored positions.</summary>
+    /// <summary>
+    /// Mean next-token cross-entropy; <paramref name="targets"/> uses −100 for ignored positions. In training mode, models
+    /// with MoE FFNs add <c>router_aux_loss_coef</c> · the Switch load-balancing loss pooled over all MoE layers.
+    /// </summary>
     public Tensor Loss(Tensor inputIds, Tensor targets)
     {
         using var scope = NewDisposeScope();
-        var logits = Forward(inputIds);
+        double coef = Config.Moe?.RouterAuxLossCoef ?? 0;
+        using var routing = training && coef > 0 && model.layers.Any(l => l.Moe is not null) ? new MoeRoutingCollector() : null;
+        var logits = Head(ForwardHidden(inputIds, routing: routing));
         var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), targets.view(-1), ignore_index: -100);
+        if (routing is { Count: > 0 }) loss = loss.add(routing.AuxLoss().mul(coef));
         return loss.MoveToOuterDisposeScope();
     }
 

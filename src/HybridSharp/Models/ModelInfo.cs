@@ -52,15 +52,51 @@ public sealed record ModelInfo(ModelConfig Config, int Context, IReadOnlyList<La
             {
                 mixerParams = d * h * p + 2 * d * kv * p + h * p * d + (cfg.AttentionBias ? h * p + 2 * kv * p + d : 0);
                 seqFlops = 2.0 * 2.0 * h * p * (context / 2.0);
+                if (mixer == ModelConfig.DmaMixer)
+                {
+                    var dma = cfg.Dma ?? new DmaConfig();
+                    long mh = dma.MaskHeads(cfg.NumAttentionHeads, cfg.NumKvHeads);
+                    mixerParams += mh + mh * kv * p + (cfg.AttentionBias ? mh : 0) + (dma.QkNorm ? 2 * p : 0);
+                    seqFlops = 2.0 * 2.0 * h * p * (Math.Min(context, dma.KeepWindowSize) / 2.0);
+                }
             }
-            long ffnParams = ffn == ModelConfig.NoFfn ? 0 : 3 * d * inter + (cfg.MlpBias ? 2 * inter + d : 0);
+            var (ffnParams, ffnActive) = FfnParameters(cfg, ffn);
             long norms = d + (ffn == ModelConfig.NoFfn ? 0 : d);
             long residual = cfg.UseResidualVectors ? d * (ffn == ModelConfig.NoFfn ? 1 : 2) : 0;
-            double flops = 2.0 * (mixerParams + ffnParams) + seqFlops;
+            double flops = 2.0 * (mixerParams + ffnActive) + seqFlops;
             layers.Add(new LayerInfo(i, mixer, ffn, mixerParams + ffnParams + norms + residual, flops, seqFlops));
         }
-        long emb = cfg.VocabSize * d;
+        long emb = (long)cfg.VocabSize * d;
         long head = cfg.TieWordEmbeddings ? 0 : cfg.VocabSize * d;
         return new ModelInfo(cfg, context, layers, emb, head, d);
+    }
+
+    /// <summary>(stored parameters, parameters a token actually multiplies with) of one layer's FFN.</summary>
+    private static (long Stored, long Active) FfnParameters(ModelConfig cfg, string ffn)
+    {
+        long d = cfg.HiddenSize, inter = cfg.IntermediateSize;
+        long dense = 3 * d * inter + (cfg.MlpBias ? 2 * inter + d : 0);
+        if (ffn == ModelConfig.NoFfn) return (0, 0);
+        if (ffn == ModelConfig.Mlp) return (dense, dense);
+        var m = cfg.Moe!;
+        long e = m.NumExperts, keys = m.NumKeys, k = m.NumExpertsPerTok;
+        switch (ffn)
+        {
+            case MoeConfig.CdMoe:
+                return (dense + 2 * keys * d + 2 * e * d, dense + 2 * keys * d + 2 * k * d);
+            case MoeConfig.CdMoeMultiHead:
+            {
+                long heads = m.NumCdmoeHeads, r = m.ExpertRetrievalSize, perHead = m.NumCdmoeExpertsPerHead;
+                long router = heads * r * d + heads * keys * r;
+                return (dense + router + 2 * e * d, dense + router + 2 * heads * perHead * d);
+            }
+            case MoeConfig.TopKMoe:
+            {
+                long ie = m.ExpertIntermediateSize(cfg.IntermediateSize);
+                return (e * d + e * 3 * d * ie, e * d + k * 3 * d * ie);
+            }
+            default:
+                throw new ConfigException($"unknown FFN type '{ffn}'");
+        }
     }
 }

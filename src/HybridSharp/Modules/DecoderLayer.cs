@@ -16,7 +16,7 @@ public sealed class DecoderLayer : nn.Module
     private readonly nn.Module? self_attn; // Attention or DynamicMaskAttention: checkpoint name self_attn either way
     private readonly SsdMixer? mamba;
     private readonly RmsNorm? post_attention_layernorm;
-    private readonly SwiGluMlp? mlp;
+    private readonly nn.Module<Tensor, Tensor>? mlp;   // SwiGluMlp, CrossDomainMoE, MultiHeadCrossDomainMoE or MixtureOfExperts
     private readonly Parameter? input_residual;
     private readonly Parameter? post_attention_residual;
 #pragma warning restore IDE1006
@@ -41,7 +41,14 @@ public sealed class DecoderLayer : nn.Module
         if (FfnType != ModelConfig.NoFfn)
         {
             post_attention_layernorm = new RmsNorm(cfg.HiddenSize, cfg.RmsNormEps);
-            mlp = new SwiGluMlp(cfg);
+            mlp = FfnType switch
+            {
+                ModelConfig.Mlp => new SwiGluMlp(cfg),
+                MoeConfig.CdMoe => new CrossDomainMoE(cfg, cfg.Moe!),
+                MoeConfig.CdMoeMultiHead => new MultiHeadCrossDomainMoE(cfg, cfg.Moe!),
+                MoeConfig.TopKMoe => new MixtureOfExperts(cfg, cfg.Moe!),
+                _ => throw new ConfigException($"layer {index}: FFN '{FfnType}' is not available"),
+            };
         }
         if (cfg.UseResidualVectors)
         {
@@ -54,11 +61,16 @@ public sealed class DecoderLayer : nn.Module
     /// <summary>The SSD mixer of this layer, or null.</summary>
     public SsdMixer? Ssd => mamba;
 
+    /// <summary>The routed FFN of this layer, or null.</summary>
+    public IMoeLayer? Moe => mlp as IMoeLayer;
+
     /// <summary>
     /// h [B, T, d]; cos/sin: the shared rotary table at the tokens' positions; <paramref name="validMask"/> [B, T]
-    /// marks real tokens (null = all real) so SSD layers can skip left padding.
+    /// marks real tokens (null = all real) so SSD layers can skip left padding (and MoE statistics ignore it).
+    /// <paramref name="routing"/>, when given, receives this layer's MoE routing statistics (auxiliary loss).
     /// </summary>
-    public Tensor Forward(Tensor h, Tensor cos, Tensor sin, AttentionMask mask, InferenceCache? cache, Tensor? validMask = null)
+    public Tensor Forward(Tensor h, Tensor cos, Tensor sin, AttentionMask mask, InferenceCache? cache, Tensor? validMask = null,
+        MoeRoutingCollector? routing = null)
     {
         using var scope = NewDisposeScope();
         var normed = input_layernorm.forward(h);
@@ -71,7 +83,8 @@ public sealed class DecoderLayer : nn.Module
         h = input_residual is null ? h.add(mixed) : h.mul(input_residual).add_(mixed);
         if (mlp is not null)
         {
-            var f = mlp.forward(post_attention_layernorm!.forward(h));
+            var normed2 = post_attention_layernorm!.forward(h);
+            var f = mlp is IMoeLayer moe ? moe.Forward(normed2, routing, validMask) : mlp.forward(normed2);
             h = post_attention_residual is null ? h.add(f) : h.mul(post_attention_residual).add_(f);
         }
         return h.MoveToOuterDisposeScope();

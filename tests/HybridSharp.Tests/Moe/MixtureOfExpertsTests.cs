@@ -15,14 +15,19 @@ public sealed class MixtureOfExpertsTests(ITestOutputHelper output)
 {
     private const int D = 6, Ie = 4, E = 5;
 
-    /// <summary>A parent module so that the MoE sits under "mlp." as in a decoder layer.</summary>
-    private sealed class Holder : nn.Module
+    /// <summary>
+    /// A parent module holding the MoE under "mlp." through a base-typed field, as a decoder layer would
+    /// (<c>nn.Module&lt;Tensor, Tensor&gt;? mlp</c>), dispatching through <see cref="IMoeLayer"/>.
+    /// </summary>
+    private sealed class Holder : nn.Module<Tensor, Tensor>
     {
 #pragma warning disable IDE1006
-        private readonly MixtureOfExperts mlp;
+        private readonly nn.Module<Tensor, Tensor> mlp;
 #pragma warning restore IDE1006
         public Holder(MixtureOfExperts m) : base("Holder") { mlp = m; RegisterComponents(); }
-        public MixtureOfExperts Mlp => mlp;
+        public MixtureOfExperts Mlp => (MixtureOfExperts)mlp;
+        public MoeRoutingCollector? Routing { get; set; }
+        public override Tensor forward(Tensor x) => mlp is IMoeLayer moe ? moe.Forward(x, Routing) : mlp.forward(x);
     }
 
     private static MixtureOfExperts NewMoe(int k, bool norm = false, ScalarType dtype = ScalarType.Float64, long seed = 9)
@@ -125,6 +130,13 @@ public sealed class MixtureOfExpertsTests(ITestOutputHelper output)
         StateDictLoader.Load(b, MixtureOfExperts.FromCheckpointNames(b, ckpt), strict: true);
         foreach (var (name, p) in a.named_parameters())
             Assert.True(MaxAbs(p, Param(b, name)) == 0, name);
+        var x = randn(3, D);
+        using (var collector = new MoeRoutingCollector())
+        {
+            b.Routing = collector;
+            Assert.True(MaxAbs(a.forward(x), b.forward(x)) == 0);
+            Assert.Equal(1, collector.Count);
+        }
 
         // An incomplete expert set is left alone, so the strict loader reports it.
         ckpt.Remove("mlp.experts.4.gate_proj.weight");
