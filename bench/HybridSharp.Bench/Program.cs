@@ -2,6 +2,7 @@
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- transformer [--reps 5]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- hybrid [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- mixers [--reps 3]
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- moe [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- quality [--corpus DIR] [--steps 400] [--batch 8] [--seq-len 256]
 // Measures the machine's fp32 GEMM peak, then training tokens/s and MFU-against-that-peak of the Transformer
 // baseline at d 256 / 4 layers and d 512 / 6 layers (T 256), plus prefill and decode tokens/s.
@@ -32,6 +33,10 @@ switch (mode)
         Bench.WarmUp();
         MixerBench.Run(reps, [512, 1024, 2048, 4096]);
         break;
+    case "moe":
+        Bench.WarmUp();
+        MoeBench.Run(reps, [1024, 4096, 16384]);
+        break;
     case "quality":
     {
         string Arg(string name, string fallback) { int i = argList.IndexOf(name); return i >= 0 && i + 1 < argList.Count ? argList[i + 1] : fallback; }
@@ -40,7 +45,7 @@ switch (mode)
         break;
     }
     default:
-        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, quality)");
+        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, moe, quality)");
         return 2;
 }
 return 0;

@@ -36,7 +36,7 @@ internal static class Cli
         }
         catch (Exception ex) when (IsUserError(ex))
         {
-            Error(ex.Message);
+            Error(ex is ArgumentException { ParamName: { } param } ? ex.Message.Replace($" (Parameter '{param}')", "") : ex.Message);
             return ExitUserError;
         }
         catch (Exception ex)

@@ -16,15 +16,16 @@ internal static class DataCommand
         var wholeFile = Cli.Opt("--whole-file", "treat each .txt file as one document (default: blank-line separated)", false);
         var val = Cli.Opt("--val-fraction", "fraction of documents held out for validation", 0.01);
         var seed = Cli.Opt("--seed", "split seed", 1234L);
-        var tokenizer = Cli.Opt("--tokenizer", "tokenizer kind", "byte");
+        var tokenizer = Cli.Opt("--tokenizer", "tokenizer kind: byte, hf (tokenizer.json in --tokenizer-dir) or tiktoken:<encoding> (cl100k_base, o200k_base, r50k_base, gpt2)", "byte");
+        var tokenizerDir = Cli.OptNoDefault<string?>("--tokenizer-dir", "folder with tokenizer.json (for --tokenizer hf), e.g. a model directory");
         var arithmetic = Cli.Opt("--arithmetic", "generate this many synthetic arithmetic problems instead of reading files", 0);
         var style = Cli.Opt("--style", "solution style of the synthetic problems: concise or verbose", "concise");
         var maxDiff = Cli.Opt("--max-difficulty", "largest number of operations in synthetic problems", 4);
         var cmd = new Command("data", "Tokenize text, JSONL or Parquet files (or synthetic arithmetic problems) into packed token shards.")
-            { output, inputs, field, wholeFile, val, seed, tokenizer, arithmetic, style, maxDiff };
+            { output, inputs, field, wholeFile, val, seed, tokenizer, tokenizerDir, arithmetic, style, maxDiff };
         cmd.SetAction(pr => Cli.Guard(() =>
         {
-            var tok = TokenizerFactory.Create(pr.GetValue(tokenizer)!);
+            var tok = TokenizerFactory.Create(pr.GetValue(tokenizer)!, pr.GetValue(tokenizerDir));
             var options = new CorpusBuilderOptions
             {
                 ValidationFraction = pr.GetValue(val),

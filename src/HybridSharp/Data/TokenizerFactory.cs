@@ -1,36 +1,43 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using HybridSharp.Data.Tokenizers;
 
 namespace HybridSharp.Data;
 
 /// <summary>
-/// Creates tokenizers by kind and reads/writes the tokenizer files of a model directory. Today: "byte" (embedded
-/// default). HF tokenizer.json BPE and tiktoken encodings are added behind the same switch.
+/// Creates tokenizers by kind and reads/writes the tokenizer files of a model directory. Kinds (see
+/// <see cref="TokenizerKinds"/>): "byte" (embedded default), "hf" (tokenizer.json in the model directory) and
+/// "tiktoken:&lt;encoding&gt;" (cl100k_base, o200k_base, r50k_base, gpt2).
 /// </summary>
 public static class TokenizerFactory
 {
     public const string ConfigFile = "tokenizer_config.json";
 
-    public static ITokenizer Create(string kind) => kind switch
-    {
-        "byte" => new ByteTokenizer(),
-        _ => throw new ArgumentException($"unknown tokenizer kind '{kind}' (known: byte)"),
-    };
+    /// <summary>Creates the tokenizer a kind names; "hf" needs <paramref name="directory"/> (the folder holding tokenizer.json).</summary>
+    public static ITokenizer Create(string kind, string? directory = null) => TokenizerKinds.Create(kind, directory);
 
     /// <summary>Writes tokenizer_config.json (and, for file-backed tokenizers, their files) into a model directory.</summary>
     public static void Save(ITokenizer tokenizer, string directory)
     {
-        var kind = tokenizer switch
+        switch (tokenizer)
         {
-            ByteTokenizer => "byte",
-            _ => throw new ArgumentException($"cannot save tokenizer of type {tokenizer.GetType().Name}"),
-        };
+            case HfBpeTokenizer hf:
+                hf.Save(directory); // original tokenizer.json / tokenizer_config.json / chat_template.jinja
+                return;
+            case TiktokenTokenizerAdapter tiktoken:
+                tiktoken.Save(directory); // tokenizer_config.json with "hybridsharp_tokenizer": "tiktoken:<encoding>"
+                return;
+            case ByteTokenizer:
+                break;
+            default:
+                throw new ArgumentException($"cannot save tokenizer of type {tokenizer.GetType().Name}");
+        }
         var special = new JsonObject();
         foreach (var (text, id) in tokenizer.SpecialTokens.OrderBy(kv => kv.Value)) special[text] = id;
         var json = new JsonObject
         {
             ["tokenizer_class"] = "HybridSharpByteTokenizer",
-            ["hybridsharp_tokenizer"] = kind,
+            [TokenizerKinds.ConfigKindKey] = TokenizerKinds.Byte,
             ["vocab_size"] = tokenizer.VocabSize,
             ["bos_token"] = ByteTokenizer.Bos,
             ["eos_token"] = ByteTokenizer.Eos,
@@ -41,15 +48,9 @@ public static class TokenizerFactory
         IO.AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
-    /// <summary>Loads the tokenizer a model directory names; falls back to <paramref name="fallbackKind"/>.</summary>
-    public static ITokenizer Load(string directory, string fallbackKind = "byte")
-    {
-        var path = Path.Combine(directory, ConfigFile);
-        if (!File.Exists(path)) return Create(fallbackKind);
-        JsonNode? node;
-        try { node = JsonNode.Parse(File.ReadAllText(path)); }
-        catch (JsonException ex) { throw new InvalidDataException($"{path}: not valid JSON ({ex.Message.Split('\n')[0]})"); }
-        var kind = node?["hybridsharp_tokenizer"]?.GetValue<string>() ?? fallbackKind;
-        return Create(kind);
-    }
+    /// <summary>
+    /// Loads the tokenizer a model directory names: "hybridsharp_tokenizer" in tokenizer_config.json, else "hf" when
+    /// the directory has a tokenizer.json, else <paramref name="fallbackKind"/>.
+    /// </summary>
+    public static ITokenizer Load(string directory, string fallbackKind = "byte") => TokenizerKinds.Load(directory, fallbackKind);
 }

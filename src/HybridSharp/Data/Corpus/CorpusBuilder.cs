@@ -147,6 +147,6 @@ public sealed class CorpusBuilder
     public static string KindOf(ITokenizer tokenizer) => tokenizer switch
     {
         ByteTokenizer => "byte",
-        _ => tokenizer.GetType().Name,
+        _ => Tokenizers.TokenizerKinds.KindOf(tokenizer),
     };
 }
