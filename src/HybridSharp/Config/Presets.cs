@@ -73,7 +73,7 @@ public static class Presets
         cfg.Architectures = ["DogeForCausalLM"];
         cfg.UseResidualVectors = true;
         cfg.LayerTypes = LayerPattern.Uniform(layers, ModelConfig.DmaMixer);
-        cfg.Dma = new DmaConfig { KeepWindowSize = 2048 };
+        cfg.Dma = new DmaConfig { KeepWindowSize = 2048, QkNorm = true }; // transformers' DogeAttention always has q_norm/k_norm
         if (moe)
         {
             cfg.MlpTypes = LayerPattern.Uniform(layers, MoeConfig.CdMoe);

@@ -1,0 +1,169 @@
+using System.CommandLine;
+using System.Globalization;
+using HybridSharp.Eval.Mqar;
+using Spectre.Console;
+
+namespace HybridSharp.Cli.Commands;
+
+/// <summary>
+/// <c>hybrid mqar</c>: the Zoology multi-query associative recall sweep (benchmarks.md §4) — mixers × d_model ×
+/// (T, K) × learning rates, best LR kept — with resumable per-cell results and CSV / markdown / PNG summaries.
+/// </summary>
+internal static class MqarCommand
+{
+    public static Command Create()
+    {
+        var output = Cli.Opt("--out", "results folder (results.jsonl, mqar.csv, mqar.md, mqar.png); reruns skip finished cells", Path.Combine("results", "mqar"), "-o");
+        var mixers = Cli.Opt("--mixers", $"comma-separated mixers: {string.Join(", ", MqarModels.Mixers)}, dma-w<N> (DMA keeping N keys)", "attention,dma,ssd,hybrid");
+        var dModels = Cli.Opt("--d-models", "comma-separated model widths", "64,128");
+        var seqLens = Cli.Opt("--seq-lens", "comma-separated sequence lengths T", "128,256,512");
+        var pairs = Cli.Opt("--pairs", "comma-separated key-value pair counts K (pairs with 4·K > T are skipped)", "8,16,32,64");
+        var lrs = Cli.Opt("--lrs", "comma-separated learning rates (≥ 3; the best per point is reported)", "1e-4,4.6e-4,2.2e-3,1e-2");
+        var mlp = Cli.Opt("--mlp", "give each layer a SwiGLU FFN (width 4·d)", false);
+        var noMlp = Cli.Opt("--no-mlp", "no FFN: mixer-only layers as in Zoology Figure 2 (the default)", false);
+        var budget = Cli.Opt("--budget", "fraction of the full protocol (100,000 examples × 64 epochs) to train: set size and epochs each scale by √budget; 1 = full", 0.04);
+        var seed = Cli.Opt("--seed", "data and initialisation seed", 0L);
+        var epochs = Cli.OptNoDefault<int?>("--epochs", "override the number of epochs");
+        var trainExamples = Cli.OptNoDefault<int?>("--train-examples", "override the training examples per (T, K)");
+        var testExamples = Cli.OptNoDefault<int?>("--test-examples", "override the test examples per (T, K)");
+        var batch = Cli.OptNoDefault<int?>("--batch-size", "fixed batch size (default: 512 for T ≤ 128, 256 for T 256, 128 above)");
+        var vocab = Cli.Opt("--vocab", "vocabulary size V (keys from [1, V/2), values from [V/2, V))", MqarSpec.DefaultVocab);
+        var randomFill = Cli.Opt("--random-non-queries", "fill non-query positions with random tokens (Zoology's generator default; Figure 2 uses 0)", false);
+        var cmd = new Command("mqar", "Multi-query associative recall sweep (Zoology protocol, CPU budget): accuracy per mixer × d_model × T × K.")
+            { output, mixers, dModels, seqLens, pairs, lrs, mlp, noMlp, budget, seed, epochs, trainExamples, testExamples, batch, vocab, randomFill };
+        cmd.SetAction(pr => Cli.Guard(() =>
+        {
+            if (pr.GetValue(mlp) && pr.GetValue(noMlp)) throw new ArgumentException("give either --mlp or --no-mlp, not both");
+            var sweep = new MqarSweep(
+                ParseList(pr.GetValue(mixers)!, "--mixers", s => s),
+                ParseList(pr.GetValue(dModels)!, "--d-models", s => int.Parse(s, NumberStyles.Integer, CultureInfo.InvariantCulture)),
+                ParseList(pr.GetValue(seqLens)!, "--seq-lens", s => int.Parse(s, NumberStyles.Integer, CultureInfo.InvariantCulture)),
+                ParseList(pr.GetValue(pairs)!, "--pairs", s => int.Parse(s, NumberStyles.Integer, CultureInfo.InvariantCulture)),
+                ParseList(pr.GetValue(lrs)!, "--lrs", s => double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture)),
+                pr.GetValue(mlp));
+            var protocol = MqarProtocol.FromBudget(pr.GetValue(budget), pr.GetValue(seed));
+            protocol = protocol with
+            {
+                Epochs = pr.GetValue(epochs) ?? protocol.Epochs,
+                TrainExamples = pr.GetValue(trainExamples) ?? protocol.TrainExamples,
+                TestExamples = pr.GetValue(testExamples) ?? protocol.TestExamples,
+                BatchSize = pr.GetValue(batch),
+                VocabSize = pr.GetValue(vocab),
+                RandomNonQueries = pr.GetValue(randomFill),
+            };
+            protocol.Validate();
+            sweep.Validate();
+            if (sweep.LearningRates.Distinct().Count() < 3)
+                AnsiConsole.MarkupLine("[yellow]Fewer than 3 learning rates: SSM-type mixers succeed only in a narrow LR window (benchmarks.md §4.3).[/]");
+            return Run(pr.GetValue(output)!, sweep, protocol);
+        }));
+        return cmd;
+    }
+
+    private static List<T> ParseList<T>(string text, string option, Func<string, T> parse)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length == 0) throw new ArgumentException($"{option} needs at least one value");
+        var list = new List<T>();
+        foreach (var p in parts)
+        {
+            try { list.Add(parse(p)); }
+            catch (FormatException) { throw new ArgumentException($"{option}: '{p}' is not a valid value"); }
+            catch (OverflowException) { throw new ArgumentException($"{option}: '{p}' is out of range"); }
+        }
+        return list;
+    }
+
+    private static int Run(string outDir, MqarSweep sweep, MqarProtocol protocol)
+    {
+        var cells = sweep.Cells(protocol.VocabSize);
+        if (cells.Count == 0) throw new ArgumentException("no (T, K) pair satisfies 4·K ≤ T; adjust --seq-lens / --pairs");
+        var runner = new MqarRunner(outDir);
+        int done = cells.Count(c => runner.Store.Contains(c, protocol));
+        AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+            $"MQAR: {cells.Count} cells ({done} already in {outDir}); {protocol.TrainExamples:N0} train × ≤ {protocol.Epochs} epochs, {protocol.TestExamples:N0} test per (T, K), budget {protocol.Budget:G3}")));
+
+        using var cts = Cli.CancelOnCtrlC("stopping after the current step (finished cells are kept)");
+        MqarSweepOutcome outcome;
+        bool interactive = AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
+        if (interactive)
+        {
+            outcome = null!;
+            AnsiConsole.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .Start(ctx =>
+                {
+                    var all = ctx.AddTask("cells", maxValue: cells.Count);
+                    var current = ctx.AddTask("cell", maxValue: 1);
+                    double? lastAcc = null;
+                    outcome = runner.RunSweep(sweep, protocol, p =>
+                    {
+                        switch (p.Event)
+                        {
+                            case MqarEvent.Generating:
+                                current.Description = Markup.Escape(p.Message ?? "generating");
+                                break;
+                            case MqarEvent.CellSkipped:
+                                all.Increment(1);
+                                break;
+                            case MqarEvent.CellStarted:
+                                lastAcc = null;
+                                current.MaxValue = Math.Max(1, p.TotalSteps);
+                                current.Value = 0;
+                                break;
+                            case MqarEvent.Step or MqarEvent.Epoch:
+                                lastAcc = p.Accuracy ?? lastAcc;
+                                current.Value = p.Step;
+                                current.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+                                    $"{p.Cell} epoch {p.Epoch}/{p.Epochs} loss {p.Loss:F3}{(lastAcc is { } a ? $" acc {a:F3}" : "")}"));
+                                break;
+                            case MqarEvent.CellFinished:
+                                all.Increment(1);
+                                current.Value = current.MaxValue;
+                                AnsiConsole.MarkupLine(Markup.Escape(FinishedLine(p.Result!)));
+                                break;
+                        }
+                        all.Description = Markup.Escape($"cells {p.CellIndex + 1}/{p.CellCount}");
+                    }, cts.Token);
+                });
+        }
+        else
+        {
+            outcome = runner.RunSweep(sweep, protocol, p =>
+            {
+                string prefix = $"[{p.CellIndex + 1}/{p.CellCount}]";
+                switch (p.Event)
+                {
+                    case MqarEvent.Generating: Console.WriteLine($"{prefix} {p.Message}"); break;
+                    case MqarEvent.CellSkipped: Console.WriteLine($"{prefix} {p.Cell}: done earlier, accuracy {p.Accuracy:F3}"); break;
+                    case MqarEvent.CellStarted: Console.WriteLine($"{prefix} {p.Cell}: training (≤ {p.TotalSteps} steps)"); break;
+                    case MqarEvent.Epoch:
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"{prefix} {p.Cell}: epoch {p.Epoch}/{p.Epochs} step {p.Step} loss {p.Loss:F4} accuracy {p.Accuracy:F4}"));
+                        break;
+                    case MqarEvent.CellFinished: Console.WriteLine($"{prefix} {FinishedLine(p.Result!)}"); break;
+                }
+            }, cts.Token);
+        }
+
+        if (outcome.Files is { } f)
+        {
+            AnsiConsole.MarkupLine($"Results in [green]{Markup.Escape(outDir)}[/]: {Markup.Escape(Path.GetFileName(f.Csv))}, {Markup.Escape(Path.GetFileName(f.Markdown))}" +
+                (f.Png is null ? "" : $", {Markup.Escape(Path.GetFileName(f.Png))}"));
+            Console.WriteLine();
+            Console.WriteLine(File.ReadAllText(f.Markdown));
+        }
+        if (outcome.Interrupted)
+        {
+            AnsiConsole.MarkupLine($"[yellow]Stopped: {outcome.Trained} cells trained this run; rerun the same command to continue.[/]");
+            return Cli.ExitInterrupted;
+        }
+        AnsiConsole.MarkupLine($"{outcome.Trained} cells trained, {outcome.Skipped} skipped (already done).");
+        return 0;
+    }
+
+    private static string FinishedLine(MqarCellResult r) => string.Create(CultureInfo.InvariantCulture,
+        $"{r.ModelLabel} d{r.DModel} T{r.SeqLen} K{r.NumKvPairs} lr {r.LearningRate:G3}: accuracy {r.Accuracy:F4} after {r.EpochsRun} epochs / {r.Steps} steps" +
+        $"{(r.EarlyStopped ? " (early stop)" : "")}{(r.Diverged ? " (diverged)" : "")}, {r.Seconds:F0} s, {r.TrainTokensPerSecond:N0} tok/s");
+}
