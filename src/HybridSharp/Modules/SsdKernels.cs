@@ -37,6 +37,19 @@ public static class SsdKernels
         return seg.MoveToOuterDisposeScope();
     }
 
+    /// <summary>Log-decays below this (fp32) are treated as −∞: e^−60 ≈ 9e−27 is far below fp32 resolution of any sum.</summary>
+    public const double Fp32LogDecayFloor = -60.0;
+
+    /// <summary>
+    /// exp of log-decays (≤ 0). In fp32, values below <see cref="Fp32LogDecayFloor"/> become exactly 0 instead of
+    /// drifting into the denormal range (e^−87 … e^−103), where x86 arithmetic — and every matmul that touches such
+    /// values, forward and backward — runs many times slower. fp64 is left exact.
+    /// </summary>
+    public static Tensor DecayExp(Tensor logDecay) =>
+        logDecay.dtype == ScalarType.Float64
+            ? logDecay.exp()
+            : logDecay.masked_fill(logDecay.lt(Fp32LogDecayFloor), double.NegativeInfinity).exp_();
+
     /// <summary>
     /// Chunked SSD. x [b,t,h,p], dt [b,t,h] (after softplus/clamp; 0 at tokens that must not touch the state),
     /// A [h] (negative), B and C [b,t,g,n], initialState [b,h,p,n] or null (zeros).
@@ -80,7 +93,7 @@ public static class SsdKernels
         var cs = cc.view(b, nc, q, g, n).permute(0, 1, 3, 2, 4);
 
         var cum = ac.cumsum(-1);                                       // [b,c,g,r,q]
-        var decay = Segsum(ac).exp_();                                 // L = exp(segsum) [b,c,g,r,q(l),q(s)]
+        var decay = DecayExp(Segsum(ac));                              // L = exp(segsum) [b,c,g,r,q(l),q(s)]
 
         // 1. Diagonal blocks: (C_l·B_s) ⊙ L[l,s] applied to x̄.
         var scores = cs.matmul(bs.transpose(-1, -2)).unsqueeze(3);     // [b,c,g,1,l,s]
@@ -92,14 +105,14 @@ public static class SsdKernels
 
         // 3. State passing across chunks (matrix form, includes the initial state).
         var totals = cum.select(-1, q - 1).permute(0, 2, 3, 1);        // [b,g,r,c]
-        var chunkDecay = Segsum(nn.functional.pad(totals, [1, 0])).exp_(); // [b,g,r,nc+1,nc+1]
+        var chunkDecay = DecayExp(Segsum(nn.functional.pad(totals, [1, 0]))); // [b,g,r,nc+1,nc+1]
         var allStates = cat([h0.reshape(b, g, r, 1, p * n), states.permute(0, 2, 3, 1, 4, 5).reshape(b, g, r, nc, p * n)], 3);
         var passed = chunkDecay.matmul(allStates);                     // [b,g,r,nc+1,p·n]: H_0 … H_nc
         var entering = passed.narrow(3, 0, nc).view(b, g, r, nc, p, n).permute(0, 3, 1, 2, 4, 5); // [b,c,g,r,p,n]
         var final = passed.select(3, nc).reshape(b, h, p, n);
 
         // 4. Off-diagonal output: exp(cum[l]) · H_c·C_l.
-        var yOff = einsum("bcgln,bcgrpn->bcgrlp", cs, entering).mul_(cum.exp().unsqueeze(-1));
+        var yOff = einsum("bcgln,bcgrpn->bcgrlp", cs, entering).mul_(DecayExp(cum).unsqueeze(-1));
 
         var y = yDiag.add_(yOff).permute(0, 1, 4, 2, 3, 5).reshape(b, nc * q, h, p);
         if (pad > 0) y = y.narrow(1, 0, t);
