@@ -13,4 +13,6 @@ root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(InfoCommand.Create());
 root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
+root.Subcommands.Add(MqarCommand.Create());
+root.Subcommands.Add(ReportCommand.Create());
 return Cli.Run(root, args);

@@ -54,7 +54,7 @@ internal static class MqarCommand
             protocol.Validate();
             sweep.Validate();
             if (sweep.LearningRates.Distinct().Count() < 3)
-                AnsiConsole.MarkupLine("[yellow]Fewer than 3 learning rates: SSM-type mixers succeed only in a narrow LR window (benchmarks.md §4.3).[/]");
+                Console.WriteLine("note: fewer than 3 learning rates; SSM-type mixers succeed only in a narrow LR window (benchmarks.md §4.3)");
             return Run(pr.GetValue(output)!, sweep, protocol);
         }));
         return cmd;
@@ -80,8 +80,8 @@ internal static class MqarCommand
         if (cells.Count == 0) throw new ArgumentException("no (T, K) pair satisfies 4·K ≤ T; adjust --seq-lens / --pairs");
         var runner = new MqarRunner(outDir);
         int done = cells.Count(c => runner.Store.Contains(c, protocol));
-        AnsiConsole.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"MQAR: {cells.Count} cells ({done} already in {outDir}); {protocol.TrainExamples:N0} train × ≤ {protocol.Epochs} epochs, {protocol.TestExamples:N0} test per (T, K), budget {protocol.Budget:G3}")));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"MQAR: {cells.Count} cells ({done} already in {outDir}); per (T, K) {protocol.TrainExamples:N0} train examples × ≤ {protocol.Epochs} epochs, {protocol.TestExamples:N0} test examples ({protocol.ExampleFraction:G3} of the full protocol)"));
 
         using var cts = Cli.CancelOnCtrlC("stopping after the current step (finished cells are kept)");
         MqarSweepOutcome outcome;

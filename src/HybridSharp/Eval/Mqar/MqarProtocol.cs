@@ -1,0 +1,89 @@
+using System.Globalization;
+
+namespace HybridSharp.Eval.Mqar;
+
+/// <summary>
+/// Data and training settings shared by every cell of an MQAR sweep (benchmarks.md §4.2–4.3, Zoology Figure 2):
+/// V 8192, 100,000 train / 3,000 test examples per (T, K), 64 epochs, batch 512 (T ≤ 128), 256 (T 256), 128 (T ≥ 512),
+/// AdamW (weight decay 0.1, default betas) with cosine annealing to 0 stepped once per epoch, no warmup, no clipping,
+/// early stop once test accuracy &gt; 0.99, filler tokens 0 (random_non_queries false), power_a 0.01.
+/// </summary>
+public sealed record MqarProtocol
+{
+    public const int FullTrainExamples = 100_000;
+    public const int FullTestExamples = 3_000;
+    public const int FullEpochs = 64;
+
+    public int VocabSize { get; init; } = MqarSpec.DefaultVocab;
+    public int TrainExamples { get; init; } = FullTrainExamples;
+    public int TestExamples { get; init; } = FullTestExamples;
+    public int Epochs { get; init; } = FullEpochs;
+    /// <summary>Fixed batch size; null = Zoology's rule by sequence length (<see cref="BatchSizeFor"/>).</summary>
+    public int? BatchSize { get; init; }
+    public double PowerA { get; init; } = 0.01;
+    public bool RandomNonQueries { get; init; }
+    public double WeightDecay { get; init; } = 0.1;
+    /// <summary>Training stops after the first epoch whose test accuracy exceeds this.</summary>
+    public double EarlyStopAccuracy { get; init; } = 0.99;
+    /// <summary>Seeds the data segments (train and test seeds derive from it) and the model initialisation.</summary>
+    public long Seed { get; init; }
+    /// <summary>The budget factor this protocol was derived from (1 = full protocol); informational.</summary>
+    public double Budget { get; init; } = 1.0;
+
+    /// <summary>
+    /// The full protocol scaled by <paramref name="budget"/> ∈ (0, 1]: the number of training examples processed
+    /// (set size × epochs) shrinks by the factor, split evenly: set size 100,000·√f and epochs 64·√f (rounded, ≥ 1);
+    /// the test set 3,000·√f (at least 300). f = 0.04 gives 20,000 × 13 epochs, test 600 — the CPU-feasible
+    /// configuration of benchmarks.md §4.3; f = 1 is Zoology's full protocol.
+    /// </summary>
+    public static MqarProtocol FromBudget(double budget, long seed = 0)
+    {
+        if (!(budget > 0 && budget <= 1)) throw new ArgumentException($"--budget must be in (0, 1] (got {budget})");
+        double s = Math.Sqrt(budget);
+        return new MqarProtocol
+        {
+            TrainExamples = Math.Max(1, (int)Math.Round(FullTrainExamples * s)),
+            TestExamples = Math.Clamp((int)Math.Round(FullTestExamples * s), Math.Min(300, FullTestExamples), FullTestExamples),
+            Epochs = Math.Max(1, (int)Math.Round(FullEpochs * s)),
+            Seed = seed,
+            Budget = budget,
+        };
+    }
+
+    /// <summary>Training examples processed (set size × epochs) as a fraction of the full protocol's 100,000 × 64.</summary>
+    public double ExampleFraction => (double)TrainExamples * Epochs / ((double)FullTrainExamples * FullEpochs);
+
+    /// <summary>Zoology Figure 2's batch size: 512 for T ≤ 128, 256 for T ≤ 256, 128 above (unless fixed).</summary>
+    public int BatchSizeFor(int seqLen) => BatchSize ?? (seqLen <= 128 ? 512 : seqLen <= 256 ? 256 : 128);
+
+    /// <summary>The segment spec of a (T, K) task under this protocol.</summary>
+    public MqarSpec SpecFor(int seqLen, int numKvPairs) => new(VocabSize, seqLen, numKvPairs, PowerA, 1, RandomNonQueries);
+
+    public void Validate()
+    {
+        if (VocabSize <= 2) throw new ArgumentException($"MQAR: vocabulary must be > 2 (got {VocabSize})");
+        if (TrainExamples <= 0) throw new ArgumentException($"MQAR: train examples must be positive (got {TrainExamples})");
+        if (TestExamples <= 0) throw new ArgumentException($"MQAR: test examples must be positive (got {TestExamples})");
+        if (Epochs <= 0) throw new ArgumentException($"MQAR: epochs must be positive (got {Epochs})");
+        if (BatchSize is <= 0) throw new ArgumentException($"MQAR: batch size must be positive (got {BatchSize})");
+        if (WeightDecay < 0) throw new ArgumentException($"MQAR: weight decay must be ≥ 0 (got {WeightDecay})");
+    }
+
+    /// <summary>Identifies everything that changes results besides the cell itself; part of each cell's key.</summary>
+    public string Tag => string.Create(CultureInfo.InvariantCulture,
+        $"V{VocabSize}-n{TrainExamples}x{Epochs}-test{TestExamples}-b{(BatchSize is { } b ? b.ToString(CultureInfo.InvariantCulture) : "auto")}" +
+        $"-a{PowerA:G4}-rnq{(RandomNonQueries ? 1 : 0)}-wd{WeightDecay:G4}-stop{EarlyStopAccuracy:G4}-seed{Seed}");
+}
+
+/// <summary>One cell of the sweep: a model (mixer, width, FFN) trained on one (T, K) task at one learning rate.</summary>
+public sealed record MqarCell(string Mixer, int DModel, bool Mlp, int SeqLen, int NumKvPairs, double LearningRate)
+{
+    /// <summary>Mixer name as shown in tables and charts ("+mlp" appended when the model has an FFN).</summary>
+    public string ModelLabel => Mlp ? Mixer + "+mlp" : Mixer;
+
+    public string Tag => string.Create(CultureInfo.InvariantCulture,
+        $"{Mixer}-d{DModel}-{(Mlp ? "mlp" : "nomlp")}-T{SeqLen}-K{NumKvPairs}-lr{LearningRate:G6}");
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{ModelLabel} d{DModel} T{SeqLen} K{NumKvPairs} lr {LearningRate:G3}");
+}

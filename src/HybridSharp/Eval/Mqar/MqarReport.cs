@@ -1,0 +1,166 @@
+using System.Globalization;
+using System.Text;
+using HybridSharp.IO;
+
+namespace HybridSharp.Eval.Mqar;
+
+/// <summary>The summary files of an MQAR results folder.</summary>
+public sealed record MqarReportFiles(string Csv, string Markdown, string? Png);
+
+/// <summary>Best accuracy over learning rates of one (model, d_model, T, K) point.</summary>
+public sealed record MqarBest(string Model, string Mixer, bool Mlp, int DModel, int SeqLen, int NumKvPairs, double Accuracy, double BestLearningRate,
+    IReadOnlyList<(double LearningRate, double Accuracy)> ByLearningRate);
+
+/// <summary>
+/// Summaries of MQAR results: <c>mqar.csv</c> (one row per model × d_model × T × K with the best accuracy over
+/// learning rates), <c>mqar.md</c> (a table: rows model × d_model, columns (T, K)) and <c>mqar.png</c> (accuracy
+/// against d_model, one panel per (T, K), one line per model — the layout of Zoology's Figure 2).
+/// </summary>
+public static class MqarReport
+{
+    public const string CsvName = "mqar.csv";
+    public const string MarkdownName = "mqar.md";
+    public const string PngName = "mqar.png";
+
+    public static readonly string[] CsvHeader =
+        ["model", "mixer", "mlp", "d_model", "seq_len", "num_kv_pairs", "accuracy", "best_lr", "lrs", "accuracy_by_lr"];
+
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>Max over learning rates per (model, d_model, T, K), sorted by T, K, model, d.</summary>
+    public static IReadOnlyList<MqarBest> Best(IEnumerable<MqarCellResult> results) =>
+        results.GroupBy(r => (r.ModelLabel, r.Mixer, r.Mlp, r.DModel, r.SeqLen, r.NumKvPairs))
+            .Select(g =>
+            {
+                var byLr = g.OrderBy(r => r.LearningRate).Select(r => (r.LearningRate, r.Accuracy)).ToList();
+                var best = byLr.OrderByDescending(x => x.Accuracy).ThenBy(x => x.LearningRate).First();
+                return new MqarBest(g.Key.ModelLabel, g.Key.Mixer, g.Key.Mlp, g.Key.DModel, g.Key.SeqLen, g.Key.NumKvPairs, best.Accuracy, best.LearningRate, byLr);
+            })
+            .OrderBy(b => b.SeqLen).ThenBy(b => b.NumKvPairs).ThenBy(b => b.Model, StringComparer.Ordinal).ThenBy(b => b.DModel)
+            .ToList();
+
+    /// <summary>Writes the CSV, markdown and (when there is anything to draw) PNG into <paramref name="dir"/>.</summary>
+    public static MqarReportFiles WriteAll(string dir, IReadOnlyList<MqarCellResult> results, MqarProtocol? protocol = null)
+    {
+        Directory.CreateDirectory(dir);
+        var best = Best(results);
+        var csv = Path.Combine(dir, CsvName);
+        var md = Path.Combine(dir, MarkdownName);
+        AtomicFile.WriteAllText(csv, ToCsv(best));
+        string? png = null;
+        if (best.Count > 0)
+        {
+            png = Path.Combine(dir, PngName);
+            WritePlot(best, png);
+        }
+        AtomicFile.WriteAllText(md, ToMarkdown(best, results, protocol, png is null ? null : PngName));
+        return new MqarReportFiles(csv, md, png);
+    }
+
+    public static string ToCsv(IReadOnlyList<MqarBest> best)
+    {
+        var sb = new StringBuilder();
+        sb.Append(string.Join(',', CsvHeader)).Append('\n');
+        foreach (var b in best)
+        {
+            string lrs = string.Join(';', b.ByLearningRate.Select(x => Num(x.LearningRate)));
+            string byLr = string.Join(';', b.ByLearningRate.Select(x => $"{Num(x.LearningRate)}:{x.Accuracy.ToString("F4", Inv)}"));
+            sb.Append(string.Join(',', b.Model, b.Mixer, b.Mlp ? "true" : "false", b.DModel.ToString(Inv), b.SeqLen.ToString(Inv),
+                b.NumKvPairs.ToString(Inv), b.Accuracy.ToString("F4", Inv), Num(b.BestLearningRate), lrs, byLr)).Append('\n');
+        }
+        return sb.ToString();
+    }
+
+    public static string ToMarkdown(IReadOnlyList<MqarBest> best, IReadOnlyList<MqarCellResult> results, MqarProtocol? protocol, string? pngName)
+    {
+        var sb = new StringBuilder();
+        sb.Append("# MQAR results\n\n");
+        if (protocol is not null)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"Protocol: V {protocol.VocabSize}, {protocol.TrainExamples:N0} train examples × {protocol.Epochs} epochs, ");
+            sb.Append(CultureInfo.InvariantCulture, $"{protocol.TestExamples:N0} test examples per (T, K) — {protocol.ExampleFraction:G3} of the full protocol's 100,000 × 64 training examples ");
+            sb.Append(CultureInfo.InvariantCulture, $"(`{protocol.Tag}`); AdamW wd {protocol.WeightDecay:G3}, cosine per epoch, early stop at accuracy > {protocol.EarlyStopAccuracy:G3}.\n");
+        }
+        sb.Append("Each cell: test accuracy (mean over examples of the share of recalled values), best over the learning rates tried ");
+        sb.Append("(the best LR in parentheses). Models: 2 layers, 1 attention head, \"hybridsharp\" harness (benchmarks.md §4.2).\n");
+        if (results.Count > 0) sb.Append("Machine: ").Append(results[^1].Machine).Append('\n');
+        sb.Append('\n');
+        var tasks = best.Select(b => (b.SeqLen, b.NumKvPairs)).Distinct().OrderBy(x => x.SeqLen).ThenBy(x => x.NumKvPairs).ToList();
+        var rows = best.Select(b => (b.Model, b.DModel)).Distinct().OrderBy(x => x.Model, StringComparer.Ordinal).ThenBy(x => x.DModel).ToList();
+        if (tasks.Count == 0)
+        {
+            sb.Append("No results yet.\n");
+            return sb.ToString();
+        }
+        sb.Append("| model | d_model |");
+        foreach (var (t, k) in tasks) sb.Append(CultureInfo.InvariantCulture, $" T {t}, K {k} |");
+        sb.Append("\n|---|---|");
+        foreach (var _ in tasks) sb.Append("---|");
+        sb.Append('\n');
+        var lookup = best.ToDictionary(b => (b.Model, b.DModel, b.SeqLen, b.NumKvPairs));
+        foreach (var (model, d) in rows)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"| {model} | {d} |");
+            foreach (var (t, k) in tasks)
+                sb.Append(lookup.TryGetValue((model, d, t, k), out var b)
+                    ? $" {b.Accuracy.ToString("F3", Inv)} ({Num(b.BestLearningRate)}) |"
+                    : " – |");
+            sb.Append('\n');
+        }
+        if (pngName is not null) sb.Append("\n![MQAR accuracy against d_model](").Append(pngName).Append(")\n");
+        return sb.ToString();
+    }
+
+    /// <summary>Accuracy against d_model (log₂ axis), one panel per (T, K), one line per model; PNG via temp + rename.</summary>
+    public static void WritePlot(IReadOnlyList<MqarBest> best, string pngPath)
+    {
+        var tasks = best.Select(b => (b.SeqLen, b.NumKvPairs)).Distinct().OrderBy(x => x.SeqLen).ThenBy(x => x.NumKvPairs).ToList();
+        var models = best.Select(b => b.Model).Distinct().Order(StringComparer.Ordinal).ToList();
+        var dModels = best.Select(b => b.DModel).Distinct().Order().ToArray();
+        var palette = new ScottPlot.Palettes.Category10();
+        var plots = new List<ScottPlot.Plot>();
+        foreach (var (t, k) in tasks)
+        {
+            var plot = new ScottPlot.Plot();
+            for (int m = 0; m < models.Count; m++)
+            {
+                var pts = best.Where(b => b.Model == models[m] && b.SeqLen == t && b.NumKvPairs == k).OrderBy(b => b.DModel).ToList();
+                if (pts.Count == 0) continue;
+                var s = plot.Add.Scatter(pts.Select(b => Math.Log2(b.DModel)).ToArray(), pts.Select(b => b.Accuracy).ToArray());
+                s.LegendText = models[m];
+                s.Color = palette.GetColor(m);
+                s.LineWidth = 2;
+                s.MarkerSize = 7;
+            }
+            plot.Title(string.Create(CultureInfo.InvariantCulture, $"T = {t}, K = {k}"));
+            plot.XLabel("d_model");
+            plot.YLabel("accuracy");
+            plot.Axes.Bottom.SetTicks(dModels.Select(d => Math.Log2(d)).ToArray(), dModels.Select(d => d.ToString(Inv)).ToArray());
+            double lo = Math.Log2(dModels[0]), hi = Math.Log2(dModels[^1]);
+            double pad = Math.Max(0.25, (hi - lo) * 0.1);
+            plot.Axes.SetLimits(lo - pad, hi + pad, -0.02, 1.02);
+            plot.ShowLegend(ScottPlot.Edge.Right);
+            plots.Add(plot);
+        }
+
+        var tmp = pngPath + ".tmp.png";
+        int cols = Math.Min(plots.Count, tasks.Select(x => x.NumKvPairs).Distinct().Count() is var c && c > 1 && c <= 4 ? c : Math.Min(plots.Count, 3));
+        cols = Math.Max(1, cols);
+        int rows = (plots.Count + cols - 1) / cols;
+        if (plots.Count == 1)
+        {
+            plots[0].SavePng(tmp, 720, 420);
+        }
+        else
+        {
+            var multi = new ScottPlot.Multiplot();
+            while (multi.Subplots.Count > 0) multi.Subplots.RemoveAt(0);
+            foreach (var p in plots) multi.Subplots.Add(p);
+            multi.Layout = new ScottPlot.MultiplotLayouts.Grid(rows, cols);
+            ScottPlot.IMultiplotExtensions.SavePng(multi, tmp, 600 * cols, 360 * rows);
+        }
+        File.Move(tmp, pngPath, overwrite: true);
+    }
+
+    private static string Num(double x) => x.ToString("G3", Inv);
+}
