@@ -68,7 +68,8 @@ internal struct DeterministicRandom
         return Mix(state);
     }
 
-    private static ulong Mix(ulong z)
+    /// <summary>The SplitMix64 finaliser: a bijective, well-mixing 64-bit hash.</summary>
+    internal static ulong Mix(ulong z)
     {
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;

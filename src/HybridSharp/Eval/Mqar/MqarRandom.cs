@@ -1,48 +1,26 @@
+using HybridSharp.Data.Corpus;
+
 namespace HybridSharp.Eval.Mqar;
 
 /// <summary>
-/// The MQAR task's own pseudo-random generator: SplitMix64 expands the seed into the 256-bit state of
-/// xoshiro256**. Platform-independent and stable across .NET versions, so a seed always yields the same data.
+/// The MQAR task's pseudo-random generator: the project's platform-independent xoshiro256** generator
+/// (<see cref="DeterministicRandom"/>) behind the small API the generator needs, so a seed always yields the same data
+/// on any machine and .NET version.
 /// </summary>
 public struct MqarRandom
 {
-    private ulong _s0, _s1, _s2, _s3;
+    private DeterministicRandom _rng;
 
-    public MqarRandom(ulong seed)
-    {
-        ulong x = seed;
-        _s0 = SplitMix(ref x);
-        _s1 = SplitMix(ref x);
-        _s2 = SplitMix(ref x);
-        _s3 = SplitMix(ref x);
-        if ((_s0 | _s1 | _s2 | _s3) == 0) _s0 = 1; // the all-zero state is a fixed point
-    }
+    public MqarRandom(ulong seed) => _rng = new DeterministicRandom(unchecked((long)seed));
 
     /// <summary>Next 64 uniformly distributed bits.</summary>
-    public ulong NextUInt64()
-    {
-        ulong result = Rotl(_s1 * 5, 7) * 9;
-        ulong t = _s1 << 17;
-        _s2 ^= _s0;
-        _s3 ^= _s1;
-        _s1 ^= _s2;
-        _s0 ^= _s3;
-        _s2 ^= t;
-        _s3 = Rotl(_s3, 45);
-        return result;
-    }
+    public ulong NextUInt64() => _rng.NextUInt64();
 
     /// <summary>Uniform integer in [0, <paramref name="bound"/>), without modulo bias.</summary>
     public int NextInt(int bound)
     {
         if (bound <= 0) throw new ArgumentOutOfRangeException(nameof(bound), "bound must be positive");
-        ulong b = (ulong)bound;
-        ulong threshold = (0UL - b) % b;
-        while (true)
-        {
-            ulong r = NextUInt64();
-            if (r >= threshold) return (int)(r % b);
-        }
+        return (int)_rng.NextInt64(bound);
     }
 
     /// <summary>Uniform double in [0, 1) with 53 random bits.</summary>
@@ -52,22 +30,7 @@ public struct MqarRandom
     public static ulong Hash(params ReadOnlySpan<ulong> values)
     {
         ulong h = 0x6A09E667F3BCC909UL;
-        foreach (var v in values) h = Mix(h ^ Mix(v + 0x9E3779B97F4A7C15UL));
+        foreach (var v in values) h = DeterministicRandom.Mix(h ^ DeterministicRandom.Mix(v + 0x9E3779B97F4A7C15UL));
         return h;
     }
-
-    private static ulong SplitMix(ref ulong state)
-    {
-        state += 0x9E3779B97F4A7C15UL;
-        return Mix(state);
-    }
-
-    private static ulong Mix(ulong z)
-    {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
-    }
-
-    private static ulong Rotl(ulong x, int k) => (x << k) | (x >> (64 - k));
 }
