@@ -3,7 +3,7 @@
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- hybrid [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- mixers [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- moe [--reps 3]
-//   dotnet run --project bench/HybridSharp.Bench -c Release -- quality [--corpus DIR] [--steps 400] [--batch 8] [--seq-len 256]
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- quality [--corpus DIR] [--steps 400] [--batch 8] [--seq-len 256] [--models transformer,transxssm,transxssm-norope,mamba2]
 // Measures the machine's fp32 GEMM peak, then training tokens/s and MFU-against-that-peak of the Transformer
 // baseline at d 256 / 4 layers and d 512 / 6 layers (T 256), plus prefill and decode tokens/s.
 using HybridSharp.Bench;
@@ -41,7 +41,8 @@ switch (mode)
     {
         string Arg(string name, string fallback) { int i = argList.IndexOf(name); return i >= 0 && i + 1 < argList.Count ? argList[i + 1] : fallback; }
         QualityRun.Run(Arg("--corpus", "/usr/share/vim/vim90/doc"), Arg("--out", "runs/quality"),
-            int.Parse(Arg("--steps", "400")), int.Parse(Arg("--batch", "8")), int.Parse(Arg("--seq-len", "256")));
+            int.Parse(Arg("--steps", "400")), int.Parse(Arg("--batch", "8")), int.Parse(Arg("--seq-len", "256")),
+            argList.Contains("--models") ? Arg("--models", "").Split(',', StringSplitOptions.RemoveEmptyEntries) : null);
         break;
     }
     default:

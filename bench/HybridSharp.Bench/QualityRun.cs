@@ -16,7 +16,7 @@ namespace HybridSharp.Bench;
 /// </summary>
 public static class QualityRun
 {
-    public static void Run(string corpusDir, string outDir, int steps, int batch, int seqLen)
+    public static void Run(string corpusDir, string outDir, int steps, int batch, int seqLen, string[]? only = null)
     {
         if (!Directory.Exists(corpusDir)) throw new DirectoryNotFoundException($"corpus folder not found: {corpusDir}");
         var files = Directory.GetFiles(corpusDir, "*.txt").OrderBy(f => f, StringComparer.Ordinal).ToArray();
@@ -31,7 +31,7 @@ public static class QualityRun
         Console.WriteLine();
         Console.WriteLine("| model | layers | params (non-embedding) | train time | final train loss | val loss (nats/byte) | val perplexity | bits/byte |");
         Console.WriteLine("|---|---|---|---|---|---|---|---|");
-        foreach (var (name, cfg) in Models())
+        foreach (var (name, cfg) in Models().Where(m => only is null || only.Contains(m.Item1)))
         {
             using var model = new CausalLM(cfg, seed: 1);
             var options = new TrainerOptions
