@@ -21,7 +21,7 @@ internal static class MqarCommand
         var lrs = Cli.Opt("--lrs", "comma-separated learning rates (≥ 3; the best per point is reported)", "1e-4,4.6e-4,2.2e-3,1e-2");
         var mlp = Cli.Opt("--mlp", "give each layer a SwiGLU FFN (width 4·d)", false);
         var noMlp = Cli.Opt("--no-mlp", "no FFN: mixer-only layers as in Zoology Figure 2 (the default)", false);
-        var budget = Cli.Opt("--budget", "fraction of the full protocol (100,000 examples × 64 epochs) to train: set size and epochs each scale by √budget; 1 = full", 0.04);
+        var budget = Cli.Opt("--budget", "fraction f of the full protocol's training (100,000 examples × 64 epochs) per cell: ⌈64·f⌉ epochs over f·6.4M/epochs examples; 1 = full", 0.04);
         var seed = Cli.Opt("--seed", "data and initialisation seed", 0L);
         var epochs = Cli.OptNoDefault<int?>("--epochs", "override the number of epochs");
         var trainExamples = Cli.OptNoDefault<int?>("--train-examples", "override the training examples per (T, K)");

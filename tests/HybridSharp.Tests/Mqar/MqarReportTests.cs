@@ -44,7 +44,7 @@ public sealed class MqarReportTests
         Assert.Contains("attention,attention,false,64,128,8,0.9900,0.01,0.001;0.01,0.001:0.9700;0.01:0.9900", csv);
 
         var md = File.ReadAllText(files.Markdown);
-        Assert.Contains("20,000 train examples × 13 epochs", md);
+        Assert.Contains("85,333 train examples × 3 epochs, 3,000 test examples", md);
         var table = md.Split('\n').Where(l => l.StartsWith('|')).ToList();
         Assert.Equal("| model | d_model | T 128, K 8 | T 256, K 16 |", table[0]);
         Assert.Equal(2 + 4, table.Count);                       // header, rule, 4 (model, d) rows
@@ -58,12 +58,14 @@ public sealed class MqarReportTests
     }
 
     [Fact]
-    public void BudgetScalesSetSizeAndEpochsBySquareRoot()
+    public void BudgetScalesExamplesProcessedPreferringDistinctExamples()
     {
         var full = MqarProtocol.FromBudget(1);
         Assert.Equal((100_000, 64, 3_000), (full.TrainExamples, full.Epochs, full.TestExamples));
         var cpu = MqarProtocol.FromBudget(0.04);
-        Assert.Equal((20_000, 13, 600), (cpu.TrainExamples, cpu.Epochs, cpu.TestExamples));
+        Assert.Equal((85_333, 3, 3_000), (cpu.TrainExamples, cpu.Epochs, cpu.TestExamples));
+        Assert.Equal((64_000, 1), (MqarProtocol.FromBudget(0.01).TrainExamples, MqarProtocol.FromBudget(0.01).Epochs));
+        Assert.Equal((100_000, 32), (MqarProtocol.FromBudget(0.5).TrainExamples, MqarProtocol.FromBudget(0.5).Epochs));
         Assert.Equal((512, 256, 128), (cpu.BatchSizeFor(128), cpu.BatchSizeFor(256), cpu.BatchSizeFor(512)));
         Assert.Throws<ArgumentException>(() => MqarProtocol.FromBudget(0));
         Assert.Throws<ArgumentException>(() => MqarProtocol.FromBudget(1.5));
