@@ -74,7 +74,14 @@ public sealed class DistillPipeline
         var reasons = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
 
         // Pre-generation drops are recomputed every run (cheap; they depend on the whole input).
-        var drops = _o.Dedup is null ? [] : NearDuplicates.Find(problems, _o.Dedup, ct);
+        Dictionary<long, Rejection> drops;
+        try { drops = _o.Dedup is null ? [] : NearDuplicates.Find(problems, _o.Dedup, ct); }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            var early = new DistillProgress { Total = problems.Count, Elapsed = clock.Elapsed, Cancelled = true };
+            progress?.Invoke(early);
+            return early;
+        }
         var todo = new List<ProblemRecord>();
         var previous = finished.Count == 0 ? null : _store.Rows(fingerprint).Select(DistillRow.FromJson).ToDictionary(r => r.Id, StringComparer.Ordinal);
         foreach (var p in problems)
