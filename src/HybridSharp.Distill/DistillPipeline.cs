@@ -75,7 +75,7 @@ public sealed class DistillPipeline
 
         // Pre-generation drops are recomputed every run (cheap; they depend on the whole input).
         Dictionary<long, Rejection> drops;
-        try { drops = _o.Dedup is null ? [] : NearDuplicates.Find(problems, _o.Dedup, ct); }
+        try { drops = _o.Dedup is null ? [] : FindDrops(problems, fingerprint, ct); }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             var early = new DistillProgress { Total = problems.Count, Elapsed = clock.Elapsed, Cancelled = true };
@@ -168,6 +168,25 @@ public sealed class DistillPipeline
         var final = Snapshot(cancelledRun);
         progress?.Invoke(final);
         return final;
+    }
+
+    /// <summary>Dedup/decontamination drops, cached in the store per input text and settings (a resume skips the O(n log n)–O(n²) search).</summary>
+    private Dictionary<long, Rejection> FindDrops(List<ProblemRecord> problems, string fingerprint, CancellationToken ct)
+    {
+        using var textHash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var p in problems)
+        {
+            textHash.AppendData(Encoding.UTF8.GetBytes(p.Domain));
+            textHash.AppendData([0]);
+            textHash.AppendData(Encoding.UTF8.GetBytes(p.Problem));
+            textHash.AppendData([0]);
+        }
+        var key = "drops:" + fingerprint + ":" + Convert.ToHexStringLower(textHash.GetHashAndReset())[..32];
+        if (_store.GetMeta(key) is { } saved)
+            return JsonSerializer.Deserialize<Dictionary<long, Rejection>>(saved, DistillRow.Json) ?? [];
+        var drops = NearDuplicates.Find(problems, _o.Dedup!, ct);
+        _store.SetMeta(key, JsonSerializer.Serialize(drops, DistillRow.Json));
+        return drops;
     }
 
     private DistillRow BaseRow(ProblemRecord p) => new()

@@ -369,7 +369,8 @@ internal static class DistillCommand
                 Port = pr.GetValue(port), Latency = TimeSpan.FromMilliseconds(pr.GetValue(latency)), Model = pr.GetValue(modelName)!,
             }).GetAwaiter().GetResult();
             Console.WriteLine($"scripted teacher listening on {server.BaseUrl} (Ctrl-C to stop)");
-            try { Task.Delay(Timeout.Infinite, cts.Token).GetAwaiter().GetResult(); }
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, server.Stopping);
+            try { Task.Delay(Timeout.Infinite, stop.Token).GetAwaiter().GetResult(); }
             catch (OperationCanceledException) { }
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             Console.WriteLine($"served {server.Requests.Count} requests");

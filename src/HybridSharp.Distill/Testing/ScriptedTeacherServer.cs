@@ -56,6 +56,9 @@ public sealed class ScriptedTeacherServer : IAsyncDisposable
     /// <summary>Base URL to give clients, e.g. <c>http://127.0.0.1:41234/v1</c>.</summary>
     public Uri BaseUrl { get; private set; } = null!;
 
+    /// <summary>Cancelled when the host shuts down (e.g. on SIGTERM).</summary>
+    public CancellationToken Stopping => _app.Lifetime.ApplicationStopping;
+
     /// <summary>Every request received, in arrival order.</summary>
     public IReadOnlyList<RecordedRequest> Requests => _requests.ToArray();
 

@@ -111,7 +111,7 @@ public class DistillPipelineTests
                 using var client = DistillKit.Client(server);
                 using var store = new DistillStore(dir["res/distill.db"]);
                 using var cts = new CancellationTokenSource();
-                if (cancellations < 4) cts.CancelAfter(TimeSpan.FromMilliseconds(rng.Next(20, 120)));
+                if (cancellations < 5) cts.CancelAfter(TimeSpan.FromMilliseconds(rng.Next(30, 250)));
                 var result = await new DistillPipeline(client, store, options).RunAsync(problems, null, cts.Token);
                 // zero repeated requests for items cached before this run
                 foreach (var req in server.Requests.Skip(seenBefore))
