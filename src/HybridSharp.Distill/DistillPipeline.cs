@@ -142,7 +142,7 @@ public sealed class DistillPipeline
                 try
                 {
                     var row = await ProcessAsync(p, token).ConfigureAwait(false);
-                    _store.PutRow(p.Id, p.Index, fingerprint, row.Status, row.ToJson());
+                    await _store.PutRowAsync(p.Id, p.Index, fingerprint, row.Status, row.ToJson()).ConfigureAwait(false);
                     switch (row.Status)
                     {
                         case DistillRow.Accepted: Interlocked.Increment(ref accepted); break;
@@ -320,7 +320,7 @@ public sealed class DistillPipeline
         var key = CacheKey(messages);
         var promptHash = PromptSet.Sha256Hex(JsonSerializer.Serialize(messages));
         TeacherResponse response;
-        if (_cache.GetResponse(key) is { } cached)
+        if (await _cache.GetResponseAsync(key, ct).ConfigureAwait(false) is { } cached)
         {
             Interlocked.Increment(ref _hits);
             response = JsonSerializer.Deserialize<TeacherResponse>(cached, DistillRow.Json)!;
@@ -338,7 +338,7 @@ public sealed class DistillPipeline
     private async Task<TeacherResponse> SendAndCacheAsync(string key, ChatMessage[] messages, CancellationToken ct)
     {
         var response = await _teacher.CompleteAsync(messages, _o.Generation, ct).ConfigureAwait(false);
-        _cache.PutResponse(key, _teacher.Model, _teacher.RequestBody(messages, _o.Generation, stream: false), JsonSerializer.Serialize(response, DistillRow.Json));
+        await _cache.PutResponseAsync(key, _teacher.Model, _teacher.RequestBody(messages, _o.Generation, stream: false), JsonSerializer.Serialize(response, DistillRow.Json));
         Interlocked.Increment(ref _misses);
         if (response.Usage is { } u)
         {

@@ -18,6 +18,8 @@ public sealed class DistillStore : IDisposable
 {
     private readonly SqliteConnection _db;
     private readonly Lock _lock = new();
+    // Hot-path calls wait for the connection asynchronously so 64 in-flight requests do not block pool threads.
+    private readonly SemaphoreSlim _gate = new(1, 1);
     public string Path { get; }
 
     public DistillStore(string path)
@@ -40,6 +42,22 @@ public sealed class DistillStore : IDisposable
         cmd.CommandText = sql;
         cmd.ExecuteNonQuery();
     }
+
+    /// <summary>Runs <paramref name="action"/> with the connection, waiting for it without blocking a thread.</summary>
+    public async Task<T> WithConnectionAsync<T>(Func<T> action, CancellationToken ct = default)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
+        try { return action(); }
+        finally { _gate.Release(); }
+    }
+
+    public Task<string?> GetResponseAsync(string key, CancellationToken ct = default) => WithConnectionAsync(() => GetResponse(key), ct);
+
+    public Task PutResponseAsync(string key, string model, string request, string response) =>
+        WithConnectionAsync(() => { PutResponse(key, model, request, response); return 0; });
+
+    public Task PutRowAsync(string id, long index, string fingerprint, string status, string rowJson) =>
+        WithConnectionAsync(() => { PutRow(id, index, fingerprint, status, rowJson); return 0; });
 
     /// <summary>The cached response JSON for a key, or null.</summary>
     public string? GetResponse(string key)
@@ -164,5 +182,6 @@ public sealed class DistillStore : IDisposable
     public void Dispose()
     {
         lock (_lock) _db.Dispose();
+        _gate.Dispose();
     }
 }

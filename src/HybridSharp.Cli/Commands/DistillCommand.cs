@@ -112,7 +112,7 @@ internal static class DistillCommand
             concurrency, rpm, tpm, timeout, retries, stream, maxTokens, maxTokensScope, temperature, topP, seed, onFailure, limit, cache,
         };
         foreach (var o in report.All.Concat(export.All)) cmd.Options.Add(o);
-        cmd.SetAction(pr => Cli.Guard(() =>
+        cmd.SetAction(pr => Cli.Guard(torch: false, body: () =>
         {
             var urls = (pr.GetValue(baseUrl) ?? throw new ArgumentException("--base-url is required (the teacher's OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1)"))
                 .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -302,7 +302,7 @@ internal static class DistillCommand
         var export = new ExportFlags();
         var cmd = new Command("export", "Rewrite the exports (sft.jsonl, sft.parquet, sharegpt.jsonl + dataset_info.json, full.jsonl, rejected.jsonl) from the last run's rows.") { dir, to };
         foreach (var o in export.All) cmd.Options.Add(o);
-        cmd.SetAction(pr => Cli.Guard(() =>
+        cmd.SetAction(pr => Cli.Guard(torch: false, body: () =>
         {
             var (store, rows) = OpenRows(pr.GetValue(dir)!);
             using (store)
@@ -322,7 +322,7 @@ internal static class DistillCommand
         var report = new ReportOptions();
         var cmd = new Command("stats", "Statistics of the last run: counts, rejection reasons, token lengths per difficulty, compression, cost; writes report.md and PNG histograms.") { dir };
         foreach (var o in report.All) cmd.Options.Add(o);
-        cmd.SetAction(pr => Cli.Guard(() =>
+        cmd.SetAction(pr => Cli.Guard(torch: false, body: () =>
         {
             var (store, rows) = OpenRows(pr.GetValue(dir)!);
             using (store)
@@ -340,7 +340,7 @@ internal static class DistillCommand
     {
         var dir = new Argument<string>("dir") { Description = "folder to write the built-in templates into" };
         var cmd = new Command("prompts", $"Write the built-in prompt templates ({PromptSet.BuiltInVersion}) to a folder; edit them and pass --prompt-dir.") { dir };
-        cmd.SetAction(pr => Cli.Guard(() =>
+        cmd.SetAction(pr => Cli.Guard(torch: false, body: () =>
         {
             PromptSet.BuiltIn().WriteTo(pr.GetValue(dir)!);
             Console.WriteLine($"Wrote {string.Join(", ", PromptSet.FileNames)} to {pr.GetValue(dir)}");
@@ -359,7 +359,7 @@ internal static class DistillCommand
         var nonReasoning = Cli.Opt("--no-reasoning", "first calls of two-call mode answer in content, not reasoning_content", false);
         var cmd = new Command("teacher-sim", "Serve the offline scripted teacher (OpenAI wire format, streaming, reasoning_content; [[teacher:429*2]]-style fault markers in the problem) until Ctrl-C.")
             { port, latency, modelName, nonReasoning };
-        cmd.SetAction(pr => Cli.Guard(() =>
+        cmd.SetAction(pr => Cli.Guard(torch: false, body: () =>
         {
             if (pr.GetValue(port) is < 0 or > 65535) throw new ArgumentException("--port must be between 0 and 65535");
             using var cts = Cli.CancelOnCtrlC("stopping the teacher");
@@ -388,7 +388,7 @@ internal static class DistillCommand
         var work = Cli.Opt("--work-dir", "scratch folder (deleted per configuration)", Path.Combine(Path.GetTempPath(), "hybrid-distill-bench"));
         var cmd = new Command("bench", "Throughput of the pipeline against the local scripted teacher: problems/s per concurrency and client overhead per request.")
             { problems, concurrency, latency, stream, work };
-        cmd.SetAction(pr => Cli.Guard(() =>
+        cmd.SetAction(pr => Cli.Guard(torch: false, body: () =>
         {
             var levels = pr.GetValue(concurrency)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(s => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v > 0 ? v : throw new ArgumentException($"--concurrency: '{s}' is not a positive integer"))
