@@ -44,7 +44,7 @@ public class DistillPipelineTests
         }
         foreach (var row in rows.Values.Where(r => r.Status != DistillRow.Accepted))
             Assert.All(row.Rejections, r => { Assert.False(string.IsNullOrWhiteSpace(r.Code)); Assert.False(string.IsNullOrWhiteSpace(r.Detail)); });
-        Assert.NotEmpty(rows.Values.Where(r => r.Status != DistillRow.Accepted));
+        Assert.Contains(rows.Values, r => r.Status != DistillRow.Accepted);
         foreach (var clean in problems.Where(p => p.Id.StartsWith('a')))
         {
             var row = rows[clean.Id];
