@@ -26,12 +26,12 @@ internal static class Cli
         return parse.Invoke();
     }
 
-    /// <summary>Runs a command body; maps user mistakes to a one-line error.</summary>
-    public static int Guard(Func<int> body)
+    /// <summary>Runs a command body; maps user mistakes to a one-line error. <paramref name="torch"/>: configure libtorch first.</summary>
+    public static int Guard(Func<int> body, bool torch = true)
     {
         try
         {
-            ConfigureTorch();
+            if (torch) ConfigureTorch();
             return body();
         }
         catch (Exception ex) when (IsUserError(ex))
