@@ -15,4 +15,5 @@ root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(MqarCommand.Create());
 root.Subcommands.Add(ReportCommand.Create());
+root.Subcommands.Add(SftCommand.Create());
 return Cli.Run(root, args);

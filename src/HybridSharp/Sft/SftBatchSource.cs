@@ -65,7 +65,7 @@ public sealed class SftBatchSource : ITrainingBatchSource
     {
         get
         {
-            long slots = _trainBatches.Sum(b => (long)b.Length * b[0].Inputs.Length);
+            long slots = _trainBatches.Sum(b => (long)b.Length * b.Max(r => r.Inputs.Length));
             long real = _trainBatches.Sum(b => b.Sum(r => (long)r.RealTokens));
             return slots == 0 ? 0 : 1.0 - (double)real / slots;
         }
