@@ -16,4 +16,7 @@ root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(MqarCommand.Create());
 root.Subcommands.Add(ReportCommand.Create());
 root.Subcommands.Add(DistillCommand.Create());
+root.Subcommands.Add(SftCommand.Create());
+root.Subcommands.Add(EvalReasoningCommand.Create());
+root.Subcommands.Add(ReasoningDataCommand.Create());
 return Cli.Run(root, args);

@@ -8,10 +8,12 @@ namespace HybridSharp.Cli;
 /// <summary>Runs the trainer under a Spectre.Console progress bar (loss, tokens/s, ETA) with Ctrl-C → checkpoint.</summary>
 internal static class TrainUi
 {
-    public static TrainResult Run(CausalLM model, TokenDataset data, TrainerOptions options, string outDir, bool resume, string title)
+    public static TrainResult Run(CausalLM model, TokenDataset data, TrainerOptions options, string outDir, bool resume, string title) =>
+        Run(new Trainer(model, data, options, outDir), options, resume, title);
+
+    public static TrainResult Run(Trainer trainer, TrainerOptions options, bool resume, string title)
     {
         using var cts = Cli.CancelOnCtrlC("saving a checkpoint, then exiting");
-        var trainer = new Trainer(model, data, options, outDir);
         TrainResult? result = null;
         var messages = new List<string>();
         bool interactive = AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;

@@ -32,7 +32,7 @@ public sealed class DecoderBackbone : nn.Module
 /// <c>tie_word_embeddings</c>). One rotary table is shared by all layers. Works for training (no cache),
 /// prefill, chunked prefill on a cache, and one-token decode.
 /// </summary>
-public sealed class CausalLM : nn.Module
+public sealed partial class CausalLM : nn.Module
 {
 #pragma warning disable IDE1006 // field names are checkpoint names
     private readonly DecoderBackbone model;

@@ -40,6 +40,9 @@ public sealed class AttentionMask : IDisposable
         return new AttentionMask(mask.MoveToOuterDisposeScope(), causal: false);
     }
 
+    /// <summary>Wraps an explicit bool mask [B, 1, T, Tk] (true = attend), e.g. block-diagonal causal for packed sequences; takes ownership.</summary>
+    public static AttentionMask FromBool(Tensor mask) => new(mask, causal: false);
+
     public void Dispose() => Mask?.Dispose();
 }
 

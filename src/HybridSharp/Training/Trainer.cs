@@ -22,7 +22,7 @@ public sealed class Trainer
     public const string LossPlotFileName = "loss.png";
 
     private readonly CausalLM _model;
-    private readonly TokenDataset _data;
+    private readonly ITrainingBatchSource _batches;
     private readonly TrainerOptions _o;
     private readonly string _outDir;
 
@@ -34,7 +34,17 @@ public sealed class Trainer
         if (data.Train.Count < options.SeqLen + 1)
             throw new ArgumentException($"training split has {data.Train.Count} tokens, fewer than one window of {options.SeqLen + 1}");
         _model = model;
-        _data = data;
+        _batches = new TokenDatasetBatchSource(data, options);
+        _o = options;
+        _outDir = outputDirectory;
+    }
+
+    /// <summary>Trains on batches from <paramref name="batches"/> (e.g. SFT examples with loss masks).</summary>
+    public Trainer(CausalLM model, ITrainingBatchSource batches, TrainerOptions options, string outputDirectory)
+    {
+        options.Validate();
+        _model = model;
+        _batches = batches ?? throw new ArgumentNullException(nameof(batches));
         _o = options;
         _outDir = outputDirectory;
     }
@@ -50,7 +60,7 @@ public sealed class Trainer
     {
         Directory.CreateDirectory(_outDir);
         var metrics = new MetricsLog(Path.Combine(_outDir, MetricsFileName));
-        var sampler = _data.CreateTrainSampler(_o.SeqLen, _o.BatchSize, _o.Seed);
+        var sampler = _batches;
         var schedule = new LearningRateSchedule(_o.Schedule, _o.LearningRate, _o.MinLearningRate, _o.WarmupSteps, _o.Steps, _o.DecayFraction);
 
         var decay = new List<Parameter>();
@@ -89,7 +99,7 @@ public sealed class Trainer
         var losses = new List<double>();
         double lastLoss = double.NaN;
         double? lastEval = null;
-        long tokensPerStep = (long)_o.BatchSize * _o.SeqLen * _o.GradAccumulation;
+        long tokensThisRun = 0;
         var clock = Stopwatch.StartNew();
         int stepsThisRun = 0;
         bool interrupted = false;
@@ -101,15 +111,15 @@ public sealed class Trainer
             double lr = schedule.At(step);
             foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
             double stepLoss = 0, gradNorm;
+            long stepTokens = 0;
             using (NewDisposeScope())
             {
                 optimizer.zero_grad();
                 for (int micro = 0; micro < _o.GradAccumulation; micro++)
                 {
                     var batch = sampler.NextBatch();
-                    var x = tensor(batch.Inputs, [batch.BatchSize, batch.SeqLen]);
-                    var y = tensor(batch.Targets, [batch.BatchSize, batch.SeqLen]);
-                    var loss = _model.Loss(x, y);
+                    stepTokens += sampler.TokenCount(batch);
+                    var loss = sampler.Loss(_model, batch);
                     if (_o.GradAccumulation > 1) loss = loss.div(_o.GradAccumulation);
                     loss.backward();
                     stepLoss += loss.item<float>();
@@ -123,11 +133,12 @@ public sealed class Trainer
                 throw new InvalidOperationException($"loss became {stepLoss} at step {step + 1}; lower --lr or check the data");
             step++;
             stepsThisRun++;
-            tokens += tokensPerStep;
+            tokens += stepTokens;
+            tokensThisRun += stepTokens;
             lastLoss = stepLoss;
             losses.Add(stepLoss);
 
-            double tps = tokensPerStep * stepsThisRun / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
+            double tps = tokensThisRun / Math.Max(clock.Elapsed.TotalSeconds, 1e-9);
             bool doEval = _o.EvalEvery > 0 && (step % _o.EvalEvery == 0 || step == _o.Steps);
             double? evalLoss = null;
             if (doEval)
@@ -178,13 +189,10 @@ public sealed class Trainer
         try
         {
             using var _ = no_grad();
-            var source = _data.Validation.Count >= _o.SeqLen + 1 ? _data.Validation : _data.Train;
-            foreach (var batch in PackedBatchSampler.Sequential(source, _o.SeqLen, _o.BatchSize, _o.EvalBatches))
+            foreach (var batch in _batches.EvaluationBatches(_o.EvalBatches))
             {
                 using var scope = NewDisposeScope();
-                var x = tensor(batch.Inputs, [batch.BatchSize, batch.SeqLen]);
-                var y = tensor(batch.Targets, [batch.BatchSize, batch.SeqLen]);
-                sum += _model.Loss(x, y).item<float>();
+                sum += _batches.Loss(_model, batch).item<float>();
                 n++;
             }
         }

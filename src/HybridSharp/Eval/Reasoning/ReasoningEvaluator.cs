@@ -1,0 +1,73 @@
+using HybridSharp.Inference;
+
+namespace HybridSharp.Eval.Reasoning;
+
+/// <summary>
+/// Generates answers for a problem set and scores them: each problem's prompt is repeated once per sample, prompts are
+/// generated in batches (batch b samples with seed + b, so runs are reproducible), and every generation is scored
+/// with <see cref="ReasoningMetrics.Score"/>. Runs on the model's thread.
+/// </summary>
+public sealed class ReasoningEvaluator(TextGenerator generator, ChatTemplate template, ReasoningEvalOptions options)
+{
+    /// <summary>The exact prompt text the model sees for <paramref name="problem"/> (BOS is added by the generator).</summary>
+    public string BuildPrompt(ReasoningProblem problem)
+    {
+        var content = options.PromptTemplate.Replace("{problem}", problem.Problem, StringComparison.Ordinal);
+        if (!options.UseChatTemplate) return content;
+        var messages = new List<ChatMessage>();
+        if (options.SystemPrompt is { } system) messages.Add(ChatMessage.FromSystem(system));
+        messages.Add(ChatMessage.FromUser(content));
+        return template.Render(messages, addGenerationPrompt: true);
+    }
+
+    /// <summary>
+    /// Token ids that end a sample: EOS (or <paramref name="explicitIds"/>) plus every stop string that is a single special
+    /// token (e.g. ChatML's <c>&lt;|im_end|&gt;</c>). The streaming decoder drops special tokens from the text, so such
+    /// a stop string would never be seen as text and the model would run on past its end of turn.
+    /// </summary>
+    public static IReadOnlyList<int> StopTokenIds(IEnumerable<string> stopStrings, Data.ITokenizer tokenizer, IReadOnlyList<int>? explicitIds = null)
+    {
+        var ids = new List<int>(explicitIds ?? [tokenizer.EosId]);
+        foreach (var s in stopStrings)
+            if (tokenizer.SpecialTokens.TryGetValue(s, out var id) && !ids.Contains(id)) ids.Add(id);
+        return ids;
+    }
+
+    /// <summary>
+    /// Evaluates <paramref name="problems"/>. <paramref name="progress"/> gets (generations done, generations total).
+    /// On cancellation, returns the problems whose samples were all generated.
+    /// </summary>
+    public IReadOnlyList<ProblemResult> Run(IReadOnlyList<ReasoningProblem> problems, Action<int, int>? progress = null, CancellationToken cancel = default)
+    {
+        options.Validate();
+        var stops = options.UseChatTemplate ? template.StopStrings.Concat(options.Generation.StopStrings).Distinct().ToList() : options.Generation.StopStrings.ToList();
+        var stopTokens = StopTokenIds(stops, generator.Tokenizer, options.Generation.StopTokens);
+        var prompts = problems.Select(BuildPrompt).ToList();
+        int k = options.Samples;
+        int total = problems.Count * k;
+        var samples = problems.Select(_ => new List<ReasoningSample>(k)).ToArray();
+        int done = 0;
+        for (int start = 0, batchIndex = 0; start < total; start += options.BatchSize, batchIndex++)
+        {
+            if (cancel.IsCancellationRequested) break;
+            int count = Math.Min(options.BatchSize, total - start);
+            var jobs = Enumerable.Range(start, count).Select(j => j / k).ToList();
+            var generation = options.Generation with
+            {
+                StopStrings = stops,
+                StopTokens = stopTokens,
+                Sampling = options.Generation.Sampling with { Seed = options.Generation.Sampling.Seed + batchIndex },
+            };
+            var outputs = generator.Generate(jobs.Select(p => prompts[p]).ToList(), generation);
+            for (int i = 0; i < count; i++)
+            {
+                var r = outputs[i];
+                var p = problems[jobs[i]];
+                samples[jobs[i]].Add(ReasoningMetrics.Score(r.Text, r.GeneratedTokens, r.FinishReason == FinishReason.Length, p.Answer));
+            }
+            done += count;
+            progress?.Invoke(done, total);
+        }
+        return problems.Select((p, i) => new ProblemResult(p, samples[i])).Where(r => r.SampleCount == k).ToList();
+    }
+}

@@ -1,0 +1,29 @@
+using HybridSharp.Sft;
+
+namespace HybridSharp.Eval.Reasoning;
+
+/// <summary>Reads a problem set (JSONL or Parquet) with configurable field names; numbers are accepted where text is expected.</summary>
+public static class ReasoningProblemReader
+{
+    public static IReadOnlyList<ReasoningProblem> Read(string path, ProblemFields? fields = null, int limit = int.MaxValue)
+    {
+        fields ??= new ProblemFields();
+        var list = new List<ReasoningProblem>();
+        foreach (var (number, record) in TabularRecords.Read(path))
+        {
+            if (list.Count >= limit) break;
+            string where = TabularRecords.Where(path, number);
+            var problem = TabularRecords.Text(record, fields.Problem);
+            if (string.IsNullOrWhiteSpace(problem))
+                throw new InvalidDataException($"{where}: no problem text in field \"{fields.Problem}\" (set --problem-field)");
+            var answer = TabularRecords.Text(record, fields.Answer);
+            if (string.IsNullOrWhiteSpace(answer))
+                throw new InvalidDataException($"{where}: no reference answer in field \"{fields.Answer}\" (set --answer-field)");
+            var difficulty = TabularRecords.Text(record, fields.Difficulty);
+            var id = TabularRecords.Text(record, fields.Id) ?? number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            list.Add(new ReasoningProblem(id, problem, answer.Trim(), string.IsNullOrWhiteSpace(difficulty) ? null : difficulty.Trim()));
+        }
+        if (list.Count == 0) throw new InvalidDataException($"{path}: no problems");
+        return list;
+    }
+}
