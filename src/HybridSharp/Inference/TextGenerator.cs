@@ -37,7 +37,11 @@ public sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
         int b = prompts.Count;
         int maxPrompt = prompts.Max(p => p.Length);
         long capacity = maxPrompt + Math.Max(options.MaxNewTokens, 1);
+        // The streaming decoder drops special tokens from the text, so a stop string that is a special token
+        // ("<|im_end|>") can never match as text: it stops as a token id instead.
         var stopTokens = (options.StopTokens ?? [tokenizer.EosId]).ToHashSet();
+        foreach (var s in options.StopStrings)
+            if (tokenizer.SpecialTokens.TryGetValue(s, out var special)) stopTokens.Add(special);
 
         var decoders = Enumerable.Range(0, b).Select(_ => new StreamingTextDecoder(tokenizer)).ToArray();
         var filters = Enumerable.Range(0, b).Select(_ => new StopStringFilter(options.StopStrings)).ToArray();

@@ -48,4 +48,32 @@ public sealed class GeneratorTests
         Assert.Equal(free.TokenIds.TakeWhile(t => t != stopAt), r.TokenIds);
         Assert.Equal(r.Text, streamed.ToString());
     }
+
+    [Fact]
+    public void StopStringThatIsASpecialTokenStopsGeneration()
+    {
+        // The decoder drops special tokens from the text, so "<|im_end|>" must stop as a token id. Rig the head so
+        // the first greedy token is <|im_end|>: every row zero except that token's, aligned with the prompt's last
+        // hidden state.
+        var cfg = TinyModels.Transformer();
+        cfg.VocabSize = 261;
+        cfg.TieWordEmbeddings = false;
+        using var model = new CausalLM(cfg, seed: 3);
+        var tok = new ByteTokenizer();
+        var ids = new[] { tok.BosId }.Concat(tok.Encode("xyz")).ToArray();
+        using (TorchSharp.torch.no_grad())
+        {
+            using var input = TorchSharp.torch.tensor(ids.Select(i => (long)i).ToArray()).unsqueeze(0);
+            using var hidden = model.ForwardHidden(input);
+            using var last = hidden[0, -1];
+            var w = model.LmHeadWeight;
+            w.zero_();
+            w[tok.ImEndId].copy_(last.mul(10.0 / last.dot(last).item<float>()));
+        }
+        var gen = new TextGenerator(model, tok);
+        var r = gen.Generate("xyz", new GenerationOptions { MaxNewTokens = 8, Sampling = SamplingOptions.Greedy, StopStrings = ["<|im_end|>"] });
+        Assert.Equal(FinishReason.Stop, r.FinishReason);
+        Assert.Equal("", r.Text);
+        Assert.True(r.GeneratedTokens <= 1);
+    }
 }
