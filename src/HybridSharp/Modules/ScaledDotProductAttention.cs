@@ -40,6 +40,9 @@ public sealed class AttentionMask : IDisposable
         return new AttentionMask(mask.MoveToOuterDisposeScope(), causal: false);
     }
 
+    /// <summary>A mask from an explicit bool visibility tensor [B, 1, T, Tk] (true = attend); takes ownership.</summary>
+    public static AttentionMask FromVisible(Tensor visible) => new(visible, causal: false);
+
     public void Dispose() => Mask?.Dispose();
 }
 
