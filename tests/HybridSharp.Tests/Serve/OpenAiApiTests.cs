@@ -180,7 +180,11 @@ public sealed class OpenAiApiTests(ServerFixture fx) : IClassFixture<ServerFixtu
     public void OversizedBodiesLongPromptsAndUnknownRoutesGetOpenAiErrors()
     {
         var huge = new string('x', 100 * 1024);
-        var tooBig = fx.Http.PostAsync("v1/completions", ServerFixture.Json($$"""{"model":"tiny-hybrid","prompt":"{{huge}}"}""")).Result;
+        // Expect: 100-continue lets the client hear the 413 before it sends the body (the server never reads it).
+        using var oversized = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
+        { Content = ServerFixture.Json($$"""{"model":"tiny-hybrid","prompt":"{{huge}}"}""") };
+        oversized.Headers.ExpectContinue = true;
+        var tooBig = fx.Http.SendAsync(oversized).Result;
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooBig.StatusCode);
         ServerFixture.AssertErrorShape(tooBig.Content.ReadAsStringAsync().Result);
 
@@ -197,7 +201,7 @@ public sealed class OpenAiApiTests(ServerFixture fx) : IClassFixture<ServerFixtu
     [Fact]
     public async Task DisconnectedStreamIsCancelledAndItsRowFreed()
     {
-        long cancelledBefore = fx.Server.Engine.Cancelled;
+        long cancelledBefore = fx.Server.Engine.Cancelled, tokensBefore = fx.Server.Engine.GeneratedTokens;
         using (var request = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
         {
             Content = ServerFixture.Json("""{"model":"tiny-hybrid","prompt":"go","max_tokens":4000,"temperature":0,"stream":true}"""),
@@ -213,5 +217,6 @@ public sealed class OpenAiApiTests(ServerFixture fx) : IClassFixture<ServerFixtu
         while ((fx.Server.Engine.Active > 0 || fx.Server.Engine.Cancelled == cancelledBefore) && DateTime.UtcNow < deadline) await Task.Delay(20);
         Assert.Equal(0, fx.Server.Engine.Active);
         Assert.Equal(cancelledBefore + 1, fx.Server.Engine.Cancelled);
+        Assert.InRange(fx.Server.Engine.GeneratedTokens - tokensBefore, 1, 2000);
     }
 }

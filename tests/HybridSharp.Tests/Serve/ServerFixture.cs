@@ -13,8 +13,10 @@ namespace HybridSharp.Tests.Serve;
 /// A tiny mixed attention / SSD / DMA model behind a <see cref="HybridServer"/> on 127.0.0.1 and a free port, plus the
 /// reference outputs the same model gives through <see cref="TextGenerator"/> (computed before the server owns it).
 /// </summary>
-public sealed class ServerFixture : IAsyncLifetime
+public class ServerFixture : IAsyncLifetime
 {
+    private readonly int _queueCapacity;
+
     public const string ModelId = "tiny-hybrid";
     public const string ChatPrompt = "hello there";
     public const int ChatTokens = 12;
@@ -28,8 +30,11 @@ public sealed class ServerFixture : IAsyncLifetime
     /// <summary>Greedy continuation of "abc" (no stop strings), as the library generates it.</summary>
     public GenerationResult ExpectedText { get; }
 
-    public ServerFixture()
+    public ServerFixture() : this(queueCapacity: 8) { }
+
+    protected ServerFixture(int queueCapacity)
     {
+        _queueCapacity = queueCapacity;
         var cfg = SlotCacheTests.MixedConfig();
         cfg.MaxPositionEmbeddings = 4096;
         Model = new CausalLM(cfg, seed: 11);
@@ -44,16 +49,16 @@ public sealed class ServerFixture : IAsyncLifetime
         ExpectedText = generator.Generate("abc", new GenerationOptions { MaxNewTokens = 16, Sampling = SamplingOptions.Greedy });
     }
 
-    public static ServerOptions Options => new()
+    public ServerOptions Options => new()
     {
-        ModelId = ModelId, Port = 0, MaxBatch = 16, QueueCapacity = 8, MaxTokens = 4000, MaxRequestBodyBytes = 64 * 1024,
+        ModelId = ModelId, Port = 0, MaxBatch = 16, QueueCapacity = _queueCapacity, MaxTokens = 4000, MaxRequestBodyBytes = 64 * 1024,
         DrainTimeout = TimeSpan.FromSeconds(2),
     };
 
     public async Task InitializeAsync()
     {
         Server = await HybridServer.StartAsync(Model, Tokenizer, ChatTemplate.ChatMl, Options);
-        Http = new HttpClient { BaseAddress = Server.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        Http = NewClient(Server.BaseAddress);
     }
 
     public async Task DisposeAsync()
@@ -62,6 +67,14 @@ public sealed class ServerFixture : IAsyncLifetime
         await Server.DisposeAsync();
         Model.Dispose();
     }
+
+    /// <summary>
+    /// A client that really disconnects when a response is disposed unread (by default SocketsHttpHandler drains up to
+    /// 1 MB for 2 s to reuse the connection, which keeps a stream alive).
+    /// </summary>
+    public static HttpClient NewClient(Uri baseAddress) =>
+        new(new SocketsHttpHandler { MaxConnectionsPerServer = 256, MaxResponseDrainSize = 0 })
+        { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
 
     public static StringContent Json(string json) => new(json, Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
 
@@ -77,6 +90,9 @@ public sealed class ServerFixture : IAsyncLifetime
         Assert.True(error.TryGetProperty("code", out _));
         return error.Clone();
     }
+
+    /// <summary>The load test's server: 16 batch rows and 32 queue places.</summary>
+    public sealed class WithLongQueue() : ServerFixture(queueCapacity: 32);
 
     /// <summary>The JSON payloads of an SSE body ("data: …" events), [DONE] included as a plain string.</summary>
     public static List<string> SseData(string body) =>
