@@ -10,6 +10,7 @@
 using HybridSharp.Bench;
 using HybridSharp.Config;
 using TorchSharp;
+using static TorchSharp.torch;
 
 int threads = int.TryParse(Environment.GetEnvironmentVariable("HYBRID_THREADS"), out var t) && t > 0 ? t : Environment.ProcessorCount;
 torch.set_num_threads(threads);
@@ -46,6 +47,11 @@ switch (mode)
             argList.Contains("--models") ? Arg("--models", "").Split(',', StringSplitOptions.RemoveEmptyEntries) : null);
         break;
     }
+    case "serve-steps":
+        foreach (var preset in new[] { "transformer-tiny", "transxssm-tiny" })
+            foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+                ServeStepProbe.Run(preset, dtype, 64);
+        break;
     case "serve":
     {
         string Arg(string name, string fallback) { int i = argList.IndexOf(name); return i >= 0 && i + 1 < argList.Count ? argList[i + 1] : fallback; }

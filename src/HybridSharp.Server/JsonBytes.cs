@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 
 namespace HybridSharp.Server;
@@ -6,10 +7,13 @@ namespace HybridSharp.Server;
 /// <summary>Small helpers that write one compact JSON object to UTF-8 bytes.</summary>
 internal static class JsonBytes
 {
+    // Plain UTF-8 text in strings (quotes, '<', non-ASCII): this is an API, not HTML.
+    private static readonly JsonWriterOptions Options = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static byte[] Object(Action<Utf8JsonWriter> body)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, Options))
         {
             w.WriteStartObject();
             body(w);

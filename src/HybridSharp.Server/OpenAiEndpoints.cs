@@ -17,6 +17,8 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     private readonly IReadOnlySet<int> _chatStopTokens = StopTokensFor(tokenizer, template.StopStrings);
     private readonly IReadOnlySet<int> _textStopTokens = StopTokensFor(tokenizer, []);
+    // Template stop strings that are special tokens never reach the text; watching for them would only hold text back.
+    private readonly string[] _chatStopStrings = template.StopStrings.Where(s => !tokenizer.SpecialTokens.ContainsKey(s)).ToArray();
 
     public void Map(WebApplication app)
     {
@@ -111,7 +113,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
             PromptIds = promptIds,
             MaxNewTokens = maxNew,
             Sampling = sampling,
-            StopStrings = chat ? [.. template.StopStrings, .. userStops] : userStops,
+            StopStrings = chat ? [.. _chatStopStrings, .. userStops] : userStops,
             StopTokens = chat ? _chatStopTokens : _textStopTokens,
             Cancellation = ctx.RequestAborted,
         };
