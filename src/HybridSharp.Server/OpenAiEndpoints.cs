@@ -107,6 +107,9 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
             Seed = RequestReader.Integer(root, "seed") ?? Random.Shared.NextInt64(),
         };
         var userStops = RequestReader.Stop(root);
+        // Cancelled when the client disconnects and whenever this handler exits, so the model thread never keeps
+        // generating for a request nobody reads.
+        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
 
         var request = new GenerationRequest
         {
@@ -115,7 +118,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
             Sampling = sampling,
             StopStrings = chat ? [.. _chatStopStrings, .. userStops] : userStops,
             StopTokens = chat ? _chatStopTokens : _textStopTokens,
-            Cancellation = ctx.RequestAborted,
+            Cancellation = lifetime.Token,
         };
         if (!engine.TryEnqueue(request))
         {
@@ -128,8 +131,15 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         var id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N")[..24];
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var response = new ResponseWriter(ctx, id, created, options.ModelId, chat);
-        if (stream) await response.StreamAsync(request, includeUsage, echo ? prompt : null);
-        else await response.WholeAsync(request, echo ? prompt : null);
+        try
+        {
+            if (stream) await response.StreamAsync(request, includeUsage, echo ? prompt : null);
+            else await response.WholeAsync(request, echo ? prompt : null);
+        }
+        finally
+        {
+            await lifetime.CancelAsync();
+        }
     }
 
     private async Task<byte[]> ReadBodyAsync(HttpContext ctx)
