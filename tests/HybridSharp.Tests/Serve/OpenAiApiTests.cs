@@ -55,17 +55,17 @@ public sealed class OpenAiApiTests(ServerFixture fx) : IClassFixture<ServerFixtu
     }
 
     [Fact]
-    public void StopStringCutsTheReply()
+    public async Task StopStringCutsTheReply()
     {
         var free = fx.ExpectedText.Text;
         Assert.True(free.Length >= 6, $"reference text too short: '{free}'");
         var stop = free.Substring(3, 2);
-        using var response = fx.Http.PostAsync("v1/completions", ServerFixture.Json(JsonSerializer.Serialize(new
+        using var response = await fx.Http.PostAsync("v1/completions", ServerFixture.Json(JsonSerializer.Serialize(new
         {
             model = ServerFixture.ModelId, prompt = "abc", max_tokens = 16, temperature = 0, stop = new[] { "never-there", stop },
-        }))).Result;
+        })));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        using var doc = JsonDocument.Parse(response.Content.ReadAsStringAsync().Result);
+        using var doc = JsonDocument.Parse((await response.Content.ReadAsStringAsync()));
         var choice = doc.RootElement.GetProperty("choices")[0];
         Assert.Equal(free[..free.IndexOf(stop, StringComparison.Ordinal)], choice.GetProperty("text").GetString());
         Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
@@ -86,11 +86,11 @@ public sealed class OpenAiApiTests(ServerFixture fx) : IClassFixture<ServerFixtu
     }
 
     [Fact]
-    public void LegacyCompletionsWholeAndStreamed()
+    public async Task LegacyCompletionsWholeAndStreamed()
     {
-        var whole = fx.Http.PostAsync("v1/completions", ServerFixture.Json($$"""{"model":"{{ServerFixture.ModelId}}","prompt":"abc","max_tokens":16,"temperature":0,"unknown_field":[1,2]}""")).Result;
+        var whole = await fx.Http.PostAsync("v1/completions", ServerFixture.Json($$"""{"model":"{{ServerFixture.ModelId}}","prompt":"abc","max_tokens":16,"temperature":0,"unknown_field":[1,2]}"""));
         Assert.Equal(HttpStatusCode.OK, whole.StatusCode);
-        using (var doc = JsonDocument.Parse(whole.Content.ReadAsStringAsync().Result))
+        using (var doc = JsonDocument.Parse((await whole.Content.ReadAsStringAsync())))
         {
             var root = doc.RootElement;
             Assert.Equal("text_completion", root.GetProperty("object").GetString());
@@ -101,9 +101,9 @@ public sealed class OpenAiApiTests(ServerFixture fx) : IClassFixture<ServerFixtu
             Assert.Equal(fx.ExpectedText.GeneratedTokens, root.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
         }
 
-        var streamed = fx.Http.PostAsync("v1/completions", ServerFixture.Json($$"""{"model":"{{ServerFixture.ModelId}}","prompt":["abc"],"max_tokens":16,"temperature":0,"stream":true,"stream_options":{"include_usage":true} }""")).Result;
+        var streamed = await fx.Http.PostAsync("v1/completions", ServerFixture.Json($$"""{"model":"{{ServerFixture.ModelId}}","prompt":["abc"],"max_tokens":16,"temperature":0,"stream":true,"stream_options":{"include_usage":true} }"""));
         Assert.Equal("text/event-stream", streamed.Content.Headers.ContentType?.MediaType);
-        var events = ServerFixture.SseData(streamed.Content.ReadAsStringAsync().Result);
+        var events = ServerFixture.SseData((await streamed.Content.ReadAsStringAsync()));
         Assert.Equal("[DONE]", events[^1]);
         var chunks = events[..^1].Select(e => JsonDocument.Parse(e).RootElement).ToList();
         Assert.All(chunks, c => Assert.Equal("text_completion", c.GetProperty("object").GetString()));
@@ -117,13 +117,13 @@ public sealed class OpenAiApiTests(ServerFixture fx) : IClassFixture<ServerFixtu
     }
 
     [Fact]
-    public void StreamingChatFollowsTheSseSequence()
+    public async Task StreamingChatFollowsTheSseSequence()
     {
-        var response = fx.Http.PostAsync("v1/chat/completions", ServerFixture.Json($$"""
+        var response = await fx.Http.PostAsync("v1/chat/completions", ServerFixture.Json($$"""
             {"model":"{{ServerFixture.ModelId}}","messages":[{"role":"user","content":"{{ServerFixture.ChatPrompt}}"}],"max_tokens":{{ServerFixture.ChatTokens}},"temperature":0,"stream":true}
-            """)).Result;
+            """));
         Assert.Equal("no-cache", response.Headers.CacheControl?.ToString());
-        var events = ServerFixture.SseData(response.Content.ReadAsStringAsync().Result);
+        var events = ServerFixture.SseData((await response.Content.ReadAsStringAsync()));
         Assert.Equal("[DONE]", events[^1]);
         var chunks = events[..^1].Select(e => JsonDocument.Parse(e).RootElement).ToList();
         var first = chunks[0].GetProperty("choices")[0].GetProperty("delta");
@@ -133,7 +133,7 @@ public sealed class OpenAiApiTests(ServerFixture fx) : IClassFixture<ServerFixtu
         int contentChunks = chunks.Count(c => c.GetProperty("choices")[0].GetProperty("delta").TryGetProperty("content", out var t) && t.GetString()!.Length > 0);
         if (fx.ExpectedChat.GeneratedTokens >= 4) Assert.True(contentChunks >= 2, $"{contentChunks} content chunks for {fx.ExpectedChat.GeneratedTokens} tokens");
         var last = chunks[^1].GetProperty("choices")[0]; // no include_usage: the finish chunk is last
-        Assert.Equal(0, last.GetProperty("delta").EnumerateObject().Count());
+        Assert.Empty(last.GetProperty("delta").EnumerateObject());
         Assert.Equal(fx.ExpectedChat.FinishReason, last.GetProperty("finish_reason").GetString());
         Assert.All(chunks, c =>
         {
@@ -144,15 +144,15 @@ public sealed class OpenAiApiTests(ServerFixture fx) : IClassFixture<ServerFixtu
     }
 
     [Fact]
-    public void ModelsAndHealth()
+    public async Task ModelsAndHealth()
     {
-        using var models = JsonDocument.Parse(fx.Http.GetStringAsync("v1/models").Result);
+        using var models = JsonDocument.Parse((await fx.Http.GetStringAsync("v1/models")));
         var model = models.RootElement.GetProperty("data")[0];
         Assert.Equal(ServerFixture.ModelId, model.GetProperty("id").GetString());
         Assert.Equal("model", model.GetProperty("object").GetString());
         Assert.Equal(JsonValueKind.Number, model.GetProperty("created").ValueKind);
         Assert.Equal("hybridsharp", model.GetProperty("owned_by").GetString());
-        using var health = JsonDocument.Parse(fx.Http.GetStringAsync("health").Result);
+        using var health = JsonDocument.Parse((await fx.Http.GetStringAsync("health")));
         Assert.Equal("ok", health.RootElement.GetProperty("status").GetString());
     }
 
@@ -170,35 +170,35 @@ public sealed class OpenAiApiTests(ServerFixture fx) : IClassFixture<ServerFixtu
     [InlineData("""{"model":"tiny-hybrid","messages":[{"role":"user","content":"x"}],"stop":[1]}""", 400, "stop")]
     [InlineData("""{"model":"gpt-9","messages":[{"role":"user","content":"x"}]}""", 404, "model")]
     [InlineData("""{"messages":[{"role":"user","content":"x"}]}""", 400, "model")]
-    public void BadChatBodiesGetOpenAiErrors(string body, int status, string? param)
+    public async Task BadChatBodiesGetOpenAiErrors(string body, int status, string? param)
     {
-        var response = fx.Http.PostAsync("v1/chat/completions", ServerFixture.Json(body)).Result;
+        var response = await fx.Http.PostAsync("v1/chat/completions", ServerFixture.Json(body));
         Assert.Equal(status, (int)response.StatusCode);
-        var error = ServerFixture.AssertErrorShape(response.Content.ReadAsStringAsync().Result);
+        var error = ServerFixture.AssertErrorShape((await response.Content.ReadAsStringAsync()));
         if (param is not null) Assert.Equal(param, error.GetProperty("param").GetString());
         if (status == 404) Assert.Equal("model_not_found", error.GetProperty("code").GetString());
     }
 
     [Fact]
-    public void OversizedBodiesLongPromptsAndUnknownRoutesGetOpenAiErrors()
+    public async Task OversizedBodiesLongPromptsAndUnknownRoutesGetOpenAiErrors()
     {
         var huge = new string('x', 100 * 1024);
         // Expect: 100-continue lets the client hear the 413 before it sends the body (the server never reads it).
         using var oversized = new HttpRequestMessage(HttpMethod.Post, "v1/completions")
         { Content = ServerFixture.Json($$"""{"model":"tiny-hybrid","prompt":"{{huge}}"}""") };
         oversized.Headers.ExpectContinue = true;
-        var tooBig = fx.Http.SendAsync(oversized).Result;
+        var tooBig = await fx.Http.SendAsync(oversized);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooBig.StatusCode);
-        ServerFixture.AssertErrorShape(tooBig.Content.ReadAsStringAsync().Result);
+        ServerFixture.AssertErrorShape((await tooBig.Content.ReadAsStringAsync()));
 
         var longPrompt = new string('y', 5000); // 5000 byte tokens > context 4096
-        var tooLong = fx.Http.PostAsync("v1/completions", ServerFixture.Json($$"""{"model":"tiny-hybrid","prompt":"{{longPrompt}}"}""")).Result;
+        var tooLong = await fx.Http.PostAsync("v1/completions", ServerFixture.Json($$"""{"model":"tiny-hybrid","prompt":"{{longPrompt}}"}"""));
         Assert.Equal(HttpStatusCode.BadRequest, tooLong.StatusCode);
-        Assert.Equal("context_length_exceeded", ServerFixture.AssertErrorShape(tooLong.Content.ReadAsStringAsync().Result).GetProperty("code").GetString());
+        Assert.Equal("context_length_exceeded", ServerFixture.AssertErrorShape((await tooLong.Content.ReadAsStringAsync())).GetProperty("code").GetString());
 
-        var nowhere = fx.Http.GetAsync("v1/nothing").Result;
+        var nowhere = await fx.Http.GetAsync("v1/nothing");
         Assert.Equal(HttpStatusCode.NotFound, nowhere.StatusCode);
-        ServerFixture.AssertErrorShape(nowhere.Content.ReadAsStringAsync().Result);
+        ServerFixture.AssertErrorShape((await nowhere.Content.ReadAsStringAsync()));
     }
 
     [Fact]
