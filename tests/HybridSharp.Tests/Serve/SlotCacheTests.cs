@@ -36,6 +36,7 @@ public sealed class SlotCacheTests
         using var inference = inference_mode();
         using var slots = new SlotCache(model, maxBatch: 3, capacity: 64);
         var generated = prompts.Select(_ => new List<int>()).ToArray();
+        var usedLogits = prompts.Select(_ => new List<float[]>()).ToArray(); // the logits each generated token was picked from
         var rowOf = new int[] { -1, -1, -1 };
         var pending = new long[3];
         int[] joinAtStep = [0, 3, 4];
@@ -47,7 +48,11 @@ public sealed class SlotCacheTests
                 var ids = new[] { tok.BosId }.Concat(tok.Encode(prompts[s])).Select(i => (long)i).ToArray();
                 var view = slots.OpenRow();
                 using (NewDisposeScope())
-                    pending[s] = model.Forward(tensor(ids, [1, ids.Length]), view).select(1, -1).argmax(-1).item<long>();
+                {
+                    var logits = model.Forward(tensor(ids, [1, ids.Length]), view).select(1, -1);
+                    pending[s] = logits.argmax(-1).item<long>();
+                    usedLogits[s].Add(logits.data<float>().ToArray());
+                }
                 rowOf[s] = slots.CommitRow(view);
                 generated[s].Add((int)pending[s]);
             }
@@ -65,7 +70,8 @@ public sealed class SlotCacheTests
             using (NewDisposeScope())
             {
                 var view = slots.StepView();
-                var next = model.Forward(tensor(input, [input.Length, 1]), view).select(1, 0).argmax(-1).data<long>().ToArray();
+                var logits = model.Forward(tensor(input, [input.Length, 1]), view).select(1, 0);
+                var next = logits.argmax(-1).data<long>().ToArray();
                 view.Dispose();
                 slots.Advance();
                 for (int s = 0; s < 3; s++)
@@ -73,9 +79,25 @@ public sealed class SlotCacheTests
                     if (rowOf[s] < 0) continue;
                     pending[s] = next[rowOf[s]];
                     generated[s].Add((int)pending[s]);
+                    usedLogits[s].Add(logits[rowOf[s]].data<float>().ToArray());
                 }
             }
         }
         for (int s = 0; s < 3; s++) Assert.Equal(expected[s], generated[s].ToArray());
+
+        // Stronger than the tokens: every step's logits equal a cache-free forward over the whole sequence.
+        for (int s = 0; s < 3; s++)
+        {
+            var prompt = new[] { tok.BosId }.Concat(tok.Encode(prompts[s])).ToArray();
+            var ids = prompt.Concat(generated[s].SkipLast(1)).Select(i => (long)i).ToArray();
+            using var scope = NewDisposeScope();
+            var full = model.Forward(tensor(ids, [1, ids.Length]))[0];
+            for (int k = 0; k < generated[s].Count; k++)
+            {
+                var reference = full[prompt.Length - 1 + k].data<float>().ToArray();
+                double diff = reference.Zip(usedLogits[s][k], (a, b) => Math.Abs(a - b)).Max();
+                Assert.True(diff < 1e-4, $"sequence {s}, token {k}: logits differ by {diff}");
+            }
+        }
     }
 }
