@@ -3,12 +3,14 @@
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- hybrid [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- mixers [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- moe [--reps 3]
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- serve [--presets transformer-tiny,transxssm-tiny] [--dtypes fp32,bf16] [--tokens 128] [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- quality [--corpus DIR] [--steps 400] [--batch 8] [--seq-len 256] [--models transformer,transxssm,transxssm-norope,mamba2]
 // Measures the machine's fp32 GEMM peak, then training tokens/s and MFU-against-that-peak of the Transformer
 // baseline at d 256 / 4 layers and d 512 / 6 layers (T 256), plus prefill and decode tokens/s.
 using HybridSharp.Bench;
 using HybridSharp.Config;
 using TorchSharp;
+using static TorchSharp.torch;
 
 int threads = int.TryParse(Environment.GetEnvironmentVariable("HYBRID_THREADS"), out var t) && t > 0 ? t : Environment.ProcessorCount;
 torch.set_num_threads(threads);
@@ -45,8 +47,21 @@ switch (mode)
             argList.Contains("--models") ? Arg("--models", "").Split(',', StringSplitOptions.RemoveEmptyEntries) : null);
         break;
     }
+    case "serve-steps":
+        foreach (var preset in new[] { "transformer-tiny", "transxssm-tiny" })
+            foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+                ServeStepProbe.Run(preset, dtype, 64);
+        break;
+    case "serve":
+    {
+        string Arg(string name, string fallback) { int i = argList.IndexOf(name); return i >= 0 && i + 1 < argList.Count ? argList[i + 1] : fallback; }
+        ServeBench.Run(Arg("--presets", "transformer-tiny,transxssm-tiny").Split(',', StringSplitOptions.RemoveEmptyEntries),
+            Arg("--dtypes", "fp32,bf16").Split(',', StringSplitOptions.RemoveEmptyEntries), int.Parse(Arg("--tokens", "128")),
+            argList.Contains("--reps") ? reps : 3);
+        break;
+    }
     default:
-        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, moe, quality)");
+        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, moe, quality, serve)");
         return 2;
 }
 return 0;

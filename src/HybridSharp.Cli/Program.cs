@@ -8,6 +8,7 @@ root.Subcommands.Add(InitCommand.Create());
 root.Subcommands.Add(DataCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(ScoreCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(InfoCommand.Create());

@@ -20,6 +20,35 @@ public sealed class DmaKvCache : ILayerCache
         Delta = zeros([batch, maskHeads, capacity], dtype, device).DetachFromDisposeScope();
     }
 
+    private DmaKvCache(KvCache kv, Tensor delta)
+    {
+        Kv = kv;
+        Delta = delta.DetachFromDisposeScope();
+    }
+
+    public ILayerCache Rows(long start, long count) => new DmaKvCache(Kv.RowsOf(start, count), Delta.narrow(0, start, count));
+
+    public void CopyRow(long from, long to, long length)
+    {
+        if (from == to || length == 0) return;
+        Kv.CopyRow(from, to, length);
+        using var scope = NewDisposeScope();
+        using (no_grad()) Delta[to].narrow(1, 0, length).copy_(Delta[from].narrow(1, 0, length));
+    }
+
+    /// <summary>Slot mode: like <see cref="Append"/>, but row b writes at its own length (see <see cref="KvCache.AppendRows"/>).</summary>
+    public (Tensor K, Tensor V, Tensor Delta) AppendRows(Tensor k, Tensor v, Tensor delta, Tensor rowLengths, long maxRowLength)
+    {
+        var (keys, values) = Kv.AppendRows(k, v, rowLengths, maxRowLength);
+        long t = delta.shape[2];
+        using (no_grad())
+        {
+            using var index = KvCache.SlotIndex(rowLengths, delta.shape);
+            Delta.scatter_(2, index, delta);
+        }
+        return (keys, values, Delta.narrow(2, 0, maxRowLength + t));
+    }
+
     /// <summary>
     /// Writes k, v [B, Hkv, T, P] and delta [B, Hm, T] at <paramref name="past"/>; returns views over keys, values
     /// and Δ for [0, past+T).

@@ -2,8 +2,18 @@ using static TorchSharp.torch;
 
 namespace HybridSharp.Inference;
 
-/// <summary>One layer's decode state. Attention layers hold a <see cref="KvCache"/>; SSD layers (later) a state slot.</summary>
-public interface ILayerCache : IDisposable;
+/// <summary>
+/// One layer's decode state: <see cref="KvCache"/> (attention), <see cref="DmaKvCache"/> (DMA) or <see cref="SsdCache"/> (SSD).
+/// Every slot is batch-major, so a range of rows can be viewed or a row moved without knowing the layer type.
+/// </summary>
+public interface ILayerCache : IDisposable
+{
+    /// <summary>A slot over rows [start, start+count) that shares this slot's storage (writes go through).</summary>
+    ILayerCache Rows(long start, long count);
+
+    /// <summary>Copies row <paramref name="from"/>'s state (its first <paramref name="length"/> tokens for KV slots) to row <paramref name="to"/>.</summary>
+    void CopyRow(long from, long to, long length);
+}
 
 /// <summary>
 /// Preallocated key/value cache of one attention layer: [B, Hkv, capacity, P]. New keys are written in place at
@@ -18,6 +28,56 @@ public sealed class KvCache : ILayerCache
     {
         Keys = zeros([batch, kvHeads, capacity, headDim], dtype, device).DetachFromDisposeScope();
         Values = zeros([batch, kvHeads, capacity, headDim], dtype, device).DetachFromDisposeScope();
+    }
+
+    private KvCache(Tensor keys, Tensor values)
+    {
+        Keys = keys.DetachFromDisposeScope();
+        Values = values.DetachFromDisposeScope();
+    }
+
+    public ILayerCache Rows(long start, long count) => RowsOf(start, count);
+
+    /// <summary>Typed <see cref="Rows"/>.</summary>
+    public KvCache RowsOf(long start, long count) => new(Keys.narrow(0, start, count), Values.narrow(0, start, count));
+
+    public void CopyRow(long from, long to, long length)
+    {
+        if (from == to || length == 0) return;
+        using var scope = NewDisposeScope();
+        using (no_grad())
+        {
+            Keys[to].narrow(1, 0, length).copy_(Keys[from].narrow(1, 0, length));
+            Values[to].narrow(1, 0, length).copy_(Values[from].narrow(1, 0, length));
+        }
+    }
+
+    /// <summary>
+    /// Slot mode: writes k, v ([B, Hkv, T, P]) of row b at [rowLengths[b], rowLengths[b]+T) (one scatter per tensor)
+    /// and returns views over keys/values [0, maxRowLength+T); the caller masks each row's unused tail.
+    /// </summary>
+    public (Tensor K, Tensor V) AppendRows(Tensor k, Tensor v, Tensor rowLengths, long maxRowLength)
+    {
+        long t = k.shape[2];
+        if (maxRowLength + t > Keys.shape[2])
+            throw new InvalidOperationException($"KV cache overflow: {maxRowLength + t} tokens exceed its capacity of {Keys.shape[2]}");
+        using (no_grad())
+        {
+            using var index = SlotIndex(rowLengths, k.shape);
+            Keys.scatter_(2, index, k);
+            Values.scatter_(2, index, v);
+        }
+        return (Keys.narrow(2, 0, maxRowLength + t), Values.narrow(2, 0, maxRowLength + t));
+    }
+
+    /// <summary>Index [B, H, T, P] (broadcast of rowLengths[b] + t) for scattering T new tokens along dim 2.</summary>
+    internal static Tensor SlotIndex(Tensor rowLengths, long[] shape)
+    {
+        using var scope = NewDisposeScope();
+        long b = shape[0], t = shape[2];
+        var cols = rowLengths.view(b, 1).add(arange(t, dtype: ScalarType.Int64, device: rowLengths.device).unsqueeze(0)); // [B, T]
+        var view = shape.Length == 4 ? cols.view(b, 1, t, 1) : cols.view(b, 1, t);
+        return view.expand(shape).MoveToOuterDisposeScope();
     }
 
     /// <summary>Writes k, v ([B, Hkv, T, P]) at <paramref name="past"/> and returns views over keys/values [0, past+T).</summary>
@@ -57,6 +117,16 @@ public sealed class InferenceCache : IDisposable
     /// <summary>True once any padded (invalid) key was written.</summary>
     public bool HasPadding { get; private set; }
 
+    /// <summary>
+    /// Slot mode (continuous batching, <see cref="SlotCache"/>): tokens already in each row [B] (int64, cache device).
+    /// Row b writes its new tokens at [RowLengths[b], RowLengths[b]+T) and attends to its own keys only. Null = all rows
+    /// share <see cref="Length"/>.
+    /// </summary>
+    public Tensor? RowLengths { get; }
+
+    /// <summary>Slot mode: the largest entry of <see cref="RowLengths"/> (host copy, so layers size key views without a sync).</summary>
+    public long MaxRowLength { get; }
+
     public InferenceCache(long batch, long capacity, int numLayers, Device? device = null)
     {
         Batch = batch;
@@ -65,9 +135,30 @@ public sealed class InferenceCache : IDisposable
         KeyValid = ones([batch, capacity], ScalarType.Bool, device ?? CPU).DetachFromDisposeScope();
     }
 
+    /// <summary>A view over existing layer slots (already restricted to the wanted rows); disposing it frees only the views.</summary>
+    internal InferenceCache(ILayerCache?[] layerViews, long capacity, Tensor keyValid, long[]? rowLengths)
+    {
+        Batch = keyValid.shape[0];
+        Capacity = capacity;
+        Layers = layerViews;
+        KeyValid = keyValid.DetachFromDisposeScope();
+        if (rowLengths is not null)
+        {
+            RowLengths = tensor(rowLengths, device: keyValid.device).DetachFromDisposeScope();
+            MaxRowLength = rowLengths.Length == 0 ? 0 : rowLengths.Max();
+        }
+    }
+
     /// <summary>Records validity of the T new tokens (null = all valid). Called by the model before the layers run.</summary>
     public void MarkValid(Tensor? attentionMask, long t)
     {
+        if (RowLengths is not null)
+        {
+            if (attentionMask is not null) throw new InvalidOperationException("slot-mode caches take no attention mask (rows hold no padding)");
+            if (MaxRowLength + t > Capacity)
+                throw new InvalidOperationException($"cache overflow: {MaxRowLength + t} tokens exceed its capacity of {Capacity}");
+            return;
+        }
         if (Length + t > Capacity)
             throw new InvalidOperationException($"cache overflow: {Length + t} tokens exceed its capacity of {Capacity}");
         if (attentionMask is null) return;
@@ -83,5 +174,6 @@ public sealed class InferenceCache : IDisposable
     {
         foreach (var l in Layers) l?.Dispose();
         KeyValid.Dispose();
+        RowLengths?.Dispose();
     }
 }

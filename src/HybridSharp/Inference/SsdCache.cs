@@ -23,6 +23,26 @@ public sealed class SsdCache : ILayerCache
         SsmState = zeros([batch, heads, headDim, stateSize], stateType, device).DetachFromDisposeScope();
     }
 
+    private SsdCache(Tensor? convState, Tensor ssmState)
+    {
+        ConvState = convState?.DetachFromDisposeScope();
+        SsmState = ssmState.DetachFromDisposeScope();
+        Batch = ssmState.shape[0];
+    }
+
+    public ILayerCache Rows(long start, long count) => new SsdCache(ConvState?.narrow(0, start, count), SsmState.narrow(0, start, count));
+
+    public void CopyRow(long from, long to, long length)
+    {
+        if (from == to) return;
+        using var scope = NewDisposeScope();
+        using (no_grad())
+        {
+            if (ConvState is { } conv) conv[to].copy_(conv[from]);
+            SsmState[to].copy_(SsmState[from]);
+        }
+    }
+
     /// <summary>Total number of cached elements (constant over the life of the cache).</summary>
     public long ElementCount => SsmState.numel() + (ConvState?.numel() ?? 0);
 

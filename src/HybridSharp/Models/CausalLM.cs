@@ -96,7 +96,16 @@ public sealed partial class CausalLM : nn.Module
         var device = inputIds.device;
 
         Tensor? keyValid = null;
-        if (cache is not null)
+        AttentionMask? slotMask = null;
+        if (cache?.RowLengths is { } rowLengths)
+        {
+            // Slot mode: row b holds rowLengths[b] tokens of its own sequence (no padding) and writes the new ones after them.
+            cache.MarkValid(attentionMask, t);
+            positions ??= rowLengths.unsqueeze(1).add(arange(t, dtype: ScalarType.Int64, device: device).unsqueeze(0)); // [B, T]
+            var keyIndex = arange(cache.MaxRowLength + t, dtype: ScalarType.Int64, device: device).view(1, 1, 1, -1);
+            slotMask = AttentionMask.FromBool(keyIndex.le(positions.view(b, 1, t, 1)));                           // [B, 1, T, Tk]
+        }
+        else if (cache is not null)
         {
             cache.MarkValid(attentionMask, t);
             if (cache.HasPadding) keyValid = cache.KeyValid;
@@ -122,7 +131,7 @@ public sealed partial class CausalLM : nn.Module
 
         var h = model.embed_tokens.forward(inputIds);
         var (cos, sin) = Rotary.Compute(positions, h.dtype);
-        using var mask = AttentionMask.Build(t, past, keyValid, device);
+        using var mask = slotMask ?? AttentionMask.Build(t, past, keyValid, device);
         var validNow = keyValid?.narrow(1, past, t);
         foreach (var layer in model.layers) h = layer.Forward(h, cos, sin, mask, cache, validNow, routing);
         h = model.norm.forward(h);

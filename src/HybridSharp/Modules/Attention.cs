@@ -47,7 +47,7 @@ public sealed class Attention : nn.Module
                 slot = new KvCache(b, _kvHeads, cache.Capacity, _headDim, x.dtype, x.device);
                 cache.Layers[layerIndex] = slot;
             }
-            (k, v) = slot.Append(k, v, cache.Length);
+            (k, v) = cache.RowLengths is { } rows ? slot.AppendRows(k, v, rows, cache.MaxRowLength) : slot.Append(k, v, cache.Length);
         }
         long g = _heads / _kvHeads;
         var o = ScaledDotProductAttention.Attend(q, ScaledDotProductAttention.RepeatKv(k, g), ScaledDotProductAttention.RepeatKv(v, g), mask);

@@ -102,7 +102,7 @@ public sealed class DynamicMaskAttention : nn.Module
                 var other => throw new InvalidOperationException($"layer {layerIndex}: cache slot holds a {other.GetType().Name}, not a DmaKvCache"),
             };
             cache.Layers[layerIndex] = slot;
-            (k, v, delta) = slot.Append(k, v, delta, past);
+            (k, v, delta) = cache.RowLengths is { } rows ? slot.AppendRows(k, v, delta, rows, cache.MaxRowLength) : slot.Append(k, v, delta, past);
         }
         long tk = k.shape[2];
 

@@ -1,0 +1,73 @@
+using System.CommandLine;
+using HybridSharp.Inference;
+using HybridSharp.IO;
+using HybridSharp.Server;
+using TorchSharp;
+
+namespace HybridSharp.Cli.Commands;
+
+/// <summary><c>hybrid serve</c>: an OpenAI-compatible HTTP server for a model directory.</summary>
+internal static class ServeCommand
+{
+    public const string ApiKeyVariable = "HYBRID_API_KEY";
+
+    public static Command Create()
+    {
+        var d = new ServerOptions();
+        var model = Cli.OptNoDefault<string>("--model", "model directory", "-m");
+        model.Required = true;
+        var host = Cli.Opt("--host", "address to bind (loopback by default; 0.0.0.0 for all interfaces)", d.Host);
+        var port = Cli.Opt("--port", "TCP port (0 = any free port)", d.Port, "-p");
+        var name = Cli.OptNoDefault<string?>("--name", "model id clients send as 'model' (default: the directory's name)");
+        var maxBatch = Cli.Opt("--max-batch", "sequences decoded together in one batched step", d.MaxBatch);
+        var queue = Cli.Opt("--queue", "requests that may wait for a free batch row; beyond it: 429", d.QueueCapacity);
+        var maxTokens = Cli.Opt("--max-tokens", "new tokens per request at most (larger requests are capped)", d.MaxTokens);
+        var context = Cli.OptNoDefault<int?>("--context", "tokens per sequence, prompt + completion (default: the model's max_position_embeddings)");
+        var dtype = Cli.Opt("--dtype", "inference dtype: fp32 or bf16", "fp32");
+        var apiKey = Cli.OptNoDefault<string?>("--api-key", $"require 'Authorization: Bearer KEY' on /v1 (or set {ApiKeyVariable})");
+        var maxBody = Cli.Opt("--max-body-kb", "largest request body in KiB", (int)(d.MaxRequestBodyBytes / 1024));
+        var drain = Cli.Opt("--drain-seconds", "on Ctrl-C, time running requests get to finish before they are cancelled", (int)d.DrainTimeout.TotalSeconds);
+        var cmd = new Command("serve", "Serve a model directory over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models).")
+            { model, host, port, name, maxBatch, queue, maxTokens, context, dtype, apiKey, maxBody, drain };
+        cmd.SetAction(pr => Cli.Guard(() =>
+        {
+            var dir = pr.GetValue(model)!;
+            var options = new ServerOptions
+            {
+                Host = pr.GetValue(host)!,
+                Port = pr.GetValue(port),
+                ModelId = pr.GetValue(name) ?? Path.GetFileName(Path.GetFullPath(dir).TrimEnd(Path.DirectorySeparatorChar)),
+                MaxBatch = pr.GetValue(maxBatch),
+                QueueCapacity = pr.GetValue(queue),
+                MaxTokens = pr.GetValue(maxTokens),
+                ContextLength = pr.GetValue(context),
+                DType = pr.GetValue(dtype) switch
+                {
+                    "fp32" or "float32" => torch.ScalarType.Float32,
+                    "bf16" or "bfloat16" => torch.ScalarType.BFloat16,
+                    var other => throw new ArgumentException($"--dtype must be fp32 or bf16, got '{other}'"),
+                },
+                ApiKey = pr.GetValue(apiKey) ?? NonEmpty(Environment.GetEnvironmentVariable(ApiKeyVariable)),
+                MaxRequestBodyBytes = pr.GetValue(maxBody) * 1024L,
+                DrainTimeout = TimeSpan.FromSeconds(Math.Max(0, pr.GetValue(drain))),
+            };
+            options.Validate();
+            var template = ChatTemplate.ForModelDirectory(dir);
+            var (m, tokenizer) = ModelDirectory.Load(dir);
+            using var _ = m;
+            if (template.Note is { } note) Console.Error.WriteLine($"note: {note}");
+            HybridServer server;
+            try { server = HybridServer.StartAsync(m, tokenizer, template, options, handleConsoleSignals: true).GetAwaiter().GetResult(); }
+            catch (IOException ex) { throw new ArgumentException($"cannot listen on {options.Host}:{options.Port}: {ex.Message}"); }
+            Console.Error.WriteLine($"serving '{options.ModelId}' ({m.Config.NumHiddenLayers} layers, {options.DType}, chat template {template.Name}) " +
+                $"at {server.BaseAddress}v1 — max batch {options.MaxBatch}, context {server.Engine.Capacity}{(options.ApiKey is null ? "" : ", API key required")}; Ctrl-C stops");
+            server.WaitForShutdownAsync().GetAwaiter().GetResult();
+            Console.Error.WriteLine($"stopped: {server.Engine.Completed} completed, {server.Engine.Cancelled} cancelled");
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static string? NonEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
+}

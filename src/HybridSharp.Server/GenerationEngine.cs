@@ -1,0 +1,230 @@
+using System.Threading.Channels;
+using HybridSharp.Data;
+using HybridSharp.Inference;
+using HybridSharp.Models;
+using static TorchSharp.torch;
+
+namespace HybridSharp.Server;
+
+/// <summary>
+/// Runs all generation on one model-owner thread (TorchSharp dispose scopes and inference mode are thread-local).
+/// Requests arrive through a bounded channel. Between decode steps the thread admits waiting requests into free rows
+/// of a <see cref="SlotCache"/> (each prefilled alone), then advances every live sequence by one token in a single
+/// batched forward; finished or cancelled sequences leave and free their row at once (continuous batching).
+/// </summary>
+public sealed class GenerationEngine : IDisposable
+{
+    private readonly CausalLM _model;
+    private readonly ITokenizer _tokenizer;
+    private readonly int _maxBatch;
+    private readonly Channel<GenerationRequest> _queue;
+    private readonly Thread _thread;
+    private readonly CancellationTokenSource _abort = new();
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool _accepting = true;
+    private int _active;
+    private long _completed, _cancelled, _steps, _generatedTokens;
+
+    /// <summary>Starts the model thread. <paramref name="capacity"/>: tokens per sequence (prompt + completion).</summary>
+    public GenerationEngine(CausalLM model, ITokenizer tokenizer, int maxBatch, long capacity, int queueCapacity)
+    {
+        _model = model;
+        _tokenizer = tokenizer;
+        _maxBatch = maxBatch;
+        Capacity = capacity;
+        _queue = Channel.CreateBounded<GenerationRequest>(new BoundedChannelOptions(queueCapacity)
+        {
+            FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = false,
+        });
+        _thread = new Thread(Run) { IsBackground = true, Name = "hybrid-model" };
+        _thread.Start();
+    }
+
+    /// <summary>Tokens one sequence may hold: prompt + completion.</summary>
+    public long Capacity { get; }
+    /// <summary>Completes when the cache is allocated (or faults if it could not be).</summary>
+    public Task Ready => _ready.Task;
+    public int Active => Volatile.Read(ref _active);
+    public int Waiting => _queue.Reader.Count;
+    public long Completed => Interlocked.Read(ref _completed);
+    public long Cancelled => Interlocked.Read(ref _cancelled);
+    public long Steps => Interlocked.Read(ref _steps);
+    public long GeneratedTokens => Interlocked.Read(ref _generatedTokens);
+    public bool Accepting => _accepting;
+
+    /// <summary>Queues a request; false when the queue is full or the engine is shutting down.</summary>
+    public bool TryEnqueue(GenerationRequest request) => _accepting && _queue.Writer.TryWrite(request);
+
+    /// <summary>
+    /// Stops accepting requests and lets queued and running ones finish; after <paramref name="drain"/> the rest are
+    /// cancelled (their clients get an error event). Completes when the model thread has exited.
+    /// </summary>
+    public async Task ShutdownAsync(TimeSpan drain)
+    {
+        _accepting = false;
+        _queue.Writer.TryComplete();
+        if (await Task.WhenAny(_stopped.Task, Task.Delay(drain)) != _stopped.Task) _abort.Cancel();
+        await _stopped.Task;
+    }
+
+    private void Run()
+    {
+        var live = new List<LiveSequence>(); // live[row] holds the sequence in cache row `row`
+        try
+        {
+            using var inference = inference_mode();
+            SlotCache slots;
+            try { slots = new SlotCache(_model, _maxBatch, Capacity); }
+            catch (Exception ex) { _ready.TrySetException(ex); return; }
+            using var _ = slots;
+            _ready.TrySetResult();
+            while (true)
+            {
+                if (_abort.IsCancellationRequested)
+                {
+                    foreach (var s in live) Close(s, error: "the server is shutting down");
+                    live.Clear();
+                    while (_queue.Reader.TryRead(out var queued)) FailQueued(queued, "the server is shutting down");
+                    break;
+                }
+                while (live.Count < _maxBatch && _queue.Reader.TryRead(out var request)) Admit(request, slots, live);
+                if (live.Count == 0)
+                {
+                    if (!WaitForWork()) break;
+                    continue;
+                }
+                try { Step(slots, live); }
+                catch (Exception ex)
+                {
+                    // A failed step leaves the cache rows in an unknown state: end every live sequence.
+                    foreach (var s in live) Close(s, error: $"generation failed: {ex.Message.Split('\n')[0]}");
+                    while (slots.Count > 0) slots.Remove(slots.Count - 1);
+                    live.Clear();
+                }
+                Volatile.Write(ref _active, live.Count);
+            }
+        }
+        catch (Exception ex)
+        {
+            _ready.TrySetException(ex);
+            foreach (var s in live) Close(s, error: $"the model thread stopped: {ex.Message.Split('\n')[0]}");
+        }
+        finally
+        {
+            Volatile.Write(ref _active, 0);
+            _accepting = false;
+            _queue.Writer.TryComplete();
+            while (_queue.Reader.TryRead(out var queued)) FailQueued(queued, "the server is shutting down");
+            _stopped.TrySetResult();
+        }
+    }
+
+    /// <summary>Blocks the model thread until a request arrives; false when the queue is closed and empty, or on abort.</summary>
+    private bool WaitForWork()
+    {
+        try { return _queue.Reader.WaitToReadAsync(_abort.Token).AsTask().GetAwaiter().GetResult(); }
+        catch (OperationCanceledException) { return true; } // loop round to the abort branch
+    }
+
+    /// <summary>Prefills a request alone into the next free row and samples its first token.</summary>
+    private void Admit(GenerationRequest request, SlotCache slots, List<LiveSequence> live)
+    {
+        if (request.Cancellation.IsCancellationRequested)
+        {
+            request.Events.Writer.TryComplete();
+            Interlocked.Increment(ref _cancelled);
+            return;
+        }
+        LiveSequence? sequence = null;
+        InferenceCache? row = null;
+        try
+        {
+            sequence = new LiveSequence(request, _tokenizer, _model.Config.VocabSize);
+            row = slots.OpenRow();
+            long first;
+            using (NewDisposeScope())
+            {
+                var ids = tensor(request.PromptIds.Select(i => (long)i).ToArray(), [1, request.PromptIds.Length], device: _model.LmHeadWeight.device);
+                var logits = _model.Forward(ids, row).select(1, -1);
+                first = sequence.Sample(logits);
+            }
+            Interlocked.Increment(ref _generatedTokens);
+            if (sequence.Accept(first))
+            {
+                row.Dispose();
+                Close(sequence, error: null);
+                return;
+            }
+            slots.CommitRow(row);
+            row = null;
+            live.Add(sequence);
+            Volatile.Write(ref _active, live.Count);
+        }
+        catch (Exception ex)
+        {
+            row?.Dispose();
+            if (sequence is not null) Close(sequence, error: $"prefill failed: {ex.Message.Split('\n')[0]}");
+            else FailQueued(request, $"prefill failed: {ex.Message.Split('\n')[0]}");
+        }
+    }
+
+    /// <summary>One batched decode step over all live rows; then finished and cancelled sequences leave.</summary>
+    private void Step(SlotCache slots, List<LiveSequence> live)
+    {
+        int n = live.Count;
+        var input = new long[n];
+        for (int r = 0; r < n; r++) input[r] = live[r].NextInput;
+        using (NewDisposeScope())
+        {
+            Tensor logits;
+            using (var view = slots.StepView())
+                logits = _model.Forward(tensor(input, [n, 1], device: _model.LmHeadWeight.device), view).select(1, 0); // [n, V]
+            slots.Advance();
+            long[]? argmax = live.Any(s => s.IsGreedy) ? logits.argmax(-1).cpu().data<long>().ToArray() : null;
+            for (int r = 0; r < n; r++)
+            {
+                var s = live[r];
+                if (s.Request.Cancellation.IsCancellationRequested) continue;
+                long token = s.IsGreedy ? argmax![r] : s.Sample(logits.narrow(0, r, 1));
+                s.Accept(token);
+            }
+        }
+        Interlocked.Increment(ref _steps);
+        Interlocked.Add(ref _generatedTokens, n);
+        // Leave: walk down so that moving the last row into a freed one never skips a row.
+        for (int r = n - 1; r >= 0; r--)
+        {
+            var s = live[r];
+            if (!s.Finished && !s.Request.Cancellation.IsCancellationRequested) continue;
+            if (slots.Count == 0) throw new InvalidOperationException("slot cache out of sync with live sequences");
+            int moved = slots.Remove(r);
+            if (moved >= 0) live[r] = live[moved];
+            live.RemoveAt(live.Count - 1);
+            Close(s, error: null);
+        }
+    }
+
+    private void Close(LiveSequence s, string? error)
+    {
+        if (error is not null) s.Fail(error, ApiException.Server);
+        else if (!s.Finished) { s.Abandon(); Interlocked.Increment(ref _cancelled); }
+        else Interlocked.Increment(ref _completed);
+        s.Dispose();
+    }
+
+    private static void FailQueued(GenerationRequest request, string message)
+    {
+        request.Events.Writer.TryWrite(new ErrorEvent(message, ApiException.Server));
+        request.Events.Writer.TryComplete();
+    }
+
+    public void Dispose()
+    {
+        _accepting = false;
+        _queue.Writer.TryComplete();
+        _abort.Cancel();
+        _thread.Join(TimeSpan.FromSeconds(30));
+        _abort.Dispose();
+    }
+}

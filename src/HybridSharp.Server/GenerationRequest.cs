@@ -1,0 +1,33 @@
+using System.Threading.Channels;
+using HybridSharp.Inference;
+
+namespace HybridSharp.Server;
+
+/// <summary>
+/// One queued generation: tokenized prompt, budget, sampling and stop conditions, and a channel on which the model
+/// thread publishes <see cref="GenerationEvent"/>s. Cancelled through <see cref="Cancellation"/> (client gone).
+/// </summary>
+public sealed class GenerationRequest
+{
+    public required int[] PromptIds { get; init; }
+    public required int MaxNewTokens { get; init; }
+    public required SamplingOptions Sampling { get; init; }
+    public IReadOnlyList<string> StopStrings { get; init; } = [];
+    public required IReadOnlySet<int> StopTokens { get; init; }
+    public CancellationToken Cancellation { get; init; }
+
+    /// <summary>Events for this request, written by the model thread only.</summary>
+    public Channel<GenerationEvent> Events { get; } = Channel.CreateUnbounded<GenerationEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+}
+
+/// <summary>What the model thread reports for a request.</summary>
+public abstract record GenerationEvent;
+
+/// <summary>Text that is safe to emit (never a split UTF-8 character or a partial stop string).</summary>
+public sealed record TextEvent(string Text) : GenerationEvent;
+
+/// <summary>The end: "stop" or "length", and token counts for <c>usage</c>.</summary>
+public sealed record FinishEvent(string FinishReason, int PromptTokens, int CompletionTokens) : GenerationEvent;
+
+/// <summary>Generation failed or the server stopped it.</summary>
+public sealed record ErrorEvent(string Message, string Type) : GenerationEvent;

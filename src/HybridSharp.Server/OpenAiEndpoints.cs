@@ -1,0 +1,187 @@
+using System.Buffers;
+using System.Text.Json;
+using HybridSharp.Data;
+using HybridSharp.Inference;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace HybridSharp.Server;
+
+/// <summary>
+/// The OpenAI-compatible HTTP surface: <c>GET /v1/models</c>, <c>POST /v1/chat/completions</c>,
+/// <c>POST /v1/completions</c> (both streaming over SSE or not) and <c>GET /health</c>. Handlers parse and validate,
+/// queue a <see cref="GenerationRequest"/> and relay its events; they never touch the model.
+/// </summary>
+internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokenizer, ChatTemplate template, ServerOptions options)
+{
+    private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+    private readonly IReadOnlySet<int> _chatStopTokens = StopTokensFor(tokenizer, template.StopStrings);
+    private readonly IReadOnlySet<int> _textStopTokens = StopTokensFor(tokenizer, []);
+    // Template stop strings that are special tokens never reach the text; watching for them would only hold text back.
+    private readonly string[] _chatStopStrings = template.StopStrings.Where(s => !tokenizer.SpecialTokens.ContainsKey(s)).ToArray();
+
+    public void Map(WebApplication app)
+    {
+        app.MapGet("/health", Health);
+        app.MapGet("/v1/models", ctx => WriteJson(ctx, 200, w =>
+        {
+            w.WriteString("object", "list");
+            w.WriteStartArray("data");
+            w.WriteStartObject();
+            WriteModel(w);
+            w.WriteEndObject();
+            w.WriteEndArray();
+        }));
+        app.MapGet("/v1/models/{id}", ctx =>
+        {
+            var id = (string?)ctx.Request.RouteValues["id"];
+            if (id != options.ModelId) throw UnknownModel(id);
+            return WriteJson(ctx, 200, WriteModel);
+        });
+        app.MapPost("/v1/chat/completions", ctx => Complete(ctx, chat: true));
+        app.MapPost("/v1/completions", ctx => Complete(ctx, chat: false));
+        app.MapFallback(ctx => throw new ApiException(404, $"no route for {ctx.Request.Method} {ctx.Request.Path}", ApiException.InvalidRequest, null, "not_found"));
+    }
+
+    private Task Health(HttpContext ctx) => WriteJson(ctx, engine.Accepting ? 200 : 503, w =>
+    {
+        w.WriteString("status", engine.Accepting ? "ok" : "stopping");
+        w.WriteString("model", options.ModelId);
+        w.WriteNumber("active", engine.Active);
+        w.WriteNumber("waiting", engine.Waiting);
+        w.WriteNumber("max_batch", options.MaxBatch);
+        w.WriteNumber("context", engine.Capacity);
+        w.WriteNumber("completed", engine.Completed);
+        w.WriteNumber("cancelled", engine.Cancelled);
+        w.WriteNumber("decode_steps", engine.Steps);
+        w.WriteNumber("generated_tokens", engine.GeneratedTokens);
+    });
+
+    private void WriteModel(Utf8JsonWriter w)
+    {
+        w.WriteString("id", options.ModelId);
+        w.WriteString("object", "model");
+        w.WriteNumber("created", _created);
+        w.WriteString("owned_by", "hybridsharp");
+    }
+
+    private ApiException UnknownModel(string? id) =>
+        new(404, $"the model '{id}' does not exist; this server serves '{options.ModelId}'", ApiException.InvalidRequest, "model", "model_not_found");
+
+    private async Task Complete(HttpContext ctx, bool chat)
+    {
+        var root = RequestReader.ParseObject(await ReadBodyAsync(ctx));
+        var model = RequestReader.String(root, "model") ?? throw ApiException.BadRequest("'model' is required", "model");
+        if (model != options.ModelId) throw UnknownModel(model);
+        if (RequestReader.Integer(root, "n") is { } n && n != 1) throw ApiException.BadRequest($"only n = 1 is supported, got {n}", "n");
+        if (RequestReader.Bool(root, "logprobs") || RequestReader.Integer(root, "top_logprobs") is > 0)
+            throw ApiException.BadRequest("logprobs are not supported", "logprobs");
+        bool stream = RequestReader.Bool(root, "stream");
+        bool includeUsage = stream && root.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
+            && RequestReader.Bool(so, "include_usage");
+        bool echo = !chat && RequestReader.Bool(root, "echo");
+
+        string prompt = chat ? template.Render(RequestReader.Messages(root), addGenerationPrompt: true) : RequestReader.Prompt(root);
+        var promptIds = new[] { tokenizer.BosId }.Concat(tokenizer.Encode(prompt)).ToArray();
+        if (promptIds.Length >= engine.Capacity)
+            throw new ApiException(400, $"the prompt is {promptIds.Length} tokens; this model's context is {engine.Capacity} tokens (prompt + completion)",
+                ApiException.InvalidRequest, chat ? "messages" : "prompt", "context_length_exceeded");
+
+        string maxParam = chat && root.TryGetProperty("max_completion_tokens", out var mct) && mct.ValueKind != JsonValueKind.Null ? "max_completion_tokens" : "max_tokens";
+        long? requested = RequestReader.Integer(root, maxParam);
+        if (requested is < 1) throw ApiException.BadRequest($"'{maxParam}' must be ≥ 1", maxParam);
+        if (requested > engine.Capacity)
+            throw new ApiException(400, $"'{maxParam}' is {requested}, but this model's context is {engine.Capacity} tokens (prompt + completion)",
+                ApiException.InvalidRequest, maxParam, "context_length_exceeded");
+        int maxNew = (int)Math.Min(Math.Min(requested ?? (chat ? options.MaxTokens : 16), options.MaxTokens), engine.Capacity - promptIds.Length);
+
+        var sampling = new SamplingOptions
+        {
+            Temperature = RequestReader.Number(root, "temperature", 0, 2) ?? 1.0,
+            TopP = RequestReader.Number(root, "top_p", 0, 1) is { } p ? Math.Max(p, 1e-6) : 1.0,
+            TopK = 0,
+            MinP = 0,
+            RepetitionPenalty = 1.0,
+            FrequencyPenalty = RequestReader.Number(root, "frequency_penalty", -2, 2) ?? 0,
+            PresencePenalty = RequestReader.Number(root, "presence_penalty", -2, 2) ?? 0,
+            Seed = RequestReader.Integer(root, "seed") ?? Random.Shared.NextInt64(),
+        };
+        var userStops = RequestReader.Stop(root);
+        // Cancelled when the client disconnects and whenever this handler exits, so the model thread never keeps
+        // generating for a request nobody reads.
+        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
+
+        var request = new GenerationRequest
+        {
+            PromptIds = promptIds,
+            MaxNewTokens = maxNew,
+            Sampling = sampling,
+            StopStrings = chat ? [.. _chatStopStrings, .. userStops] : userStops,
+            StopTokens = chat ? _chatStopTokens : _textStopTokens,
+            Cancellation = lifetime.Token,
+        };
+        if (!engine.TryEnqueue(request))
+        {
+            if (!engine.Accepting) throw new ApiException(503, "the server is shutting down", ApiException.Server, null, "unavailable");
+            ctx.Response.Headers.RetryAfter = "1";
+            throw new ApiException(429, $"the server is busy ({options.MaxBatch} running, {engine.Waiting} waiting); retry shortly",
+                ApiException.RateLimit, null, "rate_limit_exceeded");
+        }
+
+        var id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N")[..24];
+        long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var response = new ResponseWriter(ctx, id, created, options.ModelId, chat);
+        try
+        {
+            if (stream) await response.StreamAsync(request, includeUsage, echo ? prompt : null);
+            else await response.WholeAsync(request, echo ? prompt : null);
+        }
+        finally
+        {
+            await lifetime.CancelAsync();
+        }
+    }
+
+    private async Task<byte[]> ReadBodyAsync(HttpContext ctx)
+    {
+        long limit = options.MaxRequestBodyBytes;
+        if (ctx.Request.ContentLength > limit) throw TooLarge(limit);
+        var buffer = new ArrayBufferWriter<byte>(4096);
+        try
+        {
+            while (true)
+            {
+                var memory = buffer.GetMemory(8192);
+                int read = await ctx.Request.Body.ReadAsync(memory, ctx.RequestAborted);
+                if (read == 0) break;
+                buffer.Advance(read);
+                if (buffer.WrittenCount > limit) throw TooLarge(limit);
+            }
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw TooLarge(limit);
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static ApiException TooLarge(long limit) =>
+        new(413, $"the request body exceeds the limit of {limit} bytes", ApiException.InvalidRequest, null, "request_too_large");
+
+    /// <summary>Stop tokens: EOS plus any stop string that is a single special token (special tokens never reach the text).</summary>
+    private static IReadOnlySet<int> StopTokensFor(ITokenizer tokenizer, IEnumerable<string> stopStrings)
+    {
+        var set = new HashSet<int> { tokenizer.EosId };
+        foreach (var s in stopStrings)
+            if (tokenizer.SpecialTokens.TryGetValue(s, out var id)) set.Add(id);
+        return set;
+    }
+
+    /// <summary>Writes a JSON object built by <paramref name="body"/> with the given status.</summary>
+    public static async Task WriteJson(HttpContext ctx, int status, Action<Utf8JsonWriter> body)
+    {
+        ctx.Response.StatusCode = status;
+        ctx.Response.ContentType = "application/json";
+        await ctx.Response.Body.WriteAsync(JsonBytes.Object(body), ctx.RequestAborted);
+    }
+}

@@ -1,0 +1,135 @@
+using System.Text.Json;
+using HybridSharp.Inference;
+
+namespace HybridSharp.Server;
+
+/// <summary>
+/// Tolerant, precise reading of OpenAI request bodies: unknown fields are ignored, JSON null counts as absent, and every
+/// wrong type or value becomes a 400 naming the field.
+/// </summary>
+internal static class RequestReader
+{
+    public static JsonElement ParseObject(byte[] body)
+    {
+        if (body.Length == 0) throw ApiException.BadRequest("the request body is empty; expected a JSON object");
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(body); }
+        catch (JsonException ex) { throw ApiException.BadRequest($"invalid JSON in the request body: {ex.Message}"); }
+        var root = doc.RootElement.Clone();
+        doc.Dispose();
+        if (root.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("the request body must be a JSON object");
+        return root;
+    }
+
+    private static JsonElement? Field(JsonElement root, string name) =>
+        root.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v : null;
+
+    public static string? String(JsonElement root, string name)
+    {
+        if (Field(root, name) is not { } v) return null;
+        if (v.ValueKind != JsonValueKind.String) throw ApiException.BadRequest($"'{name}' must be a string", name);
+        return v.GetString();
+    }
+
+    public static bool Bool(JsonElement root, string name, bool fallback = false)
+    {
+        if (Field(root, name) is not { } v) return fallback;
+        return v.ValueKind switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw ApiException.BadRequest($"'{name}' must be a boolean", name),
+        };
+    }
+
+    public static double? Number(JsonElement root, string name, double min, double max)
+    {
+        if (Field(root, name) is not { } v) return null;
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetDouble(out var d)) throw ApiException.BadRequest($"'{name}' must be a number", name);
+        if (d < min || d > max) throw ApiException.BadRequest($"'{name}' must be between {min} and {max}, got {d}", name);
+        return d;
+    }
+
+    public static long? Integer(JsonElement root, string name)
+    {
+        if (Field(root, name) is not { } v) return null;
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out var i)) throw ApiException.BadRequest($"'{name}' must be an integer", name);
+        return i;
+    }
+
+    /// <summary><c>stop</c>: a string or an array of up to 4 strings.</summary>
+    public static IReadOnlyList<string> Stop(JsonElement root)
+    {
+        if (Field(root, "stop") is not { } v) return [];
+        if (v.ValueKind == JsonValueKind.String) return v.GetString() is { Length: > 0 } s ? [s] : [];
+        if (v.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest("'stop' must be a string or an array of strings", "stop");
+        var stops = new List<string>();
+        foreach (var e in v.EnumerateArray())
+        {
+            if (e.ValueKind != JsonValueKind.String) throw ApiException.BadRequest("'stop' must be a string or an array of strings", "stop");
+            if (e.GetString() is { Length: > 0 } s) stops.Add(s);
+        }
+        if (stops.Count > 4) throw ApiException.BadRequest("'stop' takes at most 4 strings", "stop");
+        return stops;
+    }
+
+    /// <summary>
+    /// <c>messages</c>: a non-empty array of {role, content}; content is a string or an array of {type:"text", text}
+    /// parts. "developer" renders as system and "tool" as user (the chat formats know only system/user/assistant).
+    /// </summary>
+    public static List<ChatMessage> Messages(JsonElement root)
+    {
+        if (Field(root, "messages") is not { } v) throw ApiException.BadRequest("'messages' is required", "messages");
+        if (v.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest("'messages' must be an array", "messages");
+        var messages = new List<ChatMessage>();
+        int i = 0;
+        foreach (var m in v.EnumerateArray())
+        {
+            string param = $"messages[{i++}]";
+            if (m.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest($"'{param}' must be an object", param);
+            var role = String(m, "role") ?? throw ApiException.BadRequest($"'{param}.role' is required", $"{param}.role");
+            role = role switch
+            {
+                "system" or "developer" => ChatMessage.System,
+                "user" or "tool" => ChatMessage.User,
+                "assistant" => ChatMessage.Assistant,
+                _ => throw ApiException.BadRequest($"'{param}.role' must be system, developer, user, assistant or tool; got '{role}'", $"{param}.role"),
+            };
+            messages.Add(new ChatMessage(role, Content(m, $"{param}.content", required: role != ChatMessage.Assistant)));
+        }
+        if (messages.Count == 0) throw ApiException.BadRequest("'messages' must contain at least one message", "messages");
+        return messages;
+    }
+
+    private static string Content(JsonElement message, string param, bool required)
+    {
+        if (Field(message, "content") is not { } c)
+            return required ? throw ApiException.BadRequest($"'{param}' is required", param) : "";
+        if (c.ValueKind == JsonValueKind.String) return c.GetString()!;
+        if (c.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest($"'{param}' must be a string or an array of text parts", param);
+        var text = new System.Text.StringBuilder();
+        foreach (var part in c.EnumerateArray())
+        {
+            if (part.ValueKind != JsonValueKind.Object || String(part, "type") is not { } type)
+                throw ApiException.BadRequest($"'{param}' parts must be objects with a 'type'", param);
+            if (type != "text") throw ApiException.BadRequest($"'{param}': content parts of type '{type}' are not supported (text only)", param);
+            text.Append(String(part, "text") ?? throw ApiException.BadRequest($"'{param}': a text part needs 'text'", param));
+        }
+        return text.ToString();
+    }
+
+    /// <summary><c>prompt</c> of /v1/completions: a string or an array holding one string.</summary>
+    public static string Prompt(JsonElement root)
+    {
+        if (Field(root, "prompt") is not { } v) throw ApiException.BadRequest("'prompt' is required", "prompt");
+        if (v.ValueKind == JsonValueKind.String) return v.GetString()!;
+        if (v.ValueKind == JsonValueKind.Array)
+        {
+            var items = v.EnumerateArray().ToList();
+            if (items.Count == 1 && items[0].ValueKind == JsonValueKind.String) return items[0].GetString()!;
+            if (items.Count > 1 && items.All(e => e.ValueKind == JsonValueKind.String))
+                throw ApiException.BadRequest("one prompt per request is supported", "prompt");
+        }
+        throw ApiException.BadRequest("'prompt' must be a string or an array with one string", "prompt");
+    }
+}

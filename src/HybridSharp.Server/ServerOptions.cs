@@ -1,0 +1,43 @@
+using TorchSharp;
+
+namespace HybridSharp.Server;
+
+/// <summary>Settings of <c>hybrid serve</c>.</summary>
+public sealed record ServerOptions
+{
+    /// <summary>Address to bind; loopback by default.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+    /// <summary>TCP port; 0 picks a free one (see <see cref="HybridServer.BaseAddress"/>).</summary>
+    public int Port { get; init; } = 8000;
+    /// <summary>Name clients use in <c>model</c>; defaults to the model directory's name.</summary>
+    public string ModelId { get; init; } = "hybrid";
+    /// <summary>Sequences decoded together in one batched step (cache rows).</summary>
+    public int MaxBatch { get; init; } = 16;
+    /// <summary>Requests that may wait for a free row; beyond it requests get 429.</summary>
+    public int QueueCapacity { get; init; } = 64;
+    /// <summary>Largest number of new tokens one request may get (requests asking for more are capped).</summary>
+    public int MaxTokens { get; init; } = 512;
+    /// <summary>Tokens per sequence (prompt + completion); null = the model's max_position_embeddings.</summary>
+    public int? ContextLength { get; init; }
+    /// <summary>Bearer token required on /v1/*; null = no authentication.</summary>
+    public string? ApiKey { get; init; }
+    /// <summary>Largest accepted request body.</summary>
+    public long MaxRequestBodyBytes { get; init; } = 1 << 20;
+    /// <summary>Inference dtype: Float32 or BFloat16.</summary>
+    public torch.ScalarType DType { get; init; } = torch.ScalarType.Float32;
+    /// <summary>On shutdown, how long in-flight requests may finish before they are cancelled.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public void Validate()
+    {
+        if (MaxBatch < 1) throw new ArgumentException("--max-batch must be ≥ 1");
+        if (QueueCapacity < 1) throw new ArgumentException("--queue must be ≥ 1");
+        if (MaxTokens < 1) throw new ArgumentException("--max-tokens must be ≥ 1");
+        if (ContextLength is < 2) throw new ArgumentException("--context must be ≥ 2");
+        if (Port is < 0 or > 65535) throw new ArgumentException("--port must be in 0…65535");
+        if (MaxRequestBodyBytes < 1024) throw new ArgumentException("the request body limit must be ≥ 1 KiB");
+        if (ApiKey is { Length: 0 }) throw new ArgumentException("the API key must not be empty");
+        if (DType is not (torch.ScalarType.Float32 or torch.ScalarType.BFloat16)) throw new ArgumentException("--dtype must be fp32 or bf16");
+        if (string.IsNullOrWhiteSpace(ModelId)) throw new ArgumentException("the model id must not be empty");
+    }
+}

@@ -1,0 +1,103 @@
+using HybridSharp.Config;
+using HybridSharp.Data;
+using HybridSharp.Inference;
+using HybridSharp.Models;
+using HybridSharp.Tests.Models;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace HybridSharp.Tests.Serve;
+
+[Collection("Torch")]
+public sealed class SlotCacheTests
+{
+    /// <summary>Attention, SSD (Mamba-2 style with conv) and DMA layers in one tiny model.</summary>
+    public static ModelConfig MixedConfig()
+    {
+        var cfg = TinyModels.Transformer(layers: 3);
+        cfg.VocabSize = 261;
+        cfg.LayerTypes = [ModelConfig.Attention, ModelConfig.Ssd, ModelConfig.DmaMixer];
+        cfg.Ssm = new SsmConfig { Expand = 2, HeadDim = 8, StateSize = 6, NGroups = 2, ConvKernel = 4, UseConvBias = true, Gated = true, UseD = true, ChunkSize = 4 };
+        cfg.Dma = new DmaConfig { KeepWindowSize = 6 };
+        return cfg;
+    }
+
+    [Fact]
+    public void SequencesJoiningAndLeavingMatchSingleSequenceGreedyDecoding()
+    {
+        using var model = new CausalLM(MixedConfig(), seed: 5);
+        model.eval();
+        var tok = new ByteTokenizer();
+        var prompts = new[] { "the first prompt, rather long", "hi", "third one" };
+        int[] budgets = [9, 14, 6];
+        var expected = prompts.Select((p, i) => new TextGenerator(model, tok).Generate(p,
+            new GenerationOptions { MaxNewTokens = budgets[i], Sampling = SamplingOptions.Greedy, StopTokens = [] }).TokenIds.ToArray()).ToArray();
+
+        using var inference = inference_mode();
+        using var slots = new SlotCache(model, maxBatch: 3, capacity: 64);
+        var generated = prompts.Select(_ => new List<int>()).ToArray();
+        var usedLogits = prompts.Select(_ => new List<float[]>()).ToArray(); // the logits each generated token was picked from
+        var rowOf = new int[] { -1, -1, -1 };
+        var pending = new long[3];
+        int[] joinAtStep = [0, 3, 4];
+        for (int step = 0; step < 40; step++)
+        {
+            for (int s = 0; s < 3; s++)
+            {
+                if (joinAtStep[s] != step) continue;
+                var ids = new[] { tok.BosId }.Concat(tok.Encode(prompts[s])).Select(i => (long)i).ToArray();
+                var view = slots.OpenRow();
+                using (NewDisposeScope())
+                {
+                    var logits = model.Forward(tensor(ids, [1, ids.Length]), view).select(1, -1);
+                    pending[s] = logits.argmax(-1).item<long>();
+                    usedLogits[s].Add(logits.data<float>().ToArray());
+                }
+                rowOf[s] = slots.CommitRow(view);
+                generated[s].Add((int)pending[s]);
+            }
+            // Leave when the budget is spent.
+            for (int s = 0; s < 3; s++)
+            {
+                if (rowOf[s] < 0 || generated[s].Count < budgets[s]) continue;
+                int moved = slots.Remove(rowOf[s]);
+                if (moved >= 0) rowOf[Array.IndexOf(rowOf, moved)] = rowOf[s];
+                rowOf[s] = -2;
+            }
+            if (slots.Count == 0) { if (rowOf.All(r => r == -2)) break; continue; }
+            var input = new long[slots.Count];
+            for (int s = 0; s < 3; s++) if (rowOf[s] >= 0) input[rowOf[s]] = pending[s];
+            using (NewDisposeScope())
+            {
+                var view = slots.StepView();
+                var logits = model.Forward(tensor(input, [input.Length, 1]), view).select(1, 0);
+                var next = logits.argmax(-1).data<long>().ToArray();
+                view.Dispose();
+                slots.Advance();
+                for (int s = 0; s < 3; s++)
+                {
+                    if (rowOf[s] < 0) continue;
+                    pending[s] = next[rowOf[s]];
+                    generated[s].Add((int)pending[s]);
+                    usedLogits[s].Add(logits[rowOf[s]].data<float>().ToArray());
+                }
+            }
+        }
+        for (int s = 0; s < 3; s++) Assert.Equal(expected[s], generated[s].ToArray());
+
+        // Stronger than the tokens: every step's logits equal a cache-free forward over the whole sequence.
+        for (int s = 0; s < 3; s++)
+        {
+            var prompt = new[] { tok.BosId }.Concat(tok.Encode(prompts[s])).ToArray();
+            var ids = prompt.Concat(generated[s].SkipLast(1)).Select(i => (long)i).ToArray();
+            using var scope = NewDisposeScope();
+            var full = model.Forward(tensor(ids, [1, ids.Length]))[0];
+            for (int k = 0; k < generated[s].Count; k++)
+            {
+                var reference = full[prompt.Length - 1 + k].data<float>().ToArray();
+                double diff = reference.Zip(usedLogits[s][k], (a, b) => Math.Abs(a - b)).Max();
+                Assert.True(diff < 1e-4, $"sequence {s}, token {k}: logits differ by {diff}");
+            }
+        }
+    }
+}
