@@ -9,7 +9,7 @@ namespace HybridSharp.Tests.Mamba1;
 internal static class Mamba1TestUtil
 {
     /// <summary>d 16, d_in 32 (expand 2), N 8, R 3, K 4, conv and projection biases on, RoPE on, chunk 4.</summary>
-    public static ModelConfig Config(bool rope = true, int chunk = 4) => new()
+    public static ModelConfig MixerConfig(bool rope = true, int chunk = 4) => new()
     {
         HiddenSize = 16,
         NumAttentionHeads = 2,
