@@ -5,11 +5,26 @@
 //              expert_j(x) = private_j( σ(shared_expert_gate_j(s)) · s ),  private_j an OTCE MLP of width I/2
 //   cohesive:  only shared_up_proj [I/2, d] is shared;  expert_j(x) = down_j( tanh(shared_up(x)) ⊙ SiLU(gate_j(x)) )
 // Load balancing: the Switch loss of MoeAuxLoss over the router probabilities and the chosen experts.
+// Dispatch: sparse (each expert runs on the tokens routed to it) or dense (every expert on every token, then the
+// chosen ones are picked). Both compute the same function; dense costs E/k times the expert FLOPs but a token's output
+// is then bit-for-bit independent of the other tokens in the batch (a GEMM's per-row rounding can depend on the row
+// count). Auto = sparse while autograd records (training), dense otherwise (evaluation, prefill, decode).
 using HybridSharp.Config;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace HybridSharp.Modules;
+
+/// <summary>How <see cref="OtceMoE"/> evaluates its experts (see the file header).</summary>
+public enum OtceMoeDispatch
+{
+    /// <summary>Sparse while autograd records, dense otherwise.</summary>
+    Auto,
+    /// <summary>Each expert on the tokens routed to it (gather / index_add).</summary>
+    Sparse,
+    /// <summary>Every expert on every token; per-token results independent of the batch.</summary>
+    Dense,
+}
 
 /// <summary>
 /// One OTCE expert: gate_proj [I/2, d], down_proj [d, I/2]; expansive experts also up_proj [I/2, d] and
@@ -67,6 +82,8 @@ public sealed class OtceMoE : nn.Module<Tensor, Tensor>, IMoeLayer
     public int NumExperts { get; }
     public int TopK { get; }
     public bool Expansive { get; }
+    /// <summary>Expert evaluation strategy (same function either way).</summary>
+    public OtceMoeDispatch Dispatch { get; set; } = OtceMoeDispatch.Auto;
 
     public OtceMoE(ModelConfig cfg, MoeConfig moe)
         : this(cfg.HiddenSize, cfg.IntermediateSize, moe.NumExperts, moe.NumExpertsPerTok, moe.OtceMoeKind == MoeConfig.OtceExpansive, cfg.MlpBias) { }
@@ -109,22 +126,38 @@ public sealed class OtceMoE : nn.Module<Tensor, Tensor>, IMoeLayer
         var shared = Expansive
             ? shared_down_proj!.forward(shared_up_proj.forward(x2).tanh().mul(nn.functional.silu(shared_gate_proj!.forward(x2))))
             : shared_up_proj.forward(x2).tanh();
-        var flatW = w.to_type(x.dtype).reshape(-1);
-        var y = zeros_like(x2);
+        var dispatch = Dispatch == OtceMoeDispatch.Auto ? (is_grad_enabled() ? OtceMoeDispatch.Sparse : OtceMoeDispatch.Dense) : Dispatch;
+        var y = dispatch == OtceMoeDispatch.Dense ? DenseExperts(x2, shared, w.to_type(x.dtype), e) : SparseExperts(x2, shared, w.to_type(x.dtype), e);
+        if (routing is not null) routing.Add(MoeRoutingStats.FromRouting(probs, e, validMask));
+        return y.view(shape).MoveToOuterDisposeScope();
+    }
+
+    private Tensor RunExpert(int j, Tensor x, Tensor shared) =>
+        Expansive ? experts[j].Expansive(shared) : experts[j].Cohesive(x, shared);
+
+    /// <summary>Each expert on the tokens routed to it: x [N, d], shared [N, ·], weights and chosen [N, k].</summary>
+    private Tensor SparseExperts(Tensor x, Tensor shared, Tensor weights, Tensor chosen)
+    {
+        var flatW = weights.reshape(-1);
+        var y = zeros_like(x);
         for (int j = 0; j < NumExperts; j++)
         {
-            var slots = e.eq(j).nonzero();                                          // [m, 2] (token, slot)
+            var slots = chosen.eq(j).nonzero();                                      // [m, 2] (token, slot)
             if (slots.shape[0] == 0) continue;
             var token = slots.select(1, 0);
             var weight = flatW.index_select(0, token.mul(TopK).add(slots.select(1, 1))).unsqueeze(1);
-            var expert = experts[j];
-            var outJ = Expansive
-                ? expert.Expansive(shared.index_select(0, token))
-                : expert.Cohesive(x2.index_select(0, token), shared.index_select(0, token));
+            var outJ = RunExpert(j, x.index_select(0, token), shared.index_select(0, token));
             y = y.index_add(0, token, outJ.mul(weight), 1);
         }
-        if (routing is not null) routing.Add(MoeRoutingStats.FromRouting(probs, e, validMask));
-        return y.view(shape).MoveToOuterDisposeScope();
+        return y;
+    }
+
+    /// <summary>Every expert on every token, then Σ_slot w·out[chosen]: per-token results independent of the batch.</summary>
+    private Tensor DenseExperts(Tensor x, Tensor shared, Tensor weights, Tensor chosen)
+    {
+        var outs = stack(Enumerable.Range(0, NumExperts).Select(j => RunExpert(j, x, shared)).ToArray(), 1);   // [N, E, d]
+        var picked = outs.gather(1, chosen.unsqueeze(-1).expand(chosen.shape[0], chosen.shape[1], x.shape[1]));  // [N, k, d]
+        return picked.mul(weights.unsqueeze(-1)).sum([1]);
     }
 
     /// <summary>Router probabilities [N, E] and the top-k probabilities [N, k] (fp32, or fp64 for fp64 inputs), experts [N, k].</summary>

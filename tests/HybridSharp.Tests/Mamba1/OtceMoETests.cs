@@ -68,13 +68,18 @@ public sealed class OtceMoETests
     }
 
     [Theory]
-    [InlineData(true, 1)]
-    [InlineData(false, 1)]
-    [InlineData(true, 2)]
-    [InlineData(false, 2)]
-    public void OutputIsTheProbabilityWeightedSumOfTheChosenExperts(bool expansive, int k)
+    [InlineData(true, 1, OtceMoeDispatch.Sparse)]
+    [InlineData(false, 1, OtceMoeDispatch.Sparse)]
+    [InlineData(true, 2, OtceMoeDispatch.Sparse)]
+    [InlineData(false, 2, OtceMoeDispatch.Sparse)]
+    [InlineData(true, 1, OtceMoeDispatch.Dense)]
+    [InlineData(false, 1, OtceMoeDispatch.Dense)]
+    [InlineData(true, 2, OtceMoeDispatch.Dense)]
+    [InlineData(false, 2, OtceMoeDispatch.Dense)]
+    public void OutputIsTheProbabilityWeightedSumOfTheChosenExperts(bool expansive, int k, OtceMoeDispatch dispatch)
     {
         using var m = NewMoe(expansive, k);
+        m.Dispatch = dispatch;
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         manual_seed(3);
@@ -100,11 +105,14 @@ public sealed class OtceMoETests
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public void GradientsReachTheRouterTheSharedPartAndEveryUsedExpert(bool expansive)
+    [InlineData(true, OtceMoeDispatch.Auto)]
+    [InlineData(false, OtceMoeDispatch.Auto)]
+    [InlineData(true, OtceMoeDispatch.Dense)]
+    [InlineData(false, OtceMoeDispatch.Dense)]
+    public void GradientsReachTheRouterTheSharedPartAndEveryUsedExpert(bool expansive, OtceMoeDispatch dispatch)
     {
         using var m = NewMoe(expansive, seed: 8);
+        m.Dispatch = dispatch;
         using var scope = NewDisposeScope();
         manual_seed(4);
         var x = randn([4, 32, D], ScalarType.Float64).requires_grad_(true);
@@ -122,6 +130,27 @@ public sealed class OtceMoETests
             Assert.True(g is not null && g.abs().max().item<double>() > 0, $"no gradient on {name}");
         }
         Assert.True(x.grad!.abs().max().item<double>() > 0);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void DenseDispatchGivesEachTokenTheSameBitsWhateverTheOtherTokens(bool expansive)
+    {
+        using var m = NewMoe(expansive, seed: 12);
+        m.to(ScalarType.Float32);
+        m.Dispatch = OtceMoeDispatch.Dense;
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        manual_seed(13);
+        var x = randn([17, D]);
+        var x2 = x.clone();
+        x2.narrow(0, 9, 8).copy_(randn([8, D]));          // other tokens, other routing
+        var a = m.forward(x).narrow(0, 0, 9);
+        var b = m.forward(x2).narrow(0, 0, 9);
+        Assert.True(a.Equals(b));
+        m.Dispatch = OtceMoeDispatch.Sparse;
+        Assert.True(MaxAbs(m.forward(x).narrow(0, 0, 9), a) <= 1e-6);
     }
 
     [Fact]

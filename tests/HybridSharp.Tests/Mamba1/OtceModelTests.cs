@@ -245,3 +245,31 @@ public sealed class OtceModelTests
         Assert.True(logits.isfinite().all().item<bool>());
     }
 }
+
+[Collection("Torch")]
+public sealed class OtceCausalityTests
+{
+    [Theory]
+    [InlineData("otce-tiny", MoeConfig.OtceExpansive)]
+    [InlineData("otce-tiny", MoeConfig.OtceCohesive)]
+    public void LaterTokensNeverChangeEarlierLogits(string preset, string kind)
+    {
+        var cfg = Presets.Get(preset);
+        cfg.Moe!.OtceMoeKind = kind;
+        using var model = new CausalLM(cfg, seed: 4);
+        model.eval();
+        using var _ = no_grad();
+        for (int trial = 0; trial < 3; trial++)
+        {
+            manual_seed(40 + trial);
+            using var ids = randint(0, cfg.VocabSize, [2, 21], dtype: ScalarType.Int64);
+            using var ids2 = ids.clone();
+            ids2[0, 13] = (ids[0, 13] + 1) % cfg.VocabSize;
+            ids2[1, 9] = (ids[1, 9] + 7) % cfg.VocabSize;
+            using var a = model.Forward(ids);
+            using var b = model.Forward(ids2);
+            Assert.Equal(0.0, (a.narrow(1, 0, 9) - b.narrow(1, 0, 9)).abs().max().item<float>());
+            Assert.True((a.narrow(1, 13, 8) - b.narrow(1, 13, 8)).abs().max().item<float>() > 0);
+        }
+    }
+}
