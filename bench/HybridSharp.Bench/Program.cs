@@ -4,6 +4,7 @@
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- mixers [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- moe [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- serve [--presets transformer-tiny,transxssm-tiny] [--dtypes fp32,bf16] [--tokens 128] [--reps 3]
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- mamba1 [--reps 3] [--batch 2]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- quality [--corpus DIR] [--steps 400] [--batch 8] [--seq-len 256] [--models transformer,transxssm,transxssm-norope,mamba2]
 // Measures the machine's fp32 GEMM peak, then training tokens/s and MFU-against-that-peak of the Transformer
 // baseline at d 256 / 4 layers and d 512 / 6 layers (T 256), plus prefill and decode tokens/s.
@@ -39,6 +40,13 @@ switch (mode)
         Bench.WarmUp();
         MoeBench.Run(reps, [1024, 4096, 16384]);
         break;
+    case "mamba1":
+    {
+        int bi = argList.IndexOf("--batch");
+        Bench.WarmUp();
+        Mamba1Bench.Run(reps, [512, 1024], bi >= 0 && bi + 1 < argList.Count ? int.Parse(argList[bi + 1]) : 2);
+        break;
+    }
     case "quality":
     {
         string Arg(string name, string fallback) { int i = argList.IndexOf(name); return i >= 0 && i + 1 < argList.Count ? argList[i + 1] : fallback; }
@@ -61,7 +69,7 @@ switch (mode)
         break;
     }
     default:
-        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, moe, quality, serve)");
+        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, moe, mamba1, quality, serve)");
         return 2;
 }
 return 0;

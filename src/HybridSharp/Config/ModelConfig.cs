@@ -5,8 +5,8 @@ namespace HybridSharp.Config;
 
 /// <summary>
 /// Model hyper-parameters, serialised as a Hugging Face–style <c>config.json</c>. Unknown keys are ignored on load.
-/// A per-layer <see cref="LayerTypes"/> list says which mixer each layer uses (today: "attention"; SSD, DMA and
-/// Mamba-1 slot in later), and <see cref="MlpTypes"/> which FFN ("mlp" or "none").
+/// A per-layer <see cref="LayerTypes"/> list says which mixer each layer uses ("attention", "ssd", "dma", "mamba1"),
+/// and <see cref="MlpTypes"/> which FFN ("mlp", "otce_mlp", a MoE kind, or "none").
 /// </summary>
 public sealed class ModelConfig
 {
@@ -33,6 +33,10 @@ public sealed class ModelConfig
     [JsonPropertyName("mlp_types")] public List<string>? MlpTypes { get; set; }
     /// <summary>Settings of SSD layers; required when any layer is "ssd".</summary>
     [JsonPropertyName("ssm")] public SsmConfig? Ssm { get; set; }
+    /// <summary>Settings of Mamba-1 (selective scan) layers; optional (OTCE defaults apply) when any layer is "mamba1".</summary>
+    [JsonPropertyName("mamba1")] public Mamba1Config? SelectiveScan { get; set; }
+    /// <summary>Layers that end with the OTCE Expresser tail (pre_dense_layernorm, dense, projection); null = none.</summary>
+    [JsonPropertyName("expresser_layers")] public List<int>? ExpresserLayers { get; set; }
     /// <summary>Settings of DMA layers; optional (defaults apply) when any layer is "dma".</summary>
     [JsonPropertyName("dma")] public DmaConfig? Dma { get; set; }
     /// <summary>Settings of mixture-of-experts FFNs; required when any layer's FFN is "cdmoe", "cdmoe_mh" or "moe".</summary>
@@ -50,7 +54,11 @@ public sealed class ModelConfig
     public const string Attention = "attention";
     public const string Ssd = "ssd";
     public const string DmaMixer = "dma";
+    /// <summary><c>layer_types</c> entry: Mamba-1 selective scan (OTCE).</summary>
+    public const string Mamba1 = "mamba1";
     public const string Mlp = "mlp";
+    /// <summary><c>mlp_types</c> entry: OTCE MLP down(tanh(up(x)) ⊙ SiLU(gate(x))).</summary>
+    public const string OtceMlp = "otce_mlp";
     public const string NoFfn = "none";
 
     /// <summary>Mixer type of layer <paramref name="i"/> ("attention" when no list is given).</summary>
@@ -59,8 +67,11 @@ public sealed class ModelConfig
     /// <summary>FFN type of layer <paramref name="i"/> ("mlp" when no list is given).</summary>
     public string MlpType(int i) => MlpTypes is { Count: > 0 } ? MlpTypes[i] : Mlp;
 
-    public static readonly string[] KnownLayerTypes = [Attention, Ssd, DmaMixer];
-    public static readonly string[] KnownMlpTypes = [Mlp, NoFfn, MoeConfig.CdMoe, MoeConfig.CdMoeMultiHead, MoeConfig.TopKMoe];
+    public static readonly string[] KnownLayerTypes = [Attention, Ssd, DmaMixer, Mamba1];
+    public static readonly string[] KnownMlpTypes = [Mlp, NoFfn, OtceMlp, MoeConfig.CdMoe, MoeConfig.CdMoeMultiHead, MoeConfig.TopKMoe, MoeConfig.OtceMoe];
+
+    /// <summary>True when layer <paramref name="i"/> ends with the OTCE Expresser tail.</summary>
+    public bool IsExpresser(int i) => ExpresserLayers?.Contains(i) == true;
 
     /// <summary>Checks the configuration; throws <see cref="ConfigException"/> naming the first bad field.</summary>
     public void Validate()
@@ -93,6 +104,10 @@ public sealed class ModelConfig
         }
         if (Enumerable.Range(0, NumHiddenLayers).Any(i => LayerType(i) == DmaMixer))
             (Dma ?? new DmaConfig()).Validate();
+        if (Enumerable.Range(0, NumHiddenLayers).Any(i => LayerType(i) == Mamba1))
+            (SelectiveScan ?? new Mamba1Config()).Validate(HiddenSize);
+        foreach (var e in ExpresserLayers ?? [])
+            Req(e >= 0 && e < NumHiddenLayers, $"expresser_layers: layer {e} does not exist ({NumHiddenLayers} layers)");
         if (MlpTypes is { Count: > 0 })
         {
             Req(MlpTypes.Count == NumHiddenLayers, $"mlp_types has {MlpTypes.Count} entries but num_hidden_layers is {NumHiddenLayers}");

@@ -16,9 +16,15 @@ public sealed class MoeConfig
     public const string CdMoeMultiHead = "cdmoe_mh";
     /// <summary><c>mlp_types</c> entry: top-k softmax MoE baseline (§10).</summary>
     public const string TopKMoe = "moe";
+    /// <summary><c>mlp_types</c> entry: OTCE cross-domain MoE (§11), variant chosen by <see cref="OtceMoeKind"/>.</summary>
+    public const string OtceMoe = "otce_moe";
+    /// <summary><see cref="OtceMoeKind"/>: one shared OTCE MLP of width I feeding gated private experts of width I/2.</summary>
+    public const string OtceExpansive = "expansive";
+    /// <summary><see cref="OtceMoeKind"/>: only the up projection (width I/2) is shared.</summary>
+    public const string OtceCohesive = "cohesive";
 
     /// <summary>The <c>mlp_types</c> entries served by this sub-config.</summary>
-    public static readonly string[] MlpTypes = [CdMoe, CdMoeMultiHead, TopKMoe];
+    public static readonly string[] MlpTypes = [CdMoe, CdMoeMultiHead, TopKMoe, OtceMoe];
 
     /// <summary>True when <paramref name="mlpType"/> is one of <see cref="MlpTypes"/>.</summary>
     public static bool IsMoeType(string mlpType) => Array.IndexOf(MlpTypes, mlpType) >= 0;
@@ -38,6 +44,8 @@ public sealed class MoeConfig
     /// rank-ordered aux loss (§8.4), for bit-parity with small-doge / HF on multi-token inputs. Off = per-token routing.
     /// </summary>
     [JsonPropertyName("cdmoe_upstream_router_view")] public bool CdmoeUpstreamRouterView { get; set; }
+    /// <summary>OTCE MoE variant: "expansive" (default) or "cohesive".</summary>
+    [JsonPropertyName("otce_moe_kind")] public string OtceMoeKind { get; set; } = OtceExpansive;
     /// <summary>Multi-head CDMoE: retrieval heads.</summary>
     [JsonPropertyName("num_cdmoe_heads")] public int NumCdmoeHeads { get; set; } = 1;
     /// <summary>Multi-head CDMoE: experts per head k_h (≤ ⌊√E⌋).</summary>
@@ -81,7 +89,7 @@ public sealed class MoeConfig
         var used = (usedMlpTypes ?? MlpTypes).Where(IsMoeType).ToHashSet();
         Req(NumExperts > 0, $"num_experts must be positive (got {NumExperts})");
         Req(RouterAuxLossCoef >= 0 && double.IsFinite(RouterAuxLossCoef), $"router_aux_loss_coef must be ≥ 0 (got {RouterAuxLossCoef})");
-        if (used.Contains(CdMoe) || used.Contains(TopKMoe))
+        if (used.Contains(CdMoe) || used.Contains(TopKMoe) || used.Contains(OtceMoe))
             Req(NumExpertsPerTok > 0 && NumExpertsPerTok <= NumExperts,
                 $"num_experts_per_tok must be in [1, num_experts = {NumExperts}] (got {NumExpertsPerTok})");
         if (used.Contains(CdMoe) || used.Contains(CdMoeMultiHead))
@@ -94,6 +102,8 @@ public sealed class MoeConfig
             Req(ExpertRetrievalSize > 0 && ExpertRetrievalSize % 2 == 0,
                 $"expert_retrieval_size must be a positive even number (got {ExpertRetrievalSize})");
         }
+        if (used.Contains(OtceMoe))
+            Req(OtceMoeKind is OtceExpansive or OtceCohesive, $"otce_moe_kind must be '{OtceExpansive}' or '{OtceCohesive}' (got '{OtceMoeKind}')");
         if (used.Contains(TopKMoe))
             Req(MoeIntermediateSize is null or > 0, $"moe_intermediate_size must be positive (got {MoeIntermediateSize})");
     }

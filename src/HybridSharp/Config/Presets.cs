@@ -106,6 +106,37 @@ public static class Presets
         return cfg;
     }
 
+    /// <summary>
+    /// OTCE (arXiv 2406.16495; architecture.md §6, §11, §12): Observer (Mamba-1 × <paramref name="observer"/>) → Thinker
+    /// (attention × <paramref name="thinker"/>) → Conceiver (Mamba-1 × <paramref name="conceiver"/>) → Expresser (one
+    /// attention layer with the dense/projection tail). FFNs: OTCE MLP in layer 0, in the last Conceiver layer and in the
+    /// Expresser; the OTCE MoE (4 experts, top-1, expansive) everywhere else. Untied head, RMS eps 1e-6, θ 1e4, no scaling.
+    /// </summary>
+    private static ModelConfig Otce(int d, int inter, int observer, int thinker, int conceiver, int heads, int kvHeads, int headDim,
+        int stateSize, int dtRank, int maxPositions = 2048)
+    {
+        int layers = observer + thinker + conceiver + 1;
+        var cfg = Transformer(d, inter, layers, heads, kvHeads, headDim);
+        cfg.ModelType = "hybridsharp";
+        cfg.Architectures = ["HybridSharpForCausalLM"];
+        cfg.TieWordEmbeddings = false;
+        cfg.MaxPositionEmbeddings = maxPositions;
+        cfg.LayerTypes =
+        [
+            .. LayerPattern.Uniform(observer, ModelConfig.Mamba1),
+            .. LayerPattern.Uniform(thinker, ModelConfig.Attention),
+            .. LayerPattern.Uniform(conceiver, ModelConfig.Mamba1),
+            ModelConfig.Attention,
+        ];
+        cfg.MlpTypes = Enumerable.Range(0, layers)
+            .Select(i => i == 0 || i >= layers - 2 ? ModelConfig.OtceMlp : MoeConfig.OtceMoe)
+            .ToList();
+        cfg.ExpresserLayers = [layers - 1];
+        cfg.SelectiveScan = new Mamba1Config { Expand = 1, StateSize = stateSize, DtRank = dtRank, ConvKernel = 4, Rope = true, InnerLayernorms = true };
+        cfg.Moe = new MoeConfig { NumExperts = 4, NumExpertsPerTok = 1, OtceMoeKind = MoeConfig.OtceExpansive, RouterAuxLossCoef = 0.001 };
+        return cfg;
+    }
+
     public static IReadOnlyList<Preset> All { get; } =
     [
         new("transformer-tiny", "Llama-style Transformer, d 128, 4 layers, 4/2 heads, SwiGLU 384 (quickstart default, ≈0.8M params)",
@@ -144,6 +175,12 @@ public static class Presets
             () => Cheems(productKey: true)),
         new("wonderful-matrices-tiny", "Wonderful Matrices at quickstart size: d 128, SSD ×3 + DMA ×1, product-key CDMoE",
             () => Cheems(productKey: true, d: 128, inter: 256, layers: 4, heads: 2, kvHeads: 1, headDim: 64, period: 4)),
+        new("otce", "OTCE defaults: d 1024, Mamba-1 ×12 → attention ×2 → Mamba-1 ×9 → Expresser, 16/8 heads × 64, N 64, R 64, OTCE MLP 4096 / MoE (4 experts, top-1, expansive)",
+            () => Otce(1024, 4096, 12, 2, 9, 16, 8, 64, stateSize: 64, dtRank: 64, maxPositions: 65536)),
+        new("otce-s", "OTCE-S: d 256, Mamba-1 ×4 → attention ×1 → Mamba-1 ×3 → Expresser, 2/1 heads × 128, N 64, R 16, OTCE MLP 512 / MoE (4, top-1, expansive)",
+            () => Otce(256, 512, 4, 1, 3, 2, 1, 128, stateSize: 64, dtRank: 16)),
+        new("otce-tiny", "OTCE at test size: d 64, Mamba-1 ×2 → attention ×1 → Mamba-1 ×2 → Expresser, 2/1 heads × 32, N 16, R 4, OTCE MLP 128 / MoE",
+            () => Otce(64, 128, 2, 1, 2, 2, 1, 32, stateSize: 16, dtRank: 4)),
         new("transformer-d256", "benchmark shape: d 256, 4 layers, 4 heads, SwiGLU 1024",
             () => Transformer(256, 1024, 4, 4, 4)),
         new("transformer-d512", "benchmark shape: d 512, 6 layers, 8 heads, SwiGLU 2048",

@@ -41,6 +41,11 @@ public sealed partial class CausalLM : nn.Module
 
     public ModelConfig Config { get; }
     public RotaryEmbedding Rotary { get; }
+    /// <summary>
+    /// Rotary table of dimension N for Mamba-1 layers with RoPE on B and C (OTCE: same θ, scaling and positions as
+    /// attention); null when there are none or N equals the attention head dim (then <see cref="Rotary"/> serves both).
+    /// </summary>
+    public RotaryEmbedding? StateRotary { get; }
     public IReadOnlyList<DecoderLayer> Layers => model.layers.ToList();
 
     /// <summary>Builds a model with freshly initialised weights. Call outside any dispose scope.</summary>
@@ -49,6 +54,9 @@ public sealed partial class CausalLM : nn.Module
         cfg.Validate();
         Config = cfg;
         Rotary = new RotaryEmbedding(cfg.HeadDim, cfg.RopeTheta, cfg.RopeScaling, cfg.MaxPositionEmbeddings);
+        var scan = cfg.SelectiveScan ?? new Mamba1Config();
+        if (Enumerable.Range(0, cfg.NumHiddenLayers).Any(i => cfg.LayerType(i) == ModelConfig.Mamba1) && scan.Rope && scan.StateSize != cfg.HeadDim)
+            StateRotary = new RotaryEmbedding(scan.StateSize, cfg.RopeTheta, cfg.RopeScaling, cfg.MaxPositionEmbeddings);
         model = new DecoderBackbone(cfg);
         if (!cfg.TieWordEmbeddings) lm_head = nn.Linear(cfg.HiddenSize, cfg.VocabSize, hasBias: false);
         RegisterComponents();
@@ -75,7 +83,11 @@ public sealed partial class CausalLM : nn.Module
                 p.normal_(0, residualStd, gen);
             else if (p.dim() >= 2 && !name.Contains(".conv1d.")) p.normal_(0, std, gen);
         }
-        foreach (var layer in model.layers) layer.Ssd?.InitializeSsmParameters(gen);
+        foreach (var layer in model.layers)
+        {
+            layer.Ssd?.InitializeSsmParameters(gen);
+            layer.Mamba1?.InitializeSsmParameters(gen);
+        }
         gen.Dispose();
     }
 
@@ -131,9 +143,11 @@ public sealed partial class CausalLM : nn.Module
 
         var h = model.embed_tokens.forward(inputIds);
         var (cos, sin) = Rotary.Compute(positions, h.dtype);
+        Tensor? stateCos = null, stateSin = null;
+        if (StateRotary is not null) (stateCos, stateSin) = StateRotary.Compute(positions, h.dtype);
         using var mask = slotMask ?? AttentionMask.Build(t, past, keyValid, device);
         var validNow = keyValid?.narrow(1, past, t);
-        foreach (var layer in model.layers) h = layer.Forward(h, cos, sin, mask, cache, validNow, routing);
+        foreach (var layer in model.layers) h = layer.Forward(h, cos, sin, mask, cache, validNow, routing, stateCos, stateSin);
         h = model.norm.forward(h);
         cache?.Advance(t);
         return h.MoveToOuterDisposeScope();

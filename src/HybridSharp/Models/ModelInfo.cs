@@ -11,8 +11,9 @@ public sealed record LayerInfo(int Index, string Mixer, string Ffn, long Paramet
 /// Parameter counts and FLOPs per token, computed from the configuration alone (no weights needed).
 /// Forward FLOPs per token = 2 × matmul parameters + the attention term 2·2·H·P·(T/2) per attention layer
 /// (scores and A·V over a causal context of T tokens, averaged over positions), or the chunked-SSD scan cost of
-/// architecture.md §3.5 per SSD layer. Training FLOPs per token use the PaLM / nanoGPT convention
-/// 6·N + 12·L_attn·H·P·T (no causal saving) plus 3 × the SSD scan FLOPs, which MFU figures are based on.
+/// architecture.md §3.5 per SSD layer, or the selective scan per Mamba-1 layer (≈ 7·d_in·N per token: decay exp and
+/// multiply, Δ·x⊗B, state update, C contraction; plus the conv). Training FLOPs per token use the PaLM / nanoGPT
+/// convention 6·N + 12·L_attn·H·P·T (no causal saving) plus 3 × the SSD / Mamba-1 scan FLOPs, which MFU figures are based on.
 /// </summary>
 public sealed record ModelInfo(ModelConfig Config, int Context, IReadOnlyList<LayerInfo> Layers, long EmbeddingParameters, long HeadParameters, long FinalNormParameters)
 {
@@ -24,7 +25,7 @@ public sealed record ModelInfo(ModelConfig Config, int Context, IReadOnlyList<La
     public double TrainingFlopsPerToken =>
         6.0 * MatmulParameters
         + Layers.Count(l => l.Mixer == ModelConfig.Attention) * 12.0 * Config.NumAttentionHeads * Config.HeadDim * Context
-        + Layers.Where(l => l.Mixer == ModelConfig.Ssd).Sum(l => 3.0 * l.SequenceFlopsPerToken);
+        + Layers.Where(l => l.Mixer is ModelConfig.Ssd or ModelConfig.Mamba1).Sum(l => 3.0 * l.SequenceFlopsPerToken);
 
     public static ModelInfo For(ModelConfig cfg, int context)
     {
@@ -48,6 +49,15 @@ public sealed record ModelInfo(ModelConfig Config, int Context, IReadOnlyList<La
                 // chunked SSD (architecture.md §3.5): 2·[Q·N·H + Q·P·H + 2·P·N·H] per token + inter-chunk passing; conv 2·K·C
                 seqFlops = 2.0 * (q * n * sh + q * sp * sh + 2.0 * sp * n * sh) + 2.0 * (context / (double)q) * sh * sp * n / q + 2.0 * s.ConvKernel * cconv;
             }
+            else if (mixer == ModelConfig.Mamba1)
+            {
+                var s = cfg.SelectiveScan ?? new Mamba1Config();
+                long din = s.InnerSize(cfg.HiddenSize), n = s.StateSize, r = s.Rank(cfg.HiddenSize), k = s.ConvKernel;
+                long bias = s.UseProjBias ? 2 * din + din + d : 0;   // in_proj, dt_proj, out_proj biases
+                mixerParams = 2 * din * d + din * k + (s.UseConvBias ? din : 0) + (r + 2 * n) * din + din * r
+                    + din * n + din + (s.InnerLayernorms ? r + 2 * n : 0) + d * din + bias;
+                seqFlops = 7.0 * din * n + 2.0 * k * din;
+            }
             else
             {
                 mixerParams = d * h * p + 2 * d * kv * p + h * p * d + (cfg.AttentionBias ? h * p + 2 * kv * p + d : 0);
@@ -63,8 +73,9 @@ public sealed record ModelInfo(ModelConfig Config, int Context, IReadOnlyList<La
             var (ffnParams, ffnActive) = FfnParameters(cfg, ffn);
             long norms = d + (ffn == ModelConfig.NoFfn ? 0 : d);
             long residual = cfg.UseResidualVectors ? d * (ffn == ModelConfig.NoFfn ? 1 : 2) : 0;
-            double flops = 2.0 * (mixerParams + ffnActive) + seqFlops;
-            layers.Add(new LayerInfo(i, mixer, ffn, mixerParams + ffnParams + norms + residual, flops, seqFlops));
+            long expresser = cfg.IsExpresser(i) ? 2 * d * d : 0;   // dense + projection (+ pre_dense_layernorm below)
+            double flops = 2.0 * (mixerParams + ffnActive + expresser) + seqFlops;
+            layers.Add(new LayerInfo(i, mixer, ffn, mixerParams + ffnParams + norms + residual + expresser + (expresser > 0 ? d : 0), flops, seqFlops));
         }
         long emb = (long)cfg.VocabSize * d;
         long head = cfg.TieWordEmbeddings ? 0 : cfg.VocabSize * d;
@@ -77,7 +88,7 @@ public sealed record ModelInfo(ModelConfig Config, int Context, IReadOnlyList<La
         long d = cfg.HiddenSize, inter = cfg.IntermediateSize;
         long dense = 3 * d * inter + (cfg.MlpBias ? 2 * inter + d : 0);
         if (ffn == ModelConfig.NoFfn) return (0, 0);
-        if (ffn == ModelConfig.Mlp) return (dense, dense);
+        if (ffn is ModelConfig.Mlp or ModelConfig.OtceMlp) return (dense, dense);
         var m = cfg.Moe!;
         long e = m.NumExperts, keys = m.NumKeys, k = m.NumExpertsPerTok;
         switch (ffn)
@@ -94,6 +105,17 @@ public sealed record ModelInfo(ModelConfig Config, int Context, IReadOnlyList<La
             {
                 long ie = m.ExpertIntermediateSize(cfg.IntermediateSize);
                 return (e * d + e * 3 * d * ie, e * d + k * 3 * d * ie);
+            }
+            case MoeConfig.OtceMoe:
+            {
+                long half = inter / 2, bias = cfg.MlpBias ? 1 : 0;
+                if (m.OtceMoeKind == MoeConfig.OtceCohesive)
+                {
+                    long sharedUp = half * d + bias * half, expert = 2 * half * d + bias * (half + d);
+                    return (e * d + sharedUp + e * expert, e * d + sharedUp + k * expert);
+                }
+                long shared = 3 * d * inter + bias * (2 * inter + d), privateExpert = 3 * half * d + bias * (2 * half + d) + d;
+                return (e * d + shared + e * privateExpert, e * d + shared + k * privateExpert);
             }
             default:
                 throw new ConfigException($"unknown FFN type '{ffn}'");

@@ -65,8 +65,8 @@ public sealed class Trainer
 
         var decay = new List<Parameter>();
         var noDecay = new List<Parameter>();
-        foreach (var (_, p) in _model.named_parameters())
-            (p.dim() >= 2 ? decay : noDecay).Add(p);
+        foreach (var (name, p) in _model.named_parameters())
+            (p.dim() >= 2 && !name.EndsWith("A_log", StringComparison.Ordinal) ? decay : noDecay).Add(p); // Mamba-1 A_log is [d_in, N]
         using var optimizer = optim.AdamW(
         [
             new AdamW.ParamGroup(decay, new AdamW.Options { LearningRate = _o.LearningRate, weight_decay = _o.WeightDecay, beta1 = _o.Beta1, beta2 = _o.Beta2, eps = _o.Epsilon }),

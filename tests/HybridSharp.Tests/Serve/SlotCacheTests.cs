@@ -11,12 +11,13 @@ namespace HybridSharp.Tests.Serve;
 [Collection("Torch")]
 public sealed class SlotCacheTests
 {
-    /// <summary>Attention, SSD (Mamba-2 style with conv) and DMA layers in one tiny model.</summary>
+    /// <summary>Attention, SSD (Mamba-2 style with conv) and DMA layers in one tiny model (a Mamba-1 config rides along for tests that switch a layer to it).</summary>
     public static ModelConfig MixedConfig()
     {
         var cfg = TinyModels.Transformer(layers: 3);
         cfg.VocabSize = 261;
         cfg.LayerTypes = [ModelConfig.Attention, ModelConfig.Ssd, ModelConfig.DmaMixer];
+        cfg.SelectiveScan = new Mamba1Config { Expand = 1, StateSize = 4, DtRank = 2, ConvKernel = 3, ChunkSize = 4 };
         cfg.Ssm = new SsmConfig { Expand = 2, HeadDim = 8, StateSize = 6, NGroups = 2, ConvKernel = 4, UseConvBias = true, Gated = true, UseD = true, ChunkSize = 4 };
         cfg.Dma = new DmaConfig { KeepWindowSize = 6 };
         return cfg;
@@ -96,7 +97,9 @@ public sealed class SlotCacheTests
             {
                 var reference = full[prompt.Length - 1 + k].data<float>().ToArray();
                 double diff = reference.Zip(usedLogits[s][k], (a, b) => Math.Abs(a - b)).Max();
-                Assert.True(diff < 1e-4, $"sequence {s}, token {k}: logits differ by {diff}");
+                double scale = Math.Max(1.0, reference.Max(Math.Abs));
+                // fp32: different chunkings of the scans (a prompt alone vs the whole sequence) round differently.
+                Assert.True(diff < 1e-4 * scale, $"sequence {s}, token {k}: logits differ by {diff} (largest logit {scale})");
             }
         }
     }

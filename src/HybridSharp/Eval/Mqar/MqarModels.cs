@@ -16,6 +16,9 @@ namespace HybridSharp.Eval.Mqar;
 /// B/C group per head; recurrent state per layer = d².</item>
 /// <item><c>ssd-norope</c>: the same SSD without RoPE (the C3 ablation: no positional mechanism of its own).</item>
 /// <item><c>hybrid</c>: SSD (with RoPE) in layer 0, attention in layer 1.</item>
+/// <item><c>mamba1</c>: the OTCE Mamba-1 selective scan × 2 — expand 1, state N 64, conv 4, RMSNorms on dt/B/C, RoPE on
+/// B and C (dimension N); recurrent state per layer = 64·d.</item>
+/// <item><c>otce</c>: Mamba-1 (Observer) in layer 0, attention (Thinker) in layer 1.</item>
 /// </list>
 /// </summary>
 public static class MqarModels
@@ -25,10 +28,12 @@ public static class MqarModels
     public const string Ssd = "ssd";
     public const string SsdNoRope = "ssd-norope";
     public const string Hybrid = "hybrid";
+    public const string Mamba1 = "mamba1";
+    public const string Otce = "otce";
     private const string DmaWindowPrefix = "dma-w";
 
     /// <summary>The fixed mixer names; <c>dma-w&lt;N&gt;</c> is accepted besides these.</summary>
-    public static IReadOnlyList<string> Mixers { get; } = [Attention, Dma, Ssd, SsdNoRope, Hybrid];
+    public static IReadOnlyList<string> Mixers { get; } = [Attention, Dma, Ssd, SsdNoRope, Hybrid, Mamba1, Otce];
 
     public const int Layers = 2;
 
@@ -77,6 +82,14 @@ public static class MqarModels
             case Hybrid:
                 cfg.LayerTypes = [ModelConfig.Ssd, ModelConfig.Attention];
                 cfg.Ssm = StrippedSsd(dModel, rope: true);
+                break;
+            case Mamba1:
+                cfg.LayerTypes = LayerPattern.Uniform(Layers, ModelConfig.Mamba1);
+                cfg.SelectiveScan = new Mamba1Config();
+                break;
+            case Otce:
+                cfg.LayerTypes = [ModelConfig.Mamba1, ModelConfig.Attention];
+                cfg.SelectiveScan = new Mamba1Config();
                 break;
             default:
                 if (!TryDmaWindow(mixer, out int window))
