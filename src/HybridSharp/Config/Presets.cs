@@ -139,7 +139,7 @@ public static class Presets
 
     public static IReadOnlyList<Preset> All { get; } =
     [
-        new("transformer-tiny", "Llama-style Transformer, d 128, 4 layers, 4/2 heads, SwiGLU 384 (quickstart default, ≈0.8M params)",
+        new("transformer-tiny", "Llama-style Transformer, d 128, 4 layers, 4/2 heads, SwiGLU 384 (≈0.8M params)",
             () => Transformer(128, 384, 4, 4, 2)),
         new("transformer", "Transformer-S: Doge-20M widths, d 256, 8 layers, 2/1 heads (P 128), SwiGLU 512",
             () => Transformer(256, 512, 8, 2, 1, 128)),
@@ -149,7 +149,7 @@ public static class Presets
             () => TransXssm(rope: true)),
         new("transxssm-norope", "TransXSSM-S without RoPE in the SSD layers (ablation)",
             () => TransXssm(rope: false)),
-        new("transxssm-tiny", "TransXSSM at quickstart size: d 128, 4 layers (SSD-with-RoPE ×3 + attention ×1), 2/1 heads × 64, SwiGLU 384",
+        new("transxssm-tiny", "TransXSSM at quickstart size (the quickstart default): d 128, 4 layers (SSD-with-RoPE ×3 + attention ×1), 2/1 heads × 64, SwiGLU 384",
             () =>
             {
                 var cfg = Transformer(128, 384, 4, 2, 1, 64);
