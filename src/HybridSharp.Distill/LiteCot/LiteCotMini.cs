@@ -31,7 +31,7 @@ public sealed record LiteCotMiniOptions
     public double? Epochs { get; init; }
     public int BatchSize { get; init; } = 16;
     public double LearningRate { get; init; } = 3e-3;
-    public int MaxLength { get; init; } = 768;
+    public int MaxLength { get; init; } = 1024;
     /// <summary>Generated tokens at most per evaluation problem (greedy).</summary>
     public int EvalMaxTokens { get; init; } = 512;
     public int EvalBatchSize { get; init; } = 16;
@@ -98,6 +98,7 @@ public static class LiteCotMini
         o.Validate();
         var root = o.OutputDirectory;
         Directory.CreateDirectory(root);
+        CheckSettings(o);
 
         // 1. data
         var data = DataDir(root);
@@ -137,6 +138,23 @@ public static class LiteCotMini
         var report = WriteReport(o, distill, training, evals);
         log($"report: {report}");
         return report;
+    }
+
+    /// <summary>
+    /// Finished stages are reused on a rerun, so a run folder must keep one set of settings: the first run records them
+    /// in <c>litecot_settings.json</c> and a rerun with different ones is refused.
+    /// </summary>
+    private static void CheckSettings(LiteCotMiniOptions o)
+    {
+        var path = Path.Combine(o.OutputDirectory, "litecot_settings.json");
+        var text = JsonSerializer.Serialize(o with { OutputDirectory = "", TeacherApiKey = null }, Json) + "\n";
+        if (File.Exists(path))
+        {
+            if (File.ReadAllText(path) != text)
+                throw new ArgumentException($"{o.OutputDirectory} holds a run with other settings (see {path}); rerun with the same flags to resume, or choose a new --out");
+            return;
+        }
+        AtomicFile.WriteAllText(path, text);
     }
 
     // ---- distill --------------------------------------------------------------------------------------------------

@@ -57,6 +57,10 @@ public class LiteCotMiniTests
         foreach (var stage in new[] { "data:", "distill:", "sft long:", "sft concise:", "eval long:", "eval concise:" })
             Assert.Contains(stdout2.Split('\n'), l => l.StartsWith(stage, StringComparison.Ordinal) && l.Contains("skipped", StringComparison.Ordinal));
         Assert.Equal(report, File.ReadAllText(Path.Combine(tmp["run"], LiteCotMini.ReportFile)));
+
+        // Other settings in the same folder are refused rather than mixed with the finished stages.
+        var (code3, _, err3) = HybridProcess.Run([.. args, "--lr", "1e-3"]);
+        HybridProcess.AssertOneLineError(code3, err3, "holds a run with other settings");
     }
 
     [Fact]
