@@ -359,8 +359,9 @@ public static class LiteCotMini
         var ca = evals.First(e => e.Arm == Concise && e.Group == ReasoningMetrics.AllGroup);
         md.Append($"\nTarget (concise accuracy ≥ long accuracy with at most a third of the tokens), over all problems: **{(TargetMet(la, ca) ? "met" : "not met")}** " +
             $"(accuracy {la.Accuracy:P1} long vs {ca.Accuracy:P1} concise; tokens {F(la.MeanTokens)} vs {F(ca.MeanTokens)}).\n\n");
+        int smallest = evals.Where(e => e.Arm == Long).Min(e => e.Problems);
         md.Append("Caveats: tiny byte-level models trained from scratch on a few thousand synthetic problems; accuracy near chance is no evidence " +
-            "either way. With a local rewriter the concise set is a rule-based rewrite, so this measures the effect of the training target's length, not of a teacher's judgment.\n\n");
+            $"either way, and with {smallest} problems in the smallest group one problem moves its accuracy by {1.0 / Math.Max(1, smallest):P1}, so a per-difficulty \"yes\" can be one lucky answer. With a local rewriter the concise set is a rule-based rewrite, so this measures the effect of the training target's length, not of a teacher's judgment.\n\n");
         md.Append($"Per-arm details: `eval/{Long}/report.md`, `eval/{Concise}/report.md`; data and rewrites: `data/`, `distill/` (report.md, full.jsonl, rejected.jsonl).\n");
         var path = Path.Combine(root, ReportFile);
         AtomicFile.WriteAllText(path, md.ToString());
