@@ -20,4 +20,5 @@ root.Subcommands.Add(DistillCommand.Create());
 root.Subcommands.Add(SftCommand.Create());
 root.Subcommands.Add(EvalReasoningCommand.Create());
 root.Subcommands.Add(ReasoningDataCommand.Create());
+root.Subcommands.Add(LiteCotMiniCommand.Create());
 return Cli.Run(root, args);

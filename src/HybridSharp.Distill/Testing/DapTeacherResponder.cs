@@ -22,6 +22,9 @@ public sealed partial class DapTeacherResponder : ITeacherResponder
     /// <summary>The solution's steps given the long trace (may be empty); default: its lines holding an equation, at most 8.</summary>
     public Func<string, IReadOnlyList<string>> RewriteSteps { get; init; } = DefaultSteps;
 
+    /// <summary>Writes the DAP answer from (difficulty, steps, answer); default: <see cref="DapAnswer"/>.</summary>
+    public Func<string, IReadOnlyList<string>, string, string> Compose { get; init; } = DapAnswer;
+
     /// <summary>First call of two-call mode: true puts the trace in <c>reasoning_content</c> (R1-style), false in <c>content</c>.</summary>
     public bool ReasoningModel { get; init; } = true;
 
@@ -38,7 +41,7 @@ public sealed partial class DapTeacherResponder : ITeacherResponder
         }
         var givenTrace = ExtractGivenTrace(user);
         var difficulty = ChooseDifficulty(request);
-        var content = DapAnswer(difficulty, RewriteSteps(givenTrace ?? LongTrace(user, answer)), answer);
+        var content = Compose(difficulty, RewriteSteps(givenTrace ?? LongTrace(user, answer)), answer);
         return new TeacherReply.Answer(content, givenTrace is null ? LongTrace(user, answer) : "");
     }
 
