@@ -1,6 +1,6 @@
 // HybridSharp benchmarks (programs, not tests). Results go to BENCHMARKS.md by hand, with the command line.
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- transformer [--reps 5]
-//   dotnet run --project bench/HybridSharp.Bench -c Release -- hybrid [--reps 3]
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- hybrid [--reps 3] [--lengths 512,1024,2048,4096]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- mixers [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- moe [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- serve [--presets transformer-tiny,transxssm-tiny] [--dtypes fp32,bf16] [--tokens 128] [--reps 3]
@@ -19,6 +19,7 @@ var argList = args.ToList();
 int reps = 5;
 int ri = argList.IndexOf("--reps");
 if (ri >= 0 && ri + 1 < argList.Count && int.TryParse(argList[ri + 1], out var r)) reps = r;
+string Arg(string name, string fallback) { int i = argList.IndexOf(name); return i >= 0 && i + 1 < argList.Count ? argList[i + 1] : fallback; }
 string mode = argList.FirstOrDefault(a => !a.StartsWith("--") && !int.TryParse(a, out _)) ?? "transformer";
 
 Console.WriteLine($"# HybridSharp benchmark '{mode}'  ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
@@ -30,7 +31,7 @@ switch (mode)
         break;
     case "hybrid":
         Bench.WarmUp();
-        HybridBench.Run(reps, [512, 1024, 2048, 4096], ["transformer", "transxssm"]);
+        HybridBench.Run(reps, Arg("--lengths", "512,1024,2048,4096").Split(',').Select(int.Parse).ToArray(), ["transformer", "transxssm"]);
         break;
     case "mixers":
         Bench.WarmUp();
@@ -49,7 +50,6 @@ switch (mode)
     }
     case "quality":
     {
-        string Arg(string name, string fallback) { int i = argList.IndexOf(name); return i >= 0 && i + 1 < argList.Count ? argList[i + 1] : fallback; }
         QualityRun.Run(Arg("--corpus", "/usr/share/vim/vim90/doc"), Arg("--out", "runs/quality"),
             int.Parse(Arg("--steps", "400")), int.Parse(Arg("--batch", "8")), int.Parse(Arg("--seq-len", "256")),
             argList.Contains("--models") ? Arg("--models", "").Split(',', StringSplitOptions.RemoveEmptyEntries) : null);
@@ -62,7 +62,6 @@ switch (mode)
         break;
     case "serve":
     {
-        string Arg(string name, string fallback) { int i = argList.IndexOf(name); return i >= 0 && i + 1 < argList.Count ? argList[i + 1] : fallback; }
         ServeBench.Run(Arg("--presets", "transformer-tiny,transxssm-tiny").Split(',', StringSplitOptions.RemoveEmptyEntries),
             Arg("--dtypes", "fp32,bf16").Split(',', StringSplitOptions.RemoveEmptyEntries), int.Parse(Arg("--tokens", "128")),
             argList.Contains("--reps") ? reps : 3);
