@@ -133,6 +133,9 @@ public sealed class SsdMixer : nn.Module
             }
         }
 
+        if (slot is not null && t == 1 && validMask is null && x.dtype == ScalarType.Float32 && !is_grad_enabled())
+            return DecodeStep(x, cos, sin, slot).MoveToOuterDisposeScope();
+
         var proj = in_proj.forward(x);                                   // [B, T, Z + C_conv + H]
         Tensor? z = _zSize > 0 ? proj.narrow(-1, 0, _zSize) : null;
         var xbc = proj.narrow(-1, _zSize, _convChannels);
@@ -171,6 +174,41 @@ public sealed class SsdMixer : nn.Module
         y = y.reshape(b, t, _dIn);
         if (norm is not null) y = GatedGroupRmsNorm(y, z, norm.Weight, _groups, _normEps);
         return out_proj.forward(y).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// One decode token (fp32, no padding, no autograd) with as few tensor operations as possible: on CPU a decode step
+    /// of a small model is bound by per-operation overhead, not arithmetic. Same math as the general path and
+    /// <see cref="SsdKernels.Step"/>: h ← e^{dt·A}·h + (dt·x) ⊗ B (in place on the cached state), y = h·C + D·x.
+    /// </summary>
+    private Tensor DecodeStep(Tensor x, Tensor cos, Tensor sin, SsdCache slot)
+    {
+        long b = x.shape[0], r = _heads / _groups;
+        var proj = in_proj.forward(x);                                   // [B, 1, Z + C_conv + H]
+        Tensor? z = _zSize > 0 ? proj.narrow(-1, 0, _zSize) : null;
+        var xbc = proj.narrow(-1, _zSize, _convChannels);
+        if (conv1d is not null) xbc = CausalConv(xbc, slot);
+        var xs = xbc.narrow(-1, 0, _dIn).reshape(b, _groups, r, _headDim, 1);
+        var bc = xbc.narrow(-1, _dIn, 2 * _groups * _stateSize).reshape(b, 2 * _groups, _stateSize);
+        if (_rope)
+        {
+            if (cos.shape[^1] != _stateSize)
+                throw new ArgumentException($"SSD rope: rotary table dim {cos.shape[^1]} ≠ state_size {_stateSize}");
+            var c = cos.reshape(-1, 1, _stateSize);                      // [B or 1, 1, N]
+            var sn = sin.reshape(-1, 1, _stateSize);
+            bc = bc.mul(c).add_(RotaryEmbedding.RotateHalf(bc).mul_(sn));
+        }
+        var dt = nn.functional.softplus(proj.narrow(-1, _zSize + _convChannels, _heads).reshape(b, _heads).add(dt_bias));
+        if (_dtLimitLow > 0 || !double.IsPositiveInfinity(_dtLimitHigh)) dt = dt.clamp(_dtLimitLow, _dtLimitHigh);
+        var dt5 = dt.view(b, _groups, r, 1, 1);
+        var decay = dt5.mul(A_log.exp().neg_().view(1, _groups, r, 1, 1)).exp_();
+        var state = slot.SsmState.view(b, _groups, r, _headDim, _stateSize);
+        state.mul_(decay).addcmul_(xs.mul(dt5), bc.narrow(1, 0, _groups).reshape(b, _groups, 1, 1, _stateSize), 1);
+        var y = state.matmul(bc.narrow(1, _groups, _groups).reshape(b, _groups, 1, _stateSize, 1)); // [B, G, r, P, 1]
+        if (D is not null) y = y.addcmul_(xs, D.view(1, _groups, r, 1, 1), 1);
+        y = y.view(b, 1, _dIn);
+        if (norm is not null) y = GatedGroupRmsNorm(y, z, norm.Weight, _groups, _normEps);
+        return out_proj.forward(y);
     }
 
     /// <summary>
