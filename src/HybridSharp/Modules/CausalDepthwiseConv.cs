@@ -28,7 +28,8 @@ internal static class CausalDepthwiseConv
         }
         else
         {
-            // Σ_k w[k] ⊙ full[:, k : k + T] (faster on CPU than libtorch's depthwise conv1d, see SsdMixer).
+            // Σ_k w[k] ⊙ full[:, k : k + T] (on CPU this beats libtorch's depthwise conv1d, whose weight
+            // gradient is slow, which picks a much slower kernel under no_grad, and which in fp64 retries NNPACK with a warning).
             y = full.narrow(1, 0, t).mul(w[0]);
             for (long k = 1; k < kernel; k++) y = y.add_(full.narrow(1, k, t).mul(w[k]));
         }

@@ -215,33 +215,8 @@ public sealed class SsdMixer : nn.Module
     /// Causal depthwise conv + SiLU over xbc [B, T, C_conv], computed in the [B, T, C] layout. Left context: the cached
     /// last K−1 inputs, or zeros. Updates the cached conv state ([B, C_conv, K]) with the last K inputs.
     /// </summary>
-    private Tensor CausalConv(Tensor xbc, SsdCache? slot)
-    {
-        long b = xbc.shape[0], t = xbc.shape[1];
-        Tensor context = slot?.ConvState is { } cs
-            ? cs.narrow(-1, 1, _kernel - 1).transpose(1, 2).to_type(xbc.dtype)
-            : zeros([b, _kernel - 1, _convChannels], xbc.dtype, xbc.device);
-        var full = cat([context, xbc], 1);                              // [B, K − 1 + T, C]
-        var w = conv1d!.weight!.view(_convChannels, _kernel).t();       // [K, C]
-        Tensor y;
-        if (t == 1)
-        {
-            // Decode: one dot product per channel over the K-token window.
-            y = full.mul(w).sum([1], keepdim: true);
-        }
-        else
-        {
-            // Σ_k w[k] ⊙ full[:, k : k + T]. On CPU this beats libtorch's depthwise conv1d, whose weight gradient is
-            // slow, which dispatches to a much slower kernel under no_grad, and which in fp64 retries NNPACK (logging
-            // a warning) on every call.
-            y = full.narrow(1, 0, t).mul(w[0]);
-            for (long k = 1; k < _kernel; k++) y = y.add_(full.narrow(1, k, t).mul(w[k]));
-        }
-        if (conv1d.bias is { } bias) y = y.add_(bias);
-        if (slot?.ConvState is { } state)
-            using (no_grad()) state.copy_(full.narrow(1, t - 1, _kernel).transpose(1, 2));
-        return nn.functional.silu(y);
-    }
+    private Tensor CausalConv(Tensor xbc, SsdCache? slot) =>
+        nn.functional.silu(CausalDepthwiseConv.Apply(xbc, conv1d!.weight!, conv1d.bias, slot?.ConvState));
 
     /// <summary>Rotates B and C (packed as bc [B, T, 2G, N]) with cos/sin [B, T, N] or [T, N].</summary>
     private Tensor RotateBC(Tensor bc, Tensor cos, Tensor sin)
