@@ -5,6 +5,7 @@
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- moe [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- serve [--presets transformer-tiny,transxssm-tiny] [--dtypes fp32,bf16] [--tokens 128] [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- mamba1 [--reps 3] [--batch 2]
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- opcost [--reps 5]   (µs per small tensor op: the batch-1 decode unit)
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- quality [--corpus DIR] [--steps 400] [--batch 8] [--seq-len 256] [--models transformer,transxssm,transxssm-norope,mamba2]
 // Measures the machine's fp32 GEMM peak, then training tokens/s and MFU-against-that-peak of the Transformer
 // baseline at d 256 / 4 layers and d 512 / 6 layers (T 256), plus prefill and decode tokens/s.
@@ -55,6 +56,9 @@ switch (mode)
             argList.Contains("--models") ? Arg("--models", "").Split(',', StringSplitOptions.RemoveEmptyEntries) : null);
         break;
     }
+    case "opcost":
+        OpCostProbe.Run(reps);
+        break;
     case "serve-steps":
         foreach (var preset in new[] { "transformer-tiny", "transxssm-tiny" })
             foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
@@ -68,7 +72,7 @@ switch (mode)
         break;
     }
     default:
-        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, moe, mamba1, quality, serve)");
+        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, moe, mamba1, quality, serve, serve-steps, opcost)");
         return 2;
 }
 return 0;

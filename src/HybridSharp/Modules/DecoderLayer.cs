@@ -107,12 +107,14 @@ public sealed class DecoderLayer : nn.Module
             (_, Mamba1Mixer m1) => m1.Forward(normed, stateCos ?? cos, stateSin ?? sin, cache, Index, validMask),
             _ => ((SsdMixer)mamba!).Forward(normed, cos, sin, cache, Index, validMask),
         };
-        h = input_residual is null ? h.add(mixed) : h.mul(input_residual).add_(mixed);
+        // Residuals accumulate into the fresh mixer/FFN output in place (one tensor op fewer per residual; no
+        // autograd formula of a mixer's or FFN's last op needs its own output).
+        h = input_residual is null ? mixed.add_(h) : mixed.addcmul_(h, input_residual, 1);
         if (mlp is not null)
         {
             var normed2 = post_attention_layernorm!.forward(h);
             var f = mlp is IMoeLayer moe ? moe.Forward(normed2, routing, validMask) : mlp.forward(normed2);
-            h = post_attention_residual is null ? h.add(f) : h.mul(post_attention_residual).add_(f);
+            h = post_attention_residual is null ? f.add_(h) : f.addcmul_(h, post_attention_residual, 1);
         }
         if (dense is not null)
         {

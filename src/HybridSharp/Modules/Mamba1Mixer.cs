@@ -188,7 +188,7 @@ public sealed class Mamba1Mixer : nn.Module
         if (cos.shape[^1] != _stateSize)
             throw new ArgumentException($"Mamba-1 rope: rotary table dim {cos.shape[^1]} ≠ state_size {_stateSize}");
         var bc = stack([bMat, cMat], 2);                                     // [B, T, 2, N]
-        var rotated = bc.mul(cos.unsqueeze(-2)).add_(RotaryEmbedding.RotateHalf(bc).mul_(sin.unsqueeze(-2)));
+        var rotated = RotaryEmbedding.Rotate(bc, cos.unsqueeze(-2), sin.unsqueeze(-2));
         return (rotated.select(2, 0), rotated.select(2, 1));
     }
 }

@@ -35,7 +35,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         {
             // fp32 input: no casts (each tensor op costs microseconds of overhead in one-token decode steps).
             var inv32 = x.mul(x).mean([-1], keepdim: true).add_(eps).rsqrt_();
-            return x.mul(inv32).mul(weight).MoveToOuterDisposeScope();
+            var y32 = x.mul(inv32);
+            return (is_grad_enabled() ? y32.mul(weight) : y32.mul_(weight)).MoveToOuterDisposeScope();
         }
         var xf = x.to_type(ScalarType.Float32);
         var inv = xf.pow(2).mean([-1], keepdim: true).add_(eps).rsqrt_();

@@ -46,17 +46,32 @@ public sealed class RotaryEmbedding
     public (Tensor Cos, Tensor Sin) Compute(Tensor positions, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
-        long maxPos = positions.numel() == 0 ? 0 : positions.max().item<long>();
-        double theta = EffectiveTheta(maxPos);
+        // Only dynamic NTK scaling depends on the longest position (reading it costs a sync and two ops per decode token).
+        double theta = Scaling is { RopeType: "dynamic" } ? EffectiveTheta(positions.numel() == 0 ? 0 : positions.max().item<long>()) : Theta;
         // Angles in fp32 (as HF does) unless the model runs in fp64, where fp64 angles keep exactness tests tight.
         var angleType = dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
-        var idx = arange(0, Dim, 2, dtype: ScalarType.Float64, device: positions.device);
-        var invFreq = pow(theta, idx.div(Dim)).reciprocal().to_type(angleType);
-        var freqs = positions.to_type(angleType).unsqueeze(-1).mul(invFreq); // [..., D/2]
+        var freqs = positions.to_type(angleType).unsqueeze(-1).mul(InverseFrequencies(theta, angleType, positions.device)); // [..., D/2]
         var emb = cat([freqs, freqs], -1);
-        var cos = emb.cos().to_type(dtype);
-        var sin = emb.sin().to_type(dtype);
+        var cos = emb.cos();
+        var sin = emb.sin_();
+        if (dtype != angleType) { cos = cos.to_type(dtype); sin = sin.to_type(dtype); }
         return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
+    }
+
+    private (double Theta, ScalarType Type, string Device, Tensor Value)? _invFreq;
+
+    /// <summary>θ^(−2i/D) for i = 0 … D/2−1, computed in fp64 and kept per (θ, dtype, device): one decode token needs it once.</summary>
+    private Tensor InverseFrequencies(double theta, ScalarType type, Device device)
+    {
+        if (_invFreq is { } c && c.Theta == theta && c.Type == type && c.Device == device.ToString() && !c.Value.IsInvalid) return c.Value;
+        using (NewDisposeScope())
+        {
+            var idx = arange(0, Dim, 2, dtype: ScalarType.Float64, device: device);
+            var value = pow(theta, idx.div(Dim)).reciprocal().to_type(type).DetachFromDisposeScope();
+            _invFreq?.Value.Dispose();
+            _invFreq = (theta, type, device.ToString(), value);
+            return value;
+        }
     }
 
     /// <summary>rotate_half([v₁ | v₂]) = [−v₂ | v₁] on the last dimension.</summary>
@@ -74,10 +89,22 @@ public sealed class RotaryEmbedding
     /// </summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
+        if (cos.dim() == 3) return Rotate(x, cos.unsqueeze(1), sin.unsqueeze(1));
+        return Rotate(x, cos, sin);
+    }
+
+    /// <summary>
+    /// x·cos + rotate_half(x)·sin with cos/sin already broadcastable to x. Written as one product and two in-place
+    /// half updates (y₁ −= x₂·sin₁, y₂ += x₁·sin₂) instead of building rotate_half(x): three tensor operations fewer per
+    /// call, which matters in one-token decode steps; autograd handles the in-place updates of the fresh product.
+    /// </summary>
+    public static Tensor Rotate(Tensor x, Tensor cos, Tensor sin)
+    {
         using var scope = NewDisposeScope();
-        Tensor c = cos, s = sin;
-        if (cos.dim() == 3) { c = cos.unsqueeze(1); s = sin.unsqueeze(1); }
-        var y = x.mul(c).add_(RotateHalf(x).mul_(s));
+        long half = x.shape[^1] / 2;
+        var y = x.mul(cos);
+        y.narrow(-1, 0, half).addcmul_(x.narrow(-1, half, half), sin.narrow(-1, 0, half), -1);
+        y.narrow(-1, half, half).addcmul_(x.narrow(-1, 0, half), sin.narrow(-1, half, half), 1);
         return y.MoveToOuterDisposeScope();
     }
 }

@@ -37,6 +37,25 @@ public static class SsdKernels
         return seg.MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// exp(segsum(a)) on and below the diagonal, with fewer full-size passes than <see cref="DecayExp"/>(<see cref="Segsum"/>(a)):
+    /// the strictly-lower running sums are built by one masked product and one cumsum, and the entries above the diagonal
+    /// are left at e⁰ = 1 — the caller multiplies by a causally masked factor. In fp32 log-decays are clamped at −40
+    /// (e^−40 ≈ 4e−18, below fp32 resolution of any sum it enters) so nothing reaches the slow denormal range.
+    /// </summary>
+    public static Tensor IntraChunkDecay(Tensor a)
+    {
+        using var scope = NewDisposeScope();
+        long q = a.shape[^1];
+        var strictLower = ones(q, q, dtype: a.dtype, device: a.device).tril_(-1);
+        var seg = a.unsqueeze(-1).mul(strictLower).cumsum(-2);        // [..., l, s] = Σ_{s<r≤l} a_r, 0 for l ≤ s
+        var decay = a.dtype == ScalarType.Float64 ? seg.exp() : seg.clamp_min(IntraChunkLogDecayFloor).exp();
+        return decay.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Clamp of fp32 log-decays inside a chunk (see <see cref="IntraChunkDecay"/>).</summary>
+    public const double IntraChunkLogDecayFloor = -40.0;
+
     /// <summary>Log-decays below this (fp32) are treated as −∞: e^−60 ≈ 9e−27 is far below fp32 resolution of any sum.</summary>
     public const double Fp32LogDecayFloor = -60.0;
 
@@ -93,10 +112,11 @@ public static class SsdKernels
         var cs = cc.view(b, nc, q, g, n).permute(0, 1, 3, 2, 4);
 
         var cum = ac.cumsum(-1);                                       // [b,c,g,r,q]
-        var decay = DecayExp(Segsum(ac));                              // L = exp(segsum) [b,c,g,r,q(l),q(s)]
+        var decay = IntraChunkDecay(ac);                               // L = exp(segsum) [b,c,g,r,q(l),q(s)], upper triangle unmasked
 
-        // 1. Diagonal blocks: (C_l·B_s) ⊙ L[l,s] applied to x̄.
-        var scores = cs.matmul(bs.transpose(-1, -2)).unsqueeze(3);     // [b,c,g,1,l,s]
+        // 1. Diagonal blocks: (C_l·B_s) ⊙ L[l,s] applied to x̄; the causal mask goes on the r-times smaller scores.
+        var causal = ones(q, q, dtype: cdt, device: x.device).tril_(0);
+        var scores = cs.matmul(bs.transpose(-1, -2)).mul_(causal).unsqueeze(3); // [b,c,g,1,l,s]
         var yDiag = scores.mul(decay).matmul(xs);                      // [b,c,g,r,l,p]
 
         // 2. Chunk states: weights exp(Σ_{r=s+1..Q−1} a_r) = last row of L (no cumsum differences).

@@ -196,7 +196,7 @@ public sealed class SsdMixer : nn.Module
                 throw new ArgumentException($"SSD rope: rotary table dim {cos.shape[^1]} ≠ state_size {_stateSize}");
             var c = cos.reshape(-1, 1, _stateSize);                      // [B or 1, 1, N]
             var sn = sin.reshape(-1, 1, _stateSize);
-            bc = bc.mul(c).add_(RotaryEmbedding.RotateHalf(bc).mul_(sn));
+            bc = RotaryEmbedding.Rotate(bc, c, sn);
         }
         var dt = nn.functional.softplus(proj.narrow(-1, _zSize + _convChannels, _heads).reshape(b, _heads).add(dt_bias));
         if (_dtLimitLow > 0 || !double.IsPositiveInfinity(_dtLimitHigh)) dt = dt.clamp(_dtLimitLow, _dtLimitHigh);

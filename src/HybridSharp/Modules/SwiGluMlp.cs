@@ -29,6 +29,12 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var g = gate_proj.forward(x);
+        if (!is_grad_enabled() && _act == "silu")
+        {
+            // Inference: activation and gating in place (two allocations fewer per call; decode is bound by them).
+            g = nn.functional.silu(g, inplace: true).mul_(up_proj.forward(x));
+            return down_proj.forward(g).MoveToOuterDisposeScope();
+        }
         g = _act switch
         {
             "gelu" => nn.functional.gelu(g),

@@ -76,7 +76,8 @@ public sealed class HfImportFixtureTests(ITestOutputHelper output)
         using var ids = Ids();
         using var expected = Logits(reference, ids);
         using var got = LogitsOf(tmp["hs"], ids);
-        Assert.Equal(0f, MaxDiff(expected, got));
+        // The legacy layout computes the mask per query head (rows repeated), a different op sequence: rounding only.
+        Assert.True(MaxDiff(expected, got) < 1e-5f, $"max |Δlogit| {MaxDiff(expected, got)}");
 
         // Without QK-norm the model has no exact HF DogeForCausalLM form (transformers always applies q_norm/k_norm): export refuses.
         var ex = Assert.Throws<ArgumentException>(() => HfExporter.Export(tmp["hs"], tmp["hf"]));
