@@ -1,4 +1,5 @@
 using HybridSharp.Config;
+using HybridSharp.Inference;
 using HybridSharp.IO.HfInterop;
 using HybridSharp.Models;
 using HybridSharp.Modules;
@@ -180,5 +181,39 @@ public sealed class LognScalingTests
         // path that counted positions per call (as upstream does) or dropped the factor would fail here.
         if (dtype == ScalarType.Float64) Assert.True(effect > 1000 * tolerance, $"logn changed the logits by only {effect}");
         else Assert.True(effect > 0);
+    }
+
+    [Fact]
+    public void SlotCacheRowsOfDifferentLengthsEachGetTheirOwnFactor()
+    {
+        // Serve path: one row crosses position 4032 while a short row decodes next to it in the same steps (fp64).
+        using var model = new CausalLM(TinyOtce(logn: true), seed: 3);
+        model.to(ScalarType.Float64).eval();
+        using var _ = inference_mode();
+        using var scope = NewDisposeScope();
+        manual_seed(21);
+        const int total = 4048, prompt = 4030, shortPrompt = 5, steps = total - prompt;
+        var ids = randint(0, 256, [1, total], dtype: ScalarType.Int64);
+        var shortIds = randint(0, 256, [1, shortPrompt + steps], dtype: ScalarType.Int64);
+
+        using var slots = new SlotCache(model, maxBatch: 2, capacity: total);
+        var row = slots.OpenRow();
+        var longLogits = new List<Tensor> { model.Forward(ids.narrow(1, 0, prompt), row) };
+        slots.CommitRow(row);
+        row = slots.OpenRow();
+        var shortLogits = new List<Tensor> { model.Forward(shortIds.narrow(1, 0, shortPrompt), row) };
+        slots.CommitRow(row);
+        for (int k = 0; k < steps; k++)
+        {
+            var input = cat([ids.narrow(1, prompt + k, 1), shortIds.narrow(1, shortPrompt + k, 1)], 0);
+            using var view = slots.StepView();
+            var logits = model.Forward(input, view);
+            slots.Advance();
+            longLogits.Add(logits.narrow(0, 0, 1));
+            shortLogits.Add(logits.narrow(0, 1, 1));
+        }
+        double longDiff = MaxDiff(cat(longLogits, 1), model.Forward(ids));
+        double shortDiff = MaxDiff(cat(shortLogits, 1), model.Forward(shortIds));
+        Assert.True(longDiff <= 1e-10 && shortDiff <= 1e-10, $"slot rows differ from full forwards by {longDiff} (long) and {shortDiff} (short)");
     }
 }
