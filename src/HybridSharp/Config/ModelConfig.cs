@@ -37,6 +37,12 @@ public sealed class ModelConfig
     [JsonPropertyName("mamba1")] public Mamba1Config? SelectiveScan { get; set; }
     /// <summary>Layers that end with the OTCE Expresser tail (pre_dense_layernorm, dense, projection); null = none.</summary>
     [JsonPropertyName("expresser_layers")] public List<int>? ExpresserLayers { get; set; }
+    /// <summary>
+    /// OTCE "logn" length scaling: C of Mamba-1 layers and Q of attention layers are multiplied by
+    /// max(1, ln(64 + i)/ln 4096), i = absolute position + 1 (exactly 1 up to position 4031). On in the OTCE presets.
+    /// DMA and SSD layers ignore it.
+    /// </summary>
+    [JsonPropertyName("logn_scaling")] public bool LognScaling { get; set; }
     /// <summary>Settings of DMA layers; optional (defaults apply) when any layer is "dma".</summary>
     [JsonPropertyName("dma")] public DmaConfig? Dma { get; set; }
     /// <summary>Settings of mixture-of-experts FFNs; required when any layer's FFN is "cdmoe", "cdmoe_mh" or "moe".</summary>

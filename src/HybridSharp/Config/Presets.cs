@@ -110,7 +110,8 @@ public static class Presets
     /// OTCE (arXiv 2406.16495; architecture.md §6, §11, §12): Observer (Mamba-1 × <paramref name="observer"/>) → Thinker
     /// (attention × <paramref name="thinker"/>) → Conceiver (Mamba-1 × <paramref name="conceiver"/>) → Expresser (one
     /// attention layer with the dense/projection tail). FFNs: OTCE MLP in layer 0, in the last Conceiver layer and in the
-    /// Expresser; the OTCE MoE (4 experts, top-1, expansive) everywhere else. Untied head, RMS eps 1e-6, θ 1e4, no scaling.
+    /// Expresser; the OTCE MoE (4 experts, top-1, expansive) everywhere else. Untied head, RMS eps 1e-6, θ 1e4, no RoPE
+    /// scaling; the "logn" factor max(1, ln(64 + i)/ln 4096) on Mamba-1 C and attention Q (<c>logn_scaling</c>) is on.
     /// </summary>
     private static ModelConfig Otce(int d, int inter, int observer, int thinker, int conceiver, int heads, int kvHeads, int headDim,
         int stateSize, int dtRank, int maxPositions = 2048)
@@ -132,6 +133,7 @@ public static class Presets
             .Select(i => i == 0 || i >= layers - 2 ? ModelConfig.OtceMlp : MoeConfig.OtceMoe)
             .ToList();
         cfg.ExpresserLayers = [layers - 1];
+        cfg.LognScaling = true;
         cfg.SelectiveScan = new Mamba1Config { Expand = 1, StateSize = stateSize, DtRank = dtRank, ConvKernel = 4, Rope = true, InnerLayernorms = true };
         cfg.Moe = new MoeConfig { NumExperts = 4, NumExpertsPerTok = 1, OtceMoeKind = MoeConfig.OtceExpansive, RouterAuxLossCoef = 0.001 };
         return cfg;
@@ -175,11 +177,11 @@ public static class Presets
             () => Cheems(productKey: true)),
         new("wonderful-matrices-tiny", "Wonderful Matrices at quickstart size: d 128, SSD ×3 + DMA ×1, product-key CDMoE",
             () => Cheems(productKey: true, d: 128, inter: 256, layers: 4, heads: 2, kvHeads: 1, headDim: 64, period: 4)),
-        new("otce", "OTCE defaults: d 1024, Mamba-1 ×12 → attention ×2 → Mamba-1 ×9 → Expresser, 16/8 heads × 64, N 64, R 64, OTCE MLP 4096 / MoE (4 experts, top-1, expansive)",
+        new("otce", "OTCE defaults: d 1024, Mamba-1 ×12 → attention ×2 → Mamba-1 ×9 → Expresser, 16/8 heads × 64, N 64, R 64, OTCE MLP 4096 / MoE (4 experts, top-1, expansive), logn scaling of C and Q beyond position 4031",
             () => Otce(1024, 4096, 12, 2, 9, 16, 8, 64, stateSize: 64, dtRank: 64, maxPositions: 65536)),
-        new("otce-s", "OTCE-S: d 256, Mamba-1 ×4 → attention ×1 → Mamba-1 ×3 → Expresser, 2/1 heads × 128, N 64, R 16, OTCE MLP 512 / MoE (4, top-1, expansive)",
+        new("otce-s", "OTCE-S: d 256, Mamba-1 ×4 → attention ×1 → Mamba-1 ×3 → Expresser, 2/1 heads × 128, N 64, R 16, OTCE MLP 512 / MoE (4, top-1, expansive), logn scaling",
             () => Otce(256, 512, 4, 1, 3, 2, 1, 128, stateSize: 64, dtRank: 16)),
-        new("otce-tiny", "OTCE at test size: d 64, Mamba-1 ×2 → attention ×1 → Mamba-1 ×2 → Expresser, 2/1 heads × 32, N 16, R 4, OTCE MLP 128 / MoE",
+        new("otce-tiny", "OTCE at test size: d 64, Mamba-1 ×2 → attention ×1 → Mamba-1 ×2 → Expresser, 2/1 heads × 32, N 16, R 4, OTCE MLP 128 / MoE, logn scaling",
             () => Otce(64, 128, 2, 1, 2, 2, 1, 32, stateSize: 16, dtRank: 4)),
         new("transformer-d256", "benchmark shape: d 256, 4 layers, 4 heads, SwiGLU 1024",
             () => Transformer(256, 1024, 4, 4, 4)),

@@ -28,6 +28,9 @@ public sealed class DmaKvCache : ILayerCache
 
     public ILayerCache Rows(long start, long count) => new DmaKvCache(Kv.RowsOf(start, count), Delta.narrow(0, start, count));
 
+    /// <summary>Nothing to clear: keys and Δ beyond a row's length are never read.</summary>
+    public void Reset() { }
+
     public void CopyRow(long from, long to, long length)
     {
         if (from == to || length == 0) return;

@@ -3,7 +3,8 @@ using static TorchSharp.torch;
 namespace HybridSharp.Inference;
 
 /// <summary>
-/// One layer's decode state: <see cref="KvCache"/> (attention), <see cref="DmaKvCache"/> (DMA) or <see cref="SsdCache"/> (SSD).
+/// One layer's decode state: <see cref="KvCache"/> (attention), <see cref="DmaKvCache"/> (DMA), <see cref="SsdCache"/> (SSD)
+/// or <see cref="Mamba1Cache"/> (Mamba-1).
 /// Every slot is batch-major, so a range of rows can be viewed or a row moved without knowing the layer type.
 /// </summary>
 public interface ILayerCache : IDisposable
@@ -13,6 +14,12 @@ public interface ILayerCache : IDisposable
 
     /// <summary>Copies row <paramref name="from"/>'s state (its first <paramref name="length"/> tokens for KV slots) to row <paramref name="to"/>.</summary>
     void CopyRow(long from, long to, long length);
+
+    /// <summary>
+    /// Prepares these rows for a new sequence: recurrent slots (SSD, Mamba-1) zero their conv and SSM states, which a
+    /// prefill reads as its initial state; KV slots need nothing, because attention reads only a row's own length.
+    /// </summary>
+    void Reset();
 }
 
 /// <summary>
@@ -40,6 +47,9 @@ public sealed class KvCache : ILayerCache
 
     /// <summary>Typed <see cref="Rows"/>.</summary>
     public KvCache RowsOf(long start, long count) => new(Keys.narrow(0, start, count), Values.narrow(0, start, count));
+
+    /// <summary>Nothing to clear: keys beyond a row's length are never read (and are overwritten as the row grows).</summary>
+    public void Reset() { }
 
     public void CopyRow(long from, long to, long length)
     {

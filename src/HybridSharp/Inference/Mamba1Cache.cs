@@ -43,6 +43,16 @@ public sealed class Mamba1Cache : ILayerCache
         }
     }
 
+    /// <summary>Clears both states (a new sequence): the conv window and the SSM state start from zero.</summary>
+    public void Reset()
+    {
+        using (no_grad())
+        {
+            ConvState.zero_();
+            SsmState.zero_();
+        }
+    }
+
     /// <summary>Total number of cached elements (constant over the life of the cache).</summary>
     public long ElementCount => SsmState.numel() + ConvState.numel();
 

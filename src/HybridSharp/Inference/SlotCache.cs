@@ -5,7 +5,7 @@ namespace HybridSharp.Inference;
 
 /// <summary>
 /// Decode state for continuous batching: a preallocated cache of <see cref="MaxBatch"/> rows × <see cref="Capacity"/>
-/// tokens over every layer type (KV for attention, KV + Δ for DMA, conv + SSM state for SSD), in which sequences join
+/// tokens over every layer type (KV for attention, KV + Δ for DMA, conv + SSM state for SSD and Mamba-1), in which sequences join
 /// and leave between decode steps.
 /// <list type="bullet">
 /// <item>The live sequences always occupy rows [0, <see cref="Count"/>), each with its own length. A decode step runs on
@@ -50,14 +50,15 @@ public sealed class SlotCache : IDisposable
     public long LengthOf(int row) => row < Count ? _lengths[row] : throw new ArgumentOutOfRangeException(nameof(row));
 
     /// <summary>
-    /// A one-row cache over the next free row, empty (length 0, SSD state zeroed), for prefilling a joining sequence with
+    /// A one-row cache over the next free row, empty (length 0, SSD and Mamba-1 states zeroed: the row may hold the state
+    /// of a sequence that left, or of the allocation token), for prefilling a joining sequence with
     /// the ordinary forward. Pass it to <see cref="CommitRow"/> afterwards, or dispose it to abandon the join.
     /// </summary>
     public InferenceCache OpenRow()
     {
         if (Count >= MaxBatch) throw new InvalidOperationException($"all {MaxBatch} cache rows are in use");
         var view = View(Count, 1, null);
-        foreach (var layer in view.Layers) (layer as SsdCache)?.Reset();
+        foreach (var layer in view.Layers) layer!.Reset();
         return view;
     }
 

@@ -39,7 +39,8 @@ public sealed partial class CausalLM
 
         var h = model.embed_tokens.forward(inputIds);
         var (cos, sin) = Rotary.Compute(positions, h.dtype);
-        foreach (var layer in model.layers) h = layer.Forward(h, cos, sin, mask, null, null, routing);
+        var logn = Config.LognScaling ? LognScaling.Factors(positions, h.dtype, maxPositionBound: t - 1) : null;
+        foreach (var layer in model.layers) h = layer.Forward(h, cos, sin, mask, null, null, routing, logn: logn);
         h = model.norm.forward(h);
         return h.MoveToOuterDisposeScope();
     }

@@ -106,6 +106,7 @@ public sealed partial class CausalLM : nn.Module
         long b = inputIds.shape[0], t = inputIds.shape[1];
         long past = cache?.Length ?? 0;
         var device = inputIds.device;
+        bool explicitPositions = positions is not null;
 
         Tensor? keyValid = null;
         AttentionMask? slotMask = null;
@@ -145,9 +146,16 @@ public sealed partial class CausalLM : nn.Module
         var (cos, sin) = Rotary.Compute(positions, h.dtype);
         Tensor? stateCos = null, stateSin = null;
         if (StateRotary is not null) (stateCos, stateSin) = StateRotary.Compute(positions, h.dtype);
+        // OTCE logn factor [B, T]: only when switched on and some position reaches 4032 (a host bound avoids any op below).
+        Tensor? logn = null;
+        if (Config.LognScaling)
+        {
+            long? bound = explicitPositions ? null : (cache?.RowLengths is not null ? cache.MaxRowLength : past) + t - 1;
+            logn = LognScaling.Factors(positions.dim() == 1 ? positions.unsqueeze(0) : positions, h.dtype, bound);
+        }
         using var mask = slotMask ?? AttentionMask.Build(t, past, keyValid, device);
         var validNow = keyValid?.narrow(1, past, t);
-        foreach (var layer in model.layers) h = layer.Forward(h, cos, sin, mask, cache, validNow, routing, stateCos, stateSin);
+        foreach (var layer in model.layers) h = layer.Forward(h, cos, sin, mask, cache, validNow, routing, stateCos, stateSin, logn);
         h = model.norm.forward(h);
         cache?.Advance(t);
         return h.MoveToOuterDisposeScope();

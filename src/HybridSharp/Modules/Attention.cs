@@ -1,6 +1,7 @@
 // Grouped-query causal self-attention with RoPE (Vaswani et al. 2017; GQA: Ainslie et al. 2023), Llama layout:
 //   Q = x·W_qᵀ → [B,H,T,P],  K, V = x·W_kᵀ, x·W_vᵀ → [B,Hkv,T,P]
 //   Q, K ← rot_pos(Q), rot_pos(K) (shared rotary table, absolute positions);  K, V appended to the KV cache
+//   with logn_scaling (OTCE): Q_t ← s_t·Q_t,  s_t = max(1, ln(64 + i_t)/ln 4096),  i_t = position + 1 (see LognScaling)
 //   O = softmax(Q·Kᵀ/√P + mask)·V with query head h reading KV head ⌊h/g⌋, g = H/Hkv;  out = concat(O)·W_oᵀ
 using HybridSharp.Config;
 using HybridSharp.Inference;
@@ -29,8 +30,11 @@ public sealed class Attention : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>x [B, T, d]; cos/sin [B, T, P]; cache slot null in training.</summary>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, AttentionMask mask, InferenceCache? cache, int layerIndex)
+    /// <summary>
+    /// x [B, T, d]; cos/sin [B, T, P]; cache slot null in training. <paramref name="logn"/> [B, T] (or [1, T]): the OTCE
+    /// logn factor per query token (fp32, fp64 for fp64 models), null = 1.
+    /// </summary>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, AttentionMask mask, InferenceCache? cache, int layerIndex, Tensor? logn = null)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
@@ -38,6 +42,7 @@ public sealed class Attention : nn.Module
         var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
         var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
         q = RotaryEmbedding.Apply(q, cos, sin);
+        if (logn is not null) q = q.mul(logn.unsqueeze(1).unsqueeze(-1)).to_type(x.dtype); // product in fp32, then x's dtype
         k = RotaryEmbedding.Apply(k, cos, sin);
         if (cache is not null)
         {

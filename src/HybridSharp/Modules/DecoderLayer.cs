@@ -93,18 +93,19 @@ public sealed class DecoderLayer : nn.Module
     /// <paramref name="routing"/>, when given, receives this layer's MoE routing statistics (auxiliary loss).
     /// <paramref name="stateCos"/>/<paramref name="stateSin"/>: the rotary table of dimension N for Mamba-1 layers
     /// (null = <paramref name="cos"/>/<paramref name="sin"/>, when N equals the attention head dim).
+    /// <paramref name="logn"/> [B, T]: the OTCE logn factor (<see cref="LognScaling"/>) for attention Q and Mamba-1 C; null = 1.
     /// </summary>
     public Tensor Forward(Tensor h, Tensor cos, Tensor sin, AttentionMask mask, InferenceCache? cache, Tensor? validMask = null,
-        MoeRoutingCollector? routing = null, Tensor? stateCos = null, Tensor? stateSin = null)
+        MoeRoutingCollector? routing = null, Tensor? stateCos = null, Tensor? stateSin = null, Tensor? logn = null)
     {
         using var scope = NewDisposeScope();
         var h0 = h;
         var normed = input_layernorm.forward(h);
         var mixed = (self_attn, mamba) switch
         {
-            (Attention a, _) => a.Forward(normed, cos, sin, mask, cache, Index),
+            (Attention a, _) => a.Forward(normed, cos, sin, mask, cache, Index, logn),
             (DynamicMaskAttention d, _) => d.Forward(normed, cos, sin, mask, cache, Index),
-            (_, Mamba1Mixer m1) => m1.Forward(normed, stateCos ?? cos, stateSin ?? sin, cache, Index, validMask),
+            (_, Mamba1Mixer m1) => m1.Forward(normed, stateCos ?? cos, stateSin ?? sin, cache, Index, validMask, logn),
             _ => ((SsdMixer)mamba!).Forward(normed, cos, sin, cache, Index, validMask),
         };
         // Residuals accumulate into the fresh mixer/FFN output in place (one tensor op fewer per residual; no

@@ -6,11 +6,11 @@
 //   [dt_low | B | C] = x_proj(x)                           dt_low ∈ ℝ^R, B, C ∈ ℝ^N
 //   dt_low, B, C ← RMSNorm(dt_low), RMSNorm(B), RMSNorm(C)  (dt_layernorm, B_layernorm, C_layernorm; when enabled)
 //   B, C ← rot_pos(B), rot_pos(C)                          (RoPE of dimension N, same θ and absolute positions as attention)
+//   C_t ← s_t·C_t,  s_t = max(1, ln(64 + i_t)/ln 4096), i_t = position + 1   (OTCE "logn", when logn_scaling; LognScaling)
 //   Δ = softplus(dt_proj(dt_low) (+ bias)),  A = −exp(A_log)  (A_log ∈ ℝ^{d_in×N})
 //   h_t = exp(Δ_t·A) ⊙ h_{t−1} + (Δ_t·x_t) ⊗ B_t,  y_t = h_t·C_t + D ⊙ x_t   (chunked prefix scan, see Mamba1Kernels)
 //   out = out_proj(y ⊙ SiLU(z))
 // Left padding (validMask = 0): x is zeroed before the conv and Δ = 0, so a pad token neither decays nor writes the state.
-// Not implemented: OTCE's "logn" factor on C (max(1, ln(64 + i)/ln 4096)); it is exactly 1 up to position 4031.
 using HybridSharp.Config;
 using HybridSharp.Inference;
 using TorchSharp;
@@ -109,8 +109,9 @@ public sealed class Mamba1Mixer : nn.Module
     /// positions (used only when rope is on). cache: null = full chunked forward; otherwise this layer's
     /// <see cref="Mamba1Cache"/> is created/updated (T = 1 → recurrent step, T &gt; 1 → chunked scan from the cached
     /// state); the caller advances the cache length. validMask [B, T] (1 = real token, 0 = left padding; null = all real).
+    /// logn [B, T] (or [1, T]): the OTCE logn factor on C per token (fp32, fp64 for fp64 models), null = 1.
     /// </summary>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, InferenceCache? cache, int layerIndex, Tensor? validMask = null)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, InferenceCache? cache, int layerIndex, Tensor? validMask = null, Tensor? logn = null)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
@@ -136,6 +137,7 @@ public sealed class Mamba1Mixer : nn.Module
             cMat = Norm(cMat, C_layernorm!.Weight);
         }
         if (_rope) (bMat, cMat) = RotateBC(bMat, cMat, cos, sin);
+        if (logn is not null) cMat = cMat.mul(logn.unsqueeze(-1));          // in fp32 (the scan's compute type)
 
         var dt = nn.functional.softplus(dt_proj.forward(dtLow).to_type(cdt)); // [B, T, d_in]
         if (mask is not null) dt = dt.mul(mask.to_type(cdt).unsqueeze(-1));

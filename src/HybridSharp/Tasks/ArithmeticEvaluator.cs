@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using HybridSharp.Eval.Reasoning;
 
 namespace HybridSharp.Tasks;
 
@@ -12,8 +13,8 @@ public sealed record Completion(string Text, int GeneratedTokens);
 /// <param name="Problem">The problem.</param>
 /// <param name="Prompt">The prompt sent to the model.</param>
 /// <param name="CompletionText">The model's completion.</param>
-/// <param name="ExtractedAnswer">Content of the completion's last <c>\boxed{}</c>, or null if none.</param>
-/// <param name="Correct">Whether <paramref name="ExtractedAnswer"/> equals the problem's answer numerically.</param>
+/// <param name="ExtractedAnswer">Content of the completion's last box (<c>\boxed{}</c>, <c>\fbox{}</c> or bare <c>\boxed 5</c>), or null if none.</param>
+/// <param name="Correct">Whether <paramref name="ExtractedAnswer"/> equals the problem's answer (see <see cref="ArithmeticEvaluator"/>).</param>
 /// <param name="GeneratedTokens">Tokens generated for this completion.</param>
 public sealed record ArithmeticResult(
     ArithmeticProblem Problem, string Prompt, string CompletionText, string? ExtractedAnswer, bool Correct, int GeneratedTokens);
@@ -81,11 +82,19 @@ public sealed record ArithmeticReport(
 
 /// <summary>
 /// Evaluates a model on held-out arithmetic problems. Prompts (<see cref="ArithmeticFormat.Prompt"/>) are sent to a
-/// batched completion function in batches of <see cref="BatchSize"/>; each completion's last <c>\boxed{}</c> is
-/// compared with the exact answer using <see cref="BoxedAnswer.NumericallyEqual"/>.
+/// batched completion function in batches of <see cref="BatchSize"/>. A completion's answer is its last box
+/// (<see cref="AnswerExtractor.LastBoxed"/>: <c>\boxed{…}</c>, <c>\fbox{…}</c> or a bare <c>\boxed 5</c>; no box, or an
+/// unclosed last box, is wrong); it is compared with the exact answer by <see cref="AnswerNormalizer"/> (the shared
+/// math-answer rules) with the tight tolerance <see cref="RelativeTolerance"/>, because every answer is an integer.
 /// </summary>
 public sealed class ArithmeticEvaluator
 {
+    /// <summary>
+    /// Relative tolerance of the numeric comparison. Answers are integers in [1, 9999]; the reasoning graders' 1e-4 would
+    /// accept 4999.5 for 5000, so arithmetic uses 1e-6 (as its scoring always has).
+    /// </summary>
+    public const double RelativeTolerance = 1e-6;
+
     /// <summary>Creates an evaluator that sends at most <paramref name="batchSize"/> prompts per call.</summary>
     public ArithmeticEvaluator(int batchSize = 16)
     {
@@ -124,8 +133,8 @@ public sealed class ArithmeticEvaluator
     {
         ArgumentNullException.ThrowIfNull(problem);
         ArgumentNullException.ThrowIfNull(completion);
-        string? extracted = BoxedAnswer.ExtractLast(completion.Text ?? "");
-        bool correct = BoxedAnswer.NumericallyEqual(extracted, problem.Answer.ToString(CultureInfo.InvariantCulture));
+        string? extracted = AnswerExtractor.LastBoxed(completion.Text ?? "");
+        bool correct = AnswerNormalizer.Equivalent(extracted, problem.Answer.ToString(CultureInfo.InvariantCulture), RelativeTolerance);
         return new ArithmeticResult(problem, prompt, completion.Text ?? "", extracted, correct, completion.GeneratedTokens);
     }
 }

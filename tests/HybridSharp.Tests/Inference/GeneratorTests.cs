@@ -75,5 +75,16 @@ public sealed class GeneratorTests
         Assert.Equal(FinishReason.Stop, r.FinishReason);
         Assert.Equal("", r.Text);
         Assert.True(r.GeneratedTokens <= 1);
+
+        // Also on top of explicit stop tokens (what ReasoningEvaluator passes with a chat template's stop strings).
+        var withIds = gen.Generate("xyz", new GenerationOptions
+        {
+            MaxNewTokens = 8, Sampling = SamplingOptions.Greedy, StopTokens = [7], StopStrings = ["\n\nUser:", "<|im_end|>"],
+        });
+        Assert.Equal(FinishReason.Stop, withIds.FinishReason);
+        Assert.True(withIds.GeneratedTokens <= 1);
+        // Without the special stop string the rigged model runs to its budget: the stop above came from the mapping.
+        var free = gen.Generate("xyz", new GenerationOptions { MaxNewTokens = 8, Sampling = SamplingOptions.Greedy, StopTokens = [7] });
+        Assert.Equal(FinishReason.Length, free.FinishReason);
     }
 }

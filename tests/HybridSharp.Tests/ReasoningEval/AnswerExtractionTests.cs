@@ -32,6 +32,34 @@ public sealed class AnswerExtractionTests
     [InlineData(@"an earlier \boxed{3} but the last box is truncated \boxed{\frac{1}{")]
     public void NoAnswerWhenNoneOrTruncated(string text) => Assert.Null(AnswerExtractor.Extract(text));
 
+    [Theory]
+    [InlineData(@"The answer is \boxed{14}.", "14")]
+    [InlineData(@"\boxed{\frac{1}{2}}", @"\frac{1}{2}")]
+    [InlineData(@"\boxed{{a}{b}} end", "{a}{b}")]
+    [InlineData(@"first \boxed{1}, then \boxed{2}", "2")]
+    [InlineData(@"\boxed{3} and \boxed{\dfrac{7}{2}} done", @"\dfrac{7}{2}")]
+    [InlineData(@"\boxed{}", "")]
+    [InlineData(@"\boxed{ 1,000 }", " 1,000 ")]
+    [InlineData(@"spaced \boxed {12}", "12")]
+    [InlineData(@"legacy \fbox{7}", "7")]
+    [InlineData(@"\boxed{3} then \fbox{8}", "8")]
+    [InlineData(@"\fbox{3} then \boxed{8}", "8")]
+    [InlineData(@"bare $\boxed 5$ end", "5")]
+    [InlineData(@"\boxed{3} but finally \boxed 9", "9")]
+    public void LastBoxedTakesTheLastBoxOfEitherCommand(string text, string expected) =>
+        Assert.Equal(expected, AnswerExtractor.LastBoxed(text));
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("no box here, just 14")]
+    [InlineData(@"\boxed{12")]
+    [InlineData(@"\boxed{\frac{1}{2}")]
+    [InlineData(@"\boxed{1} and later \boxed{2")]
+    [InlineData(@"\fbox{1} and later \fbox{2")]
+    [InlineData("boxed{5}")]
+    [InlineData(@"empty bare \boxed $")]
+    public void LastBoxedIsNullWithoutAClosedFinalBox(string text) => Assert.Null(AnswerExtractor.LastBoxed(text));
+
     [Fact]
     public void AllBoxedInOrder() =>
         Assert.Equal(["1", @"\{2\}", "x^{2}"], AnswerExtractor.AllBoxed(@"\boxed{1} and \boxed{\{2\}} and \boxed{x^{2}}"));
@@ -73,6 +101,18 @@ public sealed class AnswerExtractionTests
     [InlineData("1,2", "12")]
     public void DifferentAnswers(string predicted, string reference) =>
         Assert.False(AnswerNormalizer.Equivalent(predicted, reference), $"{predicted} vs {reference}");
+
+    [Theory]
+    [InlineData("4999.5", "5000", true, false)]
+    [InlineData("14.001", "14", true, false)]
+    [InlineData("3.0000001", "3", true, true)]
+    [InlineData("(1, 4999.5)", "(1, 5000)", true, false)]
+    [InlineData("15", "14", false, false)]
+    public void NumericToleranceIsTheDefaultOrTheCallersOwn(string predicted, string reference, bool atDefault, bool atOneInAMillion)
+    {
+        Assert.Equal(atDefault, AnswerNormalizer.Equivalent(predicted, reference));
+        Assert.Equal(atOneInAMillion, AnswerNormalizer.Equivalent(predicted, reference, relativeTolerance: 1e-6));
+    }
 
     [Fact]
     public void SymbolicPairsAreFlaggedNotGuessed()

@@ -131,16 +131,3 @@ public class ReasoningMetricsTests
         Assert.Equal("\"say \"\"hi\"\"\"", ReasoningReport.Csv("say \"hi\""));
     }
 }
-
-public class ReasoningStopTokenTests
-{
-    [Fact]
-    public void ChatTemplateEndMarkersThatAreSpecialTokensStopGeneration()
-    {
-        var tok = new HybridSharp.Data.ByteTokenizer();
-        var ids = ReasoningEvaluator.StopTokenIds(HybridSharp.Inference.ChatTemplate.ChatMl.StopStrings, tok);
-        Assert.Equal([tok.EosId, tok.SpecialTokens["<|im_end|>"]], ids);
-        Assert.Equal([tok.EosId], ReasoningEvaluator.StopTokenIds(["\n\nUser:"], tok));
-        Assert.Equal([7, tok.SpecialTokens["<|im_end|>"]], ReasoningEvaluator.StopTokenIds(["<|im_end|>"], tok, [7]));
-    }
-}

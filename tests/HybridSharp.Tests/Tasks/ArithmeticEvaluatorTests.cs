@@ -73,6 +73,34 @@ public class ArithmeticEvaluatorTests
         Assert.Equal(8, report.ByDifficulty.Count);
     }
 
+    [Theory]
+    [InlineData(14, @"so \boxed{14}", "14", true)]
+    [InlineData(14, @"\boxed{ 14 }", " 14 ", true)]
+    [InlineData(14, @"\boxed{14.0}", "14.0", true)]
+    [InlineData(14, @"\boxed{+14}", "+14", true)]
+    [InlineData(14, @"\boxed{\$14}", @"\$14", true)]
+    [InlineData(14, @"\boxed{\frac{28}{2}}", @"\frac{28}{2}", true)]
+    [InlineData(14, @"\boxed{28/2}", "28/2", true)]
+    [InlineData(14, @"legacy \fbox{14}", "14", true)]
+    [InlineData(14, @"bare $\boxed 14$.", "14", true)]
+    [InlineData(14, @"\boxed{14 apples}", "14 apples", true)]
+    [InlineData(14, @"\boxed{15}", "15", false)]
+    [InlineData(14, @"\boxed{-14}", "-14", false)]
+    [InlineData(14, @"\boxed{14.001}", "14.001", false)]
+    [InlineData(14, @"\boxed{14} no wait, \boxed{15}", "15", false)]
+    [InlineData(14, @"\boxed{14} then a truncated \boxed{1", null, false)]
+    [InlineData(14, "the answer is 14", null, false)]
+    [InlineData(5000, @"\boxed{5,000}", "5,000", true)]
+    [InlineData(5000, @"\boxed{4999.5}", "4999.5", false)]
+    [InlineData(9999, @"\boxed{9998}", "9998", false)]
+    public void Score_TakesTheLastBoxAndComparesItExactly(int answer, string completion, string? extracted, bool correct)
+    {
+        var problem = new ArithmeticGenerator(15).Generate(1, 1, 1)[0] with { Answer = answer };
+        var result = ArithmeticEvaluator.Score(problem, "prompt", new Completion(completion, 3));
+        Assert.Equal(extracted, result.ExtractedAnswer);
+        Assert.Equal(correct, result.Correct);
+    }
+
     [Fact]
     public void Evaluate_CompletionWithoutBoxIsWrong()
     {

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using HybridSharp.Eval.Reasoning;
 using HybridSharp.Tasks;
 using Xunit;
 
@@ -35,7 +36,7 @@ public class ArithmeticSolutionWriterTests
 
             Assert.Equal(1, CountOccurrences(solution, "\\boxed{"));
             Assert.EndsWith($"\\boxed{{{problem.Answer}}}", solution);
-            Assert.Equal(problem.Answer.ToString(), BoxedAnswer.ExtractLast(solution));
+            Assert.Equal(problem.Answer.ToString(), AnswerExtractor.LastBoxed(solution));
             Assert.All(solution, c => Assert.True(c < 128, "non-ASCII character in solution"));
 
             var equations = Equations(solution);

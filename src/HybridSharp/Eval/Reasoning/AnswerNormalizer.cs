@@ -9,13 +9,13 @@ namespace HybridSharp.Eval.Reasoning;
 /// LaTeX spelling variants (<c>\dfrac</c>, <c>\left</c>, <c>\text{…}</c>, degree marks, <c>$</c>, <c>%</c>), trailing
 /// units, short "x =" left sides, number words, trailing zeros, <c>\frac12</c> / <c>a/b</c> forms and spaces are made
 /// uniform; then answers are equal as strings (case-insensitive), as multiple-choice letters, as numbers (relative
-/// tolerance 1e-4; with a % on either side also ×100 / ÷100), after stripping brackets, or element-wise for tuples,
+/// tolerance 1e-4 unless the caller gives another; with a % on either side also ×100 / ÷100), after stripping brackets, or element-wise for tuples,
 /// intervals and <c>pmatrix</c>. Symbolic equality (what sympy would decide) is not attempted: such pairs come back as
 /// <see cref="AnswerMatch.NeedsSymbolic"/>.
 /// </summary>
 public static partial class AnswerNormalizer
 {
-    /// <summary>Relative tolerance of numeric equality.</summary>
+    /// <summary>Default relative tolerance of numeric equality (the math graders' convention).</summary>
     public const double RelativeTolerance = 1e-4;
 
     private static readonly string[] UnitWords =
@@ -80,21 +80,28 @@ public static partial class AnswerNormalizer
         return s;
     }
 
-    /// <summary>True when <paramref name="predicted"/> and <paramref name="reference"/> are the same answer.</summary>
-    public static bool Equivalent(string? predicted, string reference) => Compare(predicted, reference) == AnswerMatch.Equal;
+    /// <summary>
+    /// True when <paramref name="predicted"/> and <paramref name="reference"/> are the same answer; numbers are equal within
+    /// <paramref name="relativeTolerance"/> (exact-integer tasks pass a tighter one than the 1e-4 default).
+    /// </summary>
+    public static bool Equivalent(string? predicted, string reference, double relativeTolerance = RelativeTolerance) =>
+        Compare(predicted, reference, relativeTolerance) == AnswerMatch.Equal;
 
-    /// <summary>Compares two answers; see <see cref="AnswerMatch"/>.</summary>
-    public static AnswerMatch Compare(string? predicted, string reference)
+    /// <summary>Compares two answers (numbers within <paramref name="relativeTolerance"/>); see <see cref="AnswerMatch"/>.</summary>
+    public static AnswerMatch Compare(string? predicted, string reference, double relativeTolerance = RelativeTolerance)
     {
         ArgumentNullException.ThrowIfNull(reference);
+        ArgumentOutOfRangeException.ThrowIfNegative(relativeTolerance);
         if (string.IsNullOrWhiteSpace(predicted)) return AnswerMatch.Different;
         var p = Normalize(predicted);
         var r = Normalize(reference);
-        return CompareNormalized(p, r, depth: 0);
+        return CompareNormalized(p, r, relativeTolerance, depth: 0);
     }
 
-    private static AnswerMatch CompareNormalized(string p, string r, int depth)
+    private static AnswerMatch CompareNormalized(string p, string r, double tolerance, int depth)
     {
+        bool Close(double a, double b) => Math.Abs(a - b) <= tolerance * Math.Max(1e-12, Math.Max(Math.Abs(a), Math.Abs(b))) || a == b;
+
         if (string.Equals(p, r, StringComparison.OrdinalIgnoreCase)) return AnswerMatch.Equal;
 
         // Multiple choice: a lone letter reference matches "(B)", "B)", "B." spellings.
@@ -122,7 +129,7 @@ public static partial class AnswerNormalizer
                 var worst = AnswerMatch.Equal;
                 for (int i = 0; i < pe.Value.Items.Count; i++)
                 {
-                    var m = CompareNormalized(pe.Value.Items[i], re.Value.Items[i], depth + 1);
+                    var m = CompareNormalized(pe.Value.Items[i], re.Value.Items[i], tolerance, depth + 1);
                     if (m == AnswerMatch.Different) return AnswerMatch.Different;
                     if (m == AnswerMatch.NeedsSymbolic) worst = m;
                 }
@@ -173,8 +180,6 @@ public static partial class AnswerNormalizer
         }
         return false;
     }
-
-    private static bool Close(double a, double b) => Math.Abs(a - b) <= RelativeTolerance * Math.Max(1e-12, Math.Max(Math.Abs(a), Math.Abs(b))) || a == b;
 
     private static string DropTrailingUnitWords(string s)
     {

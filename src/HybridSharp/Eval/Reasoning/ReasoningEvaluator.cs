@@ -21,19 +21,6 @@ public sealed class ReasoningEvaluator(TextGenerator generator, ChatTemplate tem
     }
 
     /// <summary>
-    /// Token ids that end a sample: EOS (or <paramref name="explicitIds"/>) plus every stop string that is a single special
-    /// token (e.g. ChatML's <c>&lt;|im_end|&gt;</c>). The streaming decoder drops special tokens from the text, so such
-    /// a stop string would never be seen as text and the model would run on past its end of turn.
-    /// </summary>
-    public static IReadOnlyList<int> StopTokenIds(IEnumerable<string> stopStrings, Data.ITokenizer tokenizer, IReadOnlyList<int>? explicitIds = null)
-    {
-        var ids = new List<int>(explicitIds ?? [tokenizer.EosId]);
-        foreach (var s in stopStrings)
-            if (tokenizer.SpecialTokens.TryGetValue(s, out var id) && !ids.Contains(id)) ids.Add(id);
-        return ids;
-    }
-
-    /// <summary>
     /// Evaluates <paramref name="problems"/>. <paramref name="progress"/> gets (generations done, generations total).
     /// On cancellation, returns the problems whose samples were all generated.
     /// </summary>
@@ -41,7 +28,6 @@ public sealed class ReasoningEvaluator(TextGenerator generator, ChatTemplate tem
     {
         options.Validate();
         var stops = options.UseChatTemplate ? template.StopStrings.Concat(options.Generation.StopStrings).Distinct().ToList() : options.Generation.StopStrings.ToList();
-        var stopTokens = StopTokenIds(stops, generator.Tokenizer, options.Generation.StopTokens);
         var prompts = problems.Select(BuildPrompt).ToList();
         int k = options.Samples;
         int total = problems.Count * k;
@@ -52,10 +38,10 @@ public sealed class ReasoningEvaluator(TextGenerator generator, ChatTemplate tem
             if (cancel.IsCancellationRequested) break;
             int count = Math.Min(options.BatchSize, total - start);
             var jobs = Enumerable.Range(start, count).Select(j => j / k).ToList();
+            // A stop string that is a special token (ChatML's <|im_end|>) stops as a token id inside TextGenerator.
             var generation = options.Generation with
             {
                 StopStrings = stops,
-                StopTokens = stopTokens,
                 Sampling = options.Generation.Sampling with { Seed = options.Generation.Sampling.Seed + batchIndex },
             };
             var outputs = generator.Generate(jobs.Select(p => prompts[p]).ToList(), generation);

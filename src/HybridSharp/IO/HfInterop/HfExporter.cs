@@ -146,6 +146,10 @@ public static class HfExporter
             if (cfg.UseResidualVectors || distinctFfn is not [ModelConfig.Mlp])
                 throw new ArgumentException(
                     $"HF LlamaForCausalLM needs plain pre-norm blocks (attention + 'mlp', no residual vectors); this model has {Stack()}");
+            if (cfg.LognScaling)
+                throw new ArgumentException(
+                    "the model uses OTCE's logn_scaling (Q scaled by max(1, ln(64 + i)/ln 4096) beyond position 4031), which " +
+                    "HF LlamaForCausalLM does not have; turn it off in config.json first if the model is only used below 4032 tokens");
             return "llama";
         }
         if (layers.All(t => t == ModelConfig.Ssd))
