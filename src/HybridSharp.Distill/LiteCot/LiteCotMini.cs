@@ -332,7 +332,11 @@ public static class LiteCotMini
         md.Append($"Distillation: {distill.Accepted} of {distill.Problems} rewrites accepted ({distill.Rejected} rejected, {distill.Failed} failed) in {F(distill.Seconds)} s; " +
             "both arms train on the accepted problems only.\n\n");
         md.Append($"Model: {o.Preset}, one initialisation (seed {o.Seed}) fine-tuned twice; loss on assistant tokens, batch {o.BatchSize}, lr {o.LearningRate.ToString(Inv)} cosine, max length {o.MaxLength}. ");
-        md.Append(o.Epochs is { } ep ? $"Budget: equal epochs ({ep.ToString(Inv)} per arm), so the arms take different numbers of steps and tokens.\n\n"
+        bool sameExamples = training.Select(t => t.Examples).Distinct().Count() == 1;
+        md.Append(sameExamples
+            ? $"Budget: equal steps and equal epochs at once — both arms train on the same {training[0].Examples} problems with the same batch size, " +
+              $"so {training[0].Steps} steps are {F(training[0].Epochs, 2)} epochs for each; only the tokens seen differ (the concise targets are shorter).\n\n"
+            : o.Epochs is { } ep ? $"Budget: equal epochs ({ep.ToString(Inv)} per arm), so the arms take different numbers of steps and tokens.\n\n"
             : $"Budget: equal steps ({o.Steps} per arm); the epochs column shows how many passes over its data each arm saw.\n\n");
 
         md.Append("## Training targets (accepted problems)\n\n| difficulty | problems | long CoT chars | concise chars | ratio | teacher's DAP level |\n|---|---|---|---|---|---|\n");
