@@ -94,13 +94,15 @@ public sealed class RotaryEmbedding
     }
 
     /// <summary>
-    /// x·cos + rotate_half(x)·sin with cos/sin already broadcastable to x. Written as one product and two in-place
-    /// half updates (y₁ −= x₂·sin₁, y₂ += x₁·sin₂) instead of building rotate_half(x): three tensor operations fewer per
-    /// call, which matters in one-token decode steps; autograd handles the in-place updates of the fresh product.
+    /// x·cos + rotate_half(x)·sin with cos/sin already broadcastable to x. Without autograd (decode, scoring) it is one
+    /// product and two in-place half updates (y₁ −= x₂·sin₁, y₂ += x₁·sin₂): three tensor operations fewer per call,
+    /// which matters in one-token decode steps. Under autograd it keeps the rotate_half form, whose backward is plain
+    /// element-wise work (no copy-slices nodes).
     /// </summary>
     public static Tensor Rotate(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();
+        if (is_grad_enabled()) return x.mul(cos).add_(RotateHalf(x).mul_(sin)).MoveToOuterDisposeScope();
         long half = x.shape[^1] / 2;
         var y = x.mul(cos);
         y.narrow(-1, 0, half).addcmul_(x.narrow(-1, half, half), sin.narrow(-1, 0, half), -1);

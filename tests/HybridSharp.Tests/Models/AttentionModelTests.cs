@@ -22,9 +22,12 @@ public sealed class AttentionModelTests
         for (int i = 0; i < 4; i++) Assert.Equal((i + 1) / rms, got[i], 5);
     }
 
-    [Fact]
-    public void RopeRotatesPairsByHandComputedAngles()
+    [Theory]
+    [InlineData(true)]  // rotate_half form (autograd)
+    [InlineData(false)] // in-place half updates (inference)
+    public void RopeRotatesPairsByHandComputedAngles(bool grad)
     {
+        using var mode = grad ? null : no_grad();
         var rope = new RotaryEmbedding(4, 10000);
         using var pos = tensor(new long[] { 3 }).reshape(1, 1);
         var (cos, sin) = rope.Compute(pos, ScalarType.Float32);
