@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using HybridSharp.Config;
 using HybridSharp.Data;
+using HybridSharp.Data.Corpus;
 using HybridSharp.Distill.Testing;
 using HybridSharp.Eval.Reasoning;
 using HybridSharp.Inference;
@@ -27,6 +28,11 @@ public sealed record LiteCotMiniOptions
     public ReasoningDataOptions Data { get; init; } = new() { TrainCount = 2000, EvalCount = 90, MinDifficulty = 1, MaxDifficulty = 3 };
     /// <summary>Optimizer steps per arm (equal-steps budget); ignored when <see cref="Epochs"/> is set.</summary>
     public int Steps { get; init; } = 600;
+    /// <summary>
+    /// Steps of arithmetic pretraining of the shared base model on equation chains (16 × 256 tokens each) before the
+    /// two SFT arms; 0 = SFT from random initialisation.
+    /// </summary>
+    public int PretrainSteps { get; init; } = 1000;
     /// <summary>Passes over each arm's data (equal-epochs budget); null = equal steps.</summary>
     public double? Epochs { get; init; }
     public int BatchSize { get; init; } = 16;
@@ -43,6 +49,7 @@ public sealed record LiteCotMiniOptions
         Data.Validate();
         if (Epochs is { } e && e <= 0) throw new ArgumentException("--epochs must be positive");
         if (Epochs is null && Steps < 1) throw new ArgumentException("--steps must be at least 1");
+        if (PretrainSteps < 0) throw new ArgumentException("--pretrain-steps must be ≥ 0");
         if (BatchSize < 1) throw new ArgumentException("--batch-size must be positive");
         if (LearningRate <= 0) throw new ArgumentException("--lr must be positive");
         if (MaxLength < 16) throw new ArgumentException("--max-length must be at least 16");
@@ -57,6 +64,9 @@ public sealed record LiteCotMiniOptions
 /// <summary>Training record of one arm.</summary>
 public sealed record LiteCotArmTraining(string Arm, int Examples, int Steps, int BatchSize, double Epochs, long Tokens, double Seconds,
     double FinalLoss, double? ValidationLoss, double MeanAssistantChars);
+
+/// <summary>Arithmetic pretraining of the shared base model (equation chains only).</summary>
+public sealed record LiteCotPretraining(int Steps, int BatchSize, int SeqLen, long Tokens, double Seconds, double FinalLoss, double? ValidationLoss);
 
 /// <summary>Evaluation of one arm at one difficulty (or "all").</summary>
 public sealed record LiteCotArmEval(string Arm, string Group, int Problems, double Accuracy, double MeanTokens, double MedianTokens, double CapFraction);
@@ -123,6 +133,7 @@ public static class LiteCotMini
             ModelDirectory.Save(model, tokenizer, baseDir);
             log($"base: {o.Preset}, seed {o.Seed}, {model.ParameterCount():N0} parameters");
         }
+        var pretraining = Pretrain(o, log, ct);
         var conciseData = Path.Combine(DistillDir(root), "sft.jsonl");
         var training = new List<LiteCotArmTraining>
         {
@@ -135,7 +146,7 @@ public static class LiteCotMini
         foreach (var arm in new[] { Long, Concise }) evals.AddRange(Evaluate(o, arm, log, ct));
 
         // 5. report
-        var report = WriteReport(o, distill, training, evals);
+        var report = WriteReport(o, distill, pretraining, training, evals);
         log($"report: {report}");
         return report;
     }
@@ -221,6 +232,64 @@ public static class LiteCotMini
         {
             server?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
+    }
+
+    // ---- arithmetic pretraining of the base model -----------------------------------------------------------------
+
+    public static string PretrainDataDir(string root) => Path.Combine(root, "pretrain-data");
+    private const int PretrainBatch = 16, PretrainSeqLen = 256;
+    /// <summary>Generator seed offset of the pretraining chains (distinct from the SFT and evaluation problem seeds).</summary>
+    private const int PretrainSeedOffset = 1_000_003;
+
+    /// <summary>
+    /// Gives the shared base model basic arithmetic (equation chains only: no word problems, no solution style), as the
+    /// LiteCoT students were pretrained LLMs before SFT. Skipped when <see cref="LiteCotMiniOptions.PretrainSteps"/> is 0
+    /// or already done; resumable from the base directory's checkpoint.
+    /// </summary>
+    private static LiteCotPretraining? Pretrain(LiteCotMiniOptions o, Action<string> log, CancellationToken ct)
+    {
+        if (o.PretrainSteps == 0) return null;
+        var root = o.OutputDirectory;
+        var baseDir = BaseDir(root);
+        var donePath = Path.Combine(baseDir, "litecot_pretraining.json");
+        if (File.Exists(donePath))
+        {
+            log($"pretrain: {baseDir} already pretrained, skipped");
+            return JsonSerializer.Deserialize<LiteCotPretraining>(File.ReadAllText(donePath))!;
+        }
+        var dataDir = PretrainDataDir(root);
+        var (model, tokenizer) = ModelDirectory.Load(baseDir);
+        using var _ = model;
+        if (!File.Exists(Path.Combine(dataDir, DatasetManifest.FileName)))
+        {
+            // ≈ 1.3 passes' worth of distinct text for the requested steps (a document of 4 chains is ≈ 90 tokens).
+            int documents = Math.Max(1000, (int)Math.Min(2_000_000, (long)o.PretrainSteps * PretrainBatch * PretrainSeqLen / 90));
+            new CorpusBuilder(tokenizer, new CorpusBuilderOptions { ValidationFraction = 0.02, Seed = o.Data.Seed })
+                .AddDocuments(ArithmeticCorpus.EquationDocuments(tokenizer, documents, o.Data.Seed + PretrainSeedOffset, o.Data.MinDifficulty, o.Data.MaxDifficulty), "equations")
+                .Build(dataDir);
+            log($"pretrain: {documents:N0} documents of equation chains in {dataDir}");
+        }
+        using var dataset = TokenDataset.Open(dataDir);
+        var options = new TrainerOptions
+        {
+            Steps = o.PretrainSteps, BatchSize = PretrainBatch, SeqLen = PretrainSeqLen, LearningRate = o.LearningRate,
+            MinLearningRate = o.LearningRate * 0.1, WarmupSteps = Math.Max(1, o.PretrainSteps / 20), Schedule = "cosine",
+            EvalEvery = Math.Max(50, o.PretrainSteps / 4), EvalBatches = 8, CheckpointEvery = Math.Max(50, o.PretrainSteps / 5), Seed = o.Seed,
+        };
+        options.Validate();
+        bool resume = Trainer.HasCheckpoint(baseDir);
+        var clock = Stopwatch.StartNew();
+        int every = Math.Max(1, o.PretrainSteps / 10);
+        var result = new Trainer(model, dataset, options, baseDir).Run(resume, ct, p =>
+        {
+            if (p.Step % every == 0 || p.Step == p.TotalSteps)
+                log($"pretrain step {p.Step}/{p.TotalSteps} loss {p.Loss:F3}{(p.EvalLoss is { } v ? $" val {v:F3}" : "")} {p.TokensPerSecond:N0} tok/s");
+        }, log);
+        if (result.Interrupted || !result.Completed) throw new OperationCanceledException($"pretraining stopped at step {result.FinalStep}; rerun to resume");
+        ModelDirectory.Save(model, tokenizer, baseDir);
+        var record = new LiteCotPretraining(o.PretrainSteps, PretrainBatch, PretrainSeqLen, result.Tokens, clock.Elapsed.TotalSeconds, result.LastLoss, result.LastEvalLoss);
+        AtomicFile.WriteAllText(donePath, JsonSerializer.Serialize(record, Json) + "\n");
+        return record;
     }
 
     // ---- SFT ------------------------------------------------------------------------------------------------------
@@ -320,7 +389,7 @@ public static class LiteCotMini
 
     private static string F(double v, int d = 1) => v.ToString("F" + d, Inv);
 
-    private static string WriteReport(LiteCotMiniOptions o, LiteCotDistillSummary distill, IReadOnlyList<LiteCotArmTraining> training, IReadOnlyList<LiteCotArmEval> evals)
+    private static string WriteReport(LiteCotMiniOptions o, LiteCotDistillSummary distill, LiteCotPretraining? pretraining, IReadOnlyList<LiteCotArmTraining> training, IReadOnlyList<LiteCotArmEval> evals)
     {
         var root = o.OutputDirectory;
         var groups = evals.Where(e => e.Arm == Long).Select(e => e.Group).ToList();
@@ -332,6 +401,11 @@ public static class LiteCotMini
         md.Append($"Distillation: {distill.Accepted} of {distill.Problems} rewrites accepted ({distill.Rejected} rejected, {distill.Failed} failed) in {F(distill.Seconds)} s; " +
             "both arms train on the accepted problems only.\n\n");
         md.Append($"Model: {o.Preset}, one initialisation (seed {o.Seed}) fine-tuned twice; loss on assistant tokens, batch {o.BatchSize}, lr {o.LearningRate.ToString(Inv)} cosine, max length {o.MaxLength}. ");
+        md.Append(pretraining is { } pt
+            ? $"Base model: pretrained on arithmetic alone (equation chains \"a op b = c\" from the generator with another seed; no word problems, " +
+              $"no solution style) for {pt.Steps} steps × {pt.BatchSize} × {pt.SeqLen} tokens ({pt.Tokens:N0} tokens, final loss {F(pt.FinalLoss, 3)}), " +
+              "so the SFT arms compare reasoning formats rather than arithmetic learnt from scratch.\n\n"
+            : "Base model: random initialisation (no pretraining).\n\n");
         bool sameExamples = training.Select(t => t.Examples).Distinct().Count() == 1;
         md.Append(sameExamples
             ? $"Budget: equal steps and equal epochs at once — both arms train on the same {training[0].Examples} problems with the same batch size, " +

@@ -16,4 +16,25 @@ public static class ArithmeticCorpus
             yield return bos + ArithmeticFormat.TrainingDocument(p, style, seed: i);
         }
     }
+
+    /// <summary>
+    /// Arithmetic practice without word problems or solution styles: each document is BOS + the step equations of
+    /// generated problems (one chain per line, "a op b = c" with the generator's number ranges). Used to give a small
+    /// student basic arithmetic before reasoning fine-tuning, so that SFT compares reasoning formats, not arithmetic
+    /// learnt from scratch. <paramref name="chainsPerDocument"/> chains are joined by newlines.
+    /// </summary>
+    public static IEnumerable<string> EquationDocuments(ITokenizer tokenizer, int count, int seed, int minDifficulty, int maxDifficulty, int chainsPerDocument = 4)
+    {
+        var bos = tokenizer.Decode([tokenizer.BosId]);
+        var gen = new ArithmeticGenerator(seed);
+        for (int i = 0; i < count; i++)
+        {
+            var chains = Enumerable.Range(0, chainsPerDocument).Select(k =>
+            {
+                int d = minDifficulty + (i * chainsPerDocument + k) % (maxDifficulty - minDifficulty + 1);
+                return string.Join("\n", gen.Generate(d).Steps.Select(s => s.Equation));
+            });
+            yield return bos + string.Join("\n", chains);
+        }
+    }
 }

@@ -51,6 +51,13 @@ public static class ArithmeticSolutionWriter
             2 => $"So {story.Name} begins with {story.Count(problem.Start)}, and there {(steps.Count == 1 ? "is" : "are")} {changes} to follow.",
             _ => $"Okay, {story.Name} has {story.Count(problem.Start)} at first.",
         }).Append('\n');
+        // Long reasoning models re-read the problem before they start (and spend many tokens doing so).
+        text.Append(rng.NextInt(0, 3) switch
+        {
+            0 => "Let me reread the question to be sure: ",
+            1 => "Let me read the problem again carefully. ",
+            _ => "Before computing, let me restate the problem: ",
+        }).Append(problem.Question).Append('\n');
 
         // Problems with three or more steps always get a second-guess and a verification; shorter ones get at least
         // one of the two. Further ones are sprinkled in at random.
@@ -79,7 +86,7 @@ public static class ArithmeticSolutionWriter
             });
 
             var extras = new List<string>(2);
-            if (i == forcedDoubt || rng.Chance(0.08))
+            if (i == forcedDoubt || rng.Chance(0.35))
             {
                 extras.Add(rng.NextInt(0, 4) switch
                 {
@@ -89,7 +96,7 @@ public static class ArithmeticSolutionWriter
                     _ => $"Wait, did {subject} {wording.Contrast}? No, {wording.Present}.",
                 });
             }
-            if (i == forcedCheck || rng.Chance(0.1))
+            if (i == forcedCheck || rng.Chance(0.35))
             {
                 if (rng.Chance(0.5))
                 {
@@ -123,10 +130,14 @@ public static class ArithmeticSolutionWriter
             1 => $"That was the last step, so {problem.Answer}.",
             _ => $"So the answer is {problem.Answer}.",
         });
-        if (steps.Count > 1 && rng.Chance(0.15))
+        if (steps.Count > 1)
         {
             var chain = string.Join(" -> ", steps.Select(s => s.Result).Prepend(problem.Start));
-            text.Append($" Recap: {chain}.");
+            text.Append(rng.NextInt(0, 2) switch
+            {
+                0 => $" Recap: {chain}.",
+                _ => $" Let me go over it once more: {chain}. Yes, that is consistent.",
+            });
         }
         return text.Append('\n').Append(Boxed(problem.Answer)).ToString();
     }

@@ -23,7 +23,7 @@ public class LiteCotMiniTests
     {
         using var tmp = new TempDir();
         string[] args = ["litecot-mini", "--out", tmp["run"], "--train", "24", "--eval", "6", "--max-difficulty", "3", "--steps", "3", "-b", "4",
-            "--max-tokens", "24", "--eval-batch-size", "6"];
+            "--max-tokens", "24", "--eval-batch-size", "6", "--pretrain-steps", "3"];
         var (code, stdout, stderr) = HybridProcess.Run(args);
         Assert.True(code == 0, stdout + stderr);
 
@@ -32,6 +32,8 @@ public class LiteCotMiniTests
         Assert.Contains("not an LLM", stdout);
         Assert.Contains("| long | ", report);
         Assert.Contains("| concise | ", report);
+        Assert.Contains("Base model: pretrained on arithmetic alone", report);
+        Assert.Contains("pretrain step 3/3", stdout);
         Assert.Contains("Target (concise accuracy ≥ long accuracy with at most a third of the tokens)", report);
         var csv = File.ReadAllLines(Path.Combine(tmp["run"], LiteCotMini.CsvFile));
         Assert.Equal(["1", "2", "3", "all"], csv.Skip(1).Select(l => l.Split(',')[0]));
@@ -54,7 +56,7 @@ public class LiteCotMiniTests
         // A rerun finds every stage finished and rewrites the same report.
         var (code2, stdout2, stderr2) = HybridProcess.Run(args);
         Assert.True(code2 == 0, stdout2 + stderr2);
-        foreach (var stage in new[] { "data:", "distill:", "sft long:", "sft concise:", "eval long:", "eval concise:" })
+        foreach (var stage in new[] { "data:", "distill:", "pretrain:", "sft long:", "sft concise:", "eval long:", "eval concise:" })
             Assert.Contains(stdout2.Split('\n'), l => l.StartsWith(stage, StringComparison.Ordinal) && l.Contains("skipped", StringComparison.Ordinal));
         Assert.Equal(report, File.ReadAllText(Path.Combine(tmp["run"], LiteCotMini.ReportFile)));
 
@@ -90,6 +92,7 @@ public class LiteCotMiniTests
     [InlineData("--preset", "nope", "unknown --preset 'nope'")]
     [InlineData("--teacher-url", "not a url", "--teacher-url")]
     [InlineData("--epochs", "0", "--epochs must be positive")]
+    [InlineData("--pretrain-steps", "-1", "--pretrain-steps must be ≥ 0")]
     public void BadInputGivesOneLineError(string option, string value, string expected)
     {
         using var tmp = new TempDir();

@@ -112,6 +112,29 @@ public class ArithmeticSolutionWriterTests
     }
 
     [Fact]
+    public void Verbose_RereadsTheQuestionAndEquationDocumentsHoldOnlyCorrectEquations()
+    {
+        foreach (var problem in Problems())
+            Assert.Contains(problem.Question, ArithmeticSolutionWriter.Write(problem, SolutionStyle.Verbose));
+
+        var tok = new HybridSharp.Data.ByteTokenizer();
+        var docs = ArithmeticCorpus.EquationDocuments(tok, 20, seed: 3, 1, 4).ToList();
+        Assert.Equal(20, docs.Count);
+        var bos = tok.Decode([tok.BosId]);
+        foreach (var doc in docs)
+        {
+            Assert.StartsWith(bos, doc);
+            foreach (var line in doc[bos.Length..].Split('\n'))
+            {
+                var m = System.Text.RegularExpressions.Regex.Match(line, @"^(\d+) ([-+*/]) (\d+) = (-?\d+)$");
+                Assert.True(m.Success, line);
+                long a = long.Parse(m.Groups[1].Value), b = long.Parse(m.Groups[3].Value), c = long.Parse(m.Groups[4].Value);
+                Assert.Equal(c, m.Groups[2].Value switch { "+" => a + b, "-" => a - b, "*" => a * b, _ => a / b });
+            }
+        }
+    }
+
+    [Fact]
     public void Verbose_IsDeterministicAndVariesWithSeed()
     {
         var problems = new ArithmeticGenerator(10).Generate(50, 2, 6);
