@@ -24,22 +24,22 @@ public sealed record LiteCotMiniOptions
     public Uri? TeacherUrl { get; init; }
     public string? TeacherModel { get; init; }
     public string? TeacherApiKey { get; init; }
-    public string Preset { get; init; } = "transformer-tiny";
-    public ReasoningDataOptions Data { get; init; } = new() { TrainCount = 2000, EvalCount = 90, MinDifficulty = 1, MaxDifficulty = 3 };
+    public string Preset { get; init; } = "transxssm-tiny";
+    public ReasoningDataOptions Data { get; init; } = new() { TrainCount = 10000, EvalCount = 90, MinDifficulty = 1, MaxDifficulty = 3 };
     /// <summary>Optimizer steps per arm (equal-steps budget); ignored when <see cref="Epochs"/> is set.</summary>
-    public int Steps { get; init; } = 600;
+    public int Steps { get; init; } = 1500;
     /// <summary>
     /// Steps of arithmetic pretraining of the shared base model on equation chains (16 × 256 tokens each) before the
     /// two SFT arms; 0 = SFT from random initialisation.
     /// </summary>
-    public int PretrainSteps { get; init; } = 1000;
+    public int PretrainSteps { get; init; } = 1500;
     /// <summary>Passes over each arm's data (equal-epochs budget); null = equal steps.</summary>
     public double? Epochs { get; init; }
-    public int BatchSize { get; init; } = 16;
+    public int BatchSize { get; init; } = 8;
     public double LearningRate { get; init; } = 3e-3;
     public int MaxLength { get; init; } = 1024;
     /// <summary>Generated tokens at most per evaluation problem (greedy).</summary>
-    public int EvalMaxTokens { get; init; } = 512;
+    public int EvalMaxTokens { get; init; } = 768;
     public int EvalBatchSize { get; init; } = 16;
     /// <summary>Model initialisation and SFT data-order seed.</summary>
     public long Seed { get; init; } = 7;
