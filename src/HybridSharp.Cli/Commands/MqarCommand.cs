@@ -138,6 +138,11 @@ internal static class MqarCommand
                     case MqarEvent.Generating: Console.WriteLine($"{prefix} {p.Message}"); break;
                     case MqarEvent.CellSkipped: Console.WriteLine($"{prefix} {p.Cell}: done earlier, accuracy {p.Accuracy:F3}"); break;
                     case MqarEvent.CellStarted: Console.WriteLine($"{prefix} {p.Cell}: training (≤ {p.TotalSteps} steps)"); break;
+                    // Redirected output has no progress bar: a line every tenth of the cell's steps, so long cells show life.
+                    case MqarEvent.Step when p.TotalSteps >= 10 && p.Step % (p.TotalSteps / 10) == 0:
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"{prefix} {p.Cell}: step {p.Step}/{p.TotalSteps} loss {p.Loss:F4} ({DateTime.UtcNow:HH:mm:ss} UTC)"));
+                        break;
                     case MqarEvent.Epoch:
                         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                             $"{prefix} {p.Cell}: epoch {p.Epoch}/{p.Epochs} step {p.Step} loss {p.Loss:F4} accuracy {p.Accuracy:F4}"));
