@@ -137,6 +137,25 @@ public sealed class InferenceCache : IDisposable
     /// <summary>Slot mode: the largest entry of <see cref="RowLengths"/> (host copy, so layers size key views without a sync).</summary>
     public long MaxRowLength { get; }
 
+    /// <summary>
+    /// The cache of layer <paramref name="layerIndex"/>: created by <paramref name="create"/> on first use, otherwise the
+    /// existing one, which must be a <typeparamref name="T"/> (a mixer finding another layer type's cache is a bug).
+    /// </summary>
+    public T LayerCache<T>(int layerIndex, Func<T> create) where T : class, ILayerCache
+    {
+        switch (Layers[layerIndex])
+        {
+            case null:
+                var slot = create();
+                Layers[layerIndex] = slot;
+                return slot;
+            case T existing:
+                return existing;
+            case var other:
+                throw new InvalidOperationException($"layer {layerIndex}: cache slot holds a {other.GetType().Name}, not a {typeof(T).Name}");
+        }
+    }
+
     public InferenceCache(long batch, long capacity, int numLayers, Device? device = null)
     {
         Batch = batch;

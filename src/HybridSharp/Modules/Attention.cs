@@ -46,12 +46,7 @@ public sealed class Attention : nn.Module
         k = RotaryEmbedding.Apply(k, cos, sin);
         if (cache is not null)
         {
-            var slot = cache.Layers[layerIndex] as KvCache;
-            if (slot is null)
-            {
-                slot = new KvCache(b, _kvHeads, cache.Capacity, _headDim, x.dtype, x.device);
-                cache.Layers[layerIndex] = slot;
-            }
+            var slot = cache.LayerCache(layerIndex, () => new KvCache(b, _kvHeads, cache.Capacity, _headDim, x.dtype, x.device));
             (k, v) = cache.RowLengths is { } rows ? slot.AppendRows(k, v, rows, cache.MaxRowLength) : slot.Append(k, v, cache.Length);
         }
         long g = _heads / _kvHeads;

@@ -95,13 +95,7 @@ public sealed class DynamicMaskAttention : nn.Module
         if (cache is not null)
         {
             past = cache.Length;
-            var slot = cache.Layers[layerIndex] switch
-            {
-                DmaKvCache s => s,
-                null => new DmaKvCache(b, _kvHeads, _maskHeads, cache.Capacity, _headDim, x.dtype, x.device),
-                var other => throw new InvalidOperationException($"layer {layerIndex}: cache slot holds a {other.GetType().Name}, not a DmaKvCache"),
-            };
-            cache.Layers[layerIndex] = slot;
+            var slot = cache.LayerCache(layerIndex, () => new DmaKvCache(b, _kvHeads, _maskHeads, cache.Capacity, _headDim, x.dtype, x.device));
             (k, v, delta) = cache.RowLengths is { } rows ? slot.AppendRows(k, v, delta, rows, cache.MaxRowLength) : slot.Append(k, v, delta, past);
         }
         long tk = k.shape[2];

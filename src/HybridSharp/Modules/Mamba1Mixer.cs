@@ -161,15 +161,7 @@ public sealed class Mamba1Mixer : nn.Module
 
     private Mamba1Cache Slot(InferenceCache cache, int layerIndex, long batch, Tensor x)
     {
-        var existing = cache.Layers[layerIndex];
-        if (existing is null)
-        {
-            var slot = new Mamba1Cache(batch, _dIn, _kernel, _stateSize, x.dtype, x.device);
-            cache.Layers[layerIndex] = slot;
-            return slot;
-        }
-        var m = existing as Mamba1Cache
-            ?? throw new InvalidOperationException($"layer {layerIndex}: cache slot holds a {existing.GetType().Name}, not a Mamba1Cache");
+        var m = cache.LayerCache(layerIndex, () => new Mamba1Cache(batch, _dIn, _kernel, _stateSize, x.dtype, x.device));
         if (m.Batch != batch)
             throw new InvalidOperationException($"layer {layerIndex}: Mamba-1 cache batch {m.Batch} ≠ input batch {batch}");
         return m;

@@ -118,19 +118,9 @@ public sealed class SsdMixer : nn.Module
         SsdCache? slot = null;
         if (cache is not null)
         {
-            var existing = cache.Layers[layerIndex];
-            if (existing is null)
-            {
-                slot = new SsdCache(b, _convChannels, _kernel, _heads, _headDim, _stateSize, x.dtype, x.device);
-                cache.Layers[layerIndex] = slot;
-            }
-            else
-            {
-                slot = existing as SsdCache
-                    ?? throw new InvalidOperationException($"layer {layerIndex}: cache slot holds a {existing.GetType().Name}, not an SsdCache");
-                if (slot.Batch != b)
-                    throw new InvalidOperationException($"layer {layerIndex}: SSD cache batch {slot.Batch} ≠ input batch {b}");
-            }
+            slot = cache.LayerCache(layerIndex, () => new SsdCache(b, _convChannels, _kernel, _heads, _headDim, _stateSize, x.dtype, x.device));
+            if (slot.Batch != b)
+                throw new InvalidOperationException($"layer {layerIndex}: SSD cache batch {slot.Batch} ≠ input batch {b}");
         }
 
         if (slot is not null && t == 1 && validMask is null && x.dtype == ScalarType.Float32 && !is_grad_enabled())
