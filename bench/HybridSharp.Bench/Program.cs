@@ -5,6 +5,7 @@
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- moe [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- serve [--presets transformer-tiny,transxssm-tiny] [--dtypes fp32,bf16] [--tokens 128] [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- mamba1 [--reps 3] [--batch 2]
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- scan [--reps 5] [--batch 32]   (Mamba-1 scan + big elementwise op; compare with HYBRID_MALLOC_TUNING=0)
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- opcost [--reps 5]   (µs per small tensor op: the batch-1 decode unit)
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- quality [--corpus DIR] [--steps 400] [--batch 8] [--seq-len 256] [--models transformer,transxssm,transxssm-norope,mamba2]
 // Measures the machine's fp32 GEMM peak, then training tokens/s and MFU-against-that-peak of the Transformer
@@ -14,6 +15,7 @@ using HybridSharp.Config;
 using TorchSharp;
 using static TorchSharp.torch;
 
+bool mallocTuned = HybridSharp.Runtime.NativeAllocator.Configure();   // HYBRID_MALLOC_TUNING=0 turns it off
 int threads = int.TryParse(Environment.GetEnvironmentVariable("HYBRID_THREADS"), out var t) && t > 0 ? t : Environment.ProcessorCount;
 torch.set_num_threads(threads);
 var argList = args.ToList();
@@ -24,7 +26,7 @@ string Arg(string name, string fallback) { int i = argList.IndexOf(name); return
 string mode = argList.FirstOrDefault(a => !a.StartsWith("--") && !int.TryParse(a, out _)) ?? "transformer";
 
 Console.WriteLine($"# HybridSharp benchmark '{mode}'  ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
-Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {Bench.CpuModel()}; torch threads {threads}; .NET {Environment.Version}; TorchSharp {typeof(torch).Assembly.GetName().Version}");
+Console.WriteLine($"machine: {Environment.ProcessorCount} logical cores, {Bench.CpuModel()}; torch threads {threads}; .NET {Environment.Version}; TorchSharp {typeof(torch).Assembly.GetName().Version}; heap-only allocator {mallocTuned}");
 switch (mode)
 {
     case "transformer":
@@ -56,6 +58,9 @@ switch (mode)
             argList.Contains("--models") ? Arg("--models", "").Split(',', StringSplitOptions.RemoveEmptyEntries) : null);
         break;
     }
+    case "scan":
+        ScanProbe.Run(reps, long.Parse(Arg("--batch", "32")), long.Parse(Arg("--t", "128")), long.Parse(Arg("--d-inner", "64")), long.Parse(Arg("--n", "64")));
+        break;
     case "opcost":
         OpCostProbe.Run(reps);
         break;

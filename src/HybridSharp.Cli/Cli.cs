@@ -63,11 +63,15 @@ internal static class Cli
 
     private static bool _torchConfigured;
 
-    /// <summary>Intra-op threads = cores (or HYBRID_THREADS), set once per process before any tensor work.</summary>
+    /// <summary>
+    /// Heap-only native allocator (<see cref="HybridSharp.Runtime.NativeAllocator"/>) and intra-op threads = cores (or
+    /// HYBRID_THREADS), set once per process before any tensor work.
+    /// </summary>
     public static void ConfigureTorch()
     {
         if (_torchConfigured) return;
         _torchConfigured = true;
+        HybridSharp.Runtime.NativeAllocator.Configure();
         int threads = int.TryParse(Environment.GetEnvironmentVariable("HYBRID_THREADS"), out var t) && t > 0 ? t : Environment.ProcessorCount;
         torch.set_num_threads(threads);
         try { torch.set_num_interop_threads(threads); } catch (Exception) { /* may only be set once per process */ }

@@ -3,28 +3,31 @@
 //   a_t[c,n] = exp(Δ_t[c]·A[c,n])  (A < 0),   u_t[c,n] = Δ_t[c]·x_t[c]·B_t[n]
 //   h_t = a_t ⊙ h_{t−1} + u_t,     y_t[c] = Σ_n C_t[n]·h_t[c,n]          (the D·x skip term is added by the caller)
 // A is per (channel, state), so the scalar-decay SSD chunking of Mamba-2 does not apply. Training / prefill uses a
-// chunked scan built only from tensor operations:
-//   1. inside every chunk of Q tokens (all chunks at once): a Hillis–Steele prefix scan of the affine maps (a_t, u_t)
-//      with offsets 1, 2, 4, … < Q:  u_t ← u_t + a_t·u_{t−k},  a_t ← a_t·a_{t−k}  (t − k inside the chunk). Afterwards
-//      u_l is the state at l reached from a zero state at the chunk start. Only products of decays ≤ 1 and sums occur:
-//      no exp(−cum) factors that overflow, no cumsum differences that cancel — exact up to rounding for any Δ·A.
-//   2. P_l = exp(Σ_{r≤l} log a_r) (cumulative decay from the chunk start, ≤ 1);
-//      state passing over chunks (a loop over T/Q chunks, never over tokens): H_{j+1} = P_{j,Q−1}·H_j + u_{j,Q−1}.
-//   3. h_l = u_l + P_l·H_j;  y_l = h_l·C_l.
-// Padding to a multiple of Q uses Δ = 0 (a = 1, u = 0) and C = 0, so padded steps neither decay nor write the state.
-// Memory: the per-token states [B, T, d_in, N] exist for autograd (as in mamba_ssm's selective_scan_ref); the prefix
-// scan adds ≈ 2·log₂Q tensors of that size (Q = 16: 8) and never forms [Q, Q, d_in, N] (segsum-style) tensors.
+// two-level scan built from tensor operations, with Q steps inside the chunks and T/Q steps across them (never T):
+//   1. for l = 0 … Q−1, at position l of every chunk at once: the local state h_l = a_l ⊙ h_{l−1} + u_l from a zero
+//      state at the chunk start, its output C_l·h_l, and the cumulative decay P_l = exp(Σ_{r≤l} log a_r) (≤ 1);
+//   2. for chunk j = 0 … T/Q−1: H_{j+1} = P_{Q−1}·H_j + h_{Q−1} (the state entering each chunk);
+//   3. y_l = C_l·h_l + C_l·(P_l ⊙ H_j).
+// Only products of decays ≤ 1 and sums occur (no exp(−cumsum) factor that overflows): exact up to rounding for any
+// Δ·A. In fp32 decays below e^−60 are floored there (never denormal). Every tensor op touches [B, T/Q, d_in, N]: the
+// scan reads and writes the per-token states about a dozen times in all, against ≈ 25 for a log-depth prefix scan
+// (Hillis–Steele) with the same Q. Padding to a multiple of Q uses Δ = 0 (a = 1, u = 0) and C = 0, so padded steps
+// neither decay nor write the state.
 using static TorchSharp.torch;
 
 namespace HybridSharp.Modules;
 
 /// <summary>
-/// Plain tensor math of the Mamba-1 selective scan: chunked prefix scan (training / prefill), the naive recurrence
+/// Plain tensor math of the Mamba-1 selective scan: two-level chunked scan (training / prefill), the naive recurrence
 /// (test oracle) and the one-token step (decode). Decays and states are computed in fp32 (fp64 for fp64 inputs).
 /// Shapes: x, Δ [b, t, c]; A [c, n]; B, C [b, t, n]; state [b, c, n].
 /// </summary>
 public static class Mamba1Kernels
 {
+    /// <summary>exp of a log-decay ≤ 0; in fp32 floored at e^−60 so that no product of decays and states turns denormal.</summary>
+    private static Tensor FlooredExp(Tensor logDecay) =>
+        logDecay.dtype == ScalarType.Float64 ? logDecay.exp() : logDecay.clamp_min(SsdKernels.Fp32LogDecayFloor).exp();
+
     /// <summary>
     /// Chunked selective scan. Δ must already be softplus-ed (0 at tokens that must not touch the state).
     /// Returns y [b, t, c] in x's dtype (without D·x) and the final state [b, c, n] in fp32 (fp64 for fp64 x).
@@ -38,47 +41,56 @@ public static class Mamba1Kernels
         var h0 = initialState is null ? zeros([b, c, n], cdt, x.device) : initialState.to_type(cdt);
         if (t == 0) return (empty_like(x).MoveToOuterDisposeScope(), h0.clone().MoveToOuterDisposeScope());
 
-        var dtc = dt.to_type(cdt);
-        var logDecay = dtc.unsqueeze(-1).mul(A.to_type(cdt));                               // [b,t,c,n] ≤ 0
-        var u = x.to_type(cdt).mul(dtc).unsqueeze(-1).mul(B.to_type(cdt).unsqueeze(2));     // [b,t,c,n]
-        var cc = C.to_type(cdt);
         long q = Math.Min(chunkSize, t);
         long nc = (t + q - 1) / q;
         long pad = nc * q - t;
+        var dtc = dt.to_type(cdt);
+        var v = x.to_type(cdt).mul(dtc);                                                     // Δ·x [b,t,c]
+        var bc = B.to_type(cdt);
+        var cc = C.to_type(cdt);
         if (pad > 0)
         {
-            logDecay = nn.functional.pad(logDecay, [0, 0, 0, 0, 0, pad]);
-            u = nn.functional.pad(u, [0, 0, 0, 0, 0, pad]);
+            dtc = nn.functional.pad(dtc, [0, 0, 0, pad]);
+            v = nn.functional.pad(v, [0, 0, 0, pad]);
+            bc = nn.functional.pad(bc, [0, 0, 0, pad]);
             cc = nn.functional.pad(cc, [0, 0, 0, pad]);
         }
-        logDecay = logDecay.view(b, nc, q, c, n);
-        u = u.view(b, nc, q, c, n);
+        dtc = dtc.view(b, nc, q, c);
+        v = v.view(b, nc, q, c);
+        bc = bc.view(b, nc, q, 1, n);
+        cc = cc.view(b, nc, q, n, 1);
+        var a = A.to_type(cdt);
 
-        // 1. Prefix scan inside every chunk (dimension 2), all chunks at once.
-        var a = SsdKernels.DecayExp(logDecay);
-        for (long k = 1; k < q; k *= 2)
+        // 1. Position l = 0 … Q−1 of every chunk at once: the local state from a zero state at the chunk start, its
+        //    output, and the cumulative decay P_l from the chunk start.
+        var yLocal = new Tensor[q];
+        var fromStart = new Tensor[q];
+        Tensor? h = null, cum = null;
+        for (long l = 0; l < q; l++)
         {
-            var shiftedU = u.narrow(2, 0, q - k);
-            var tailA = a.narrow(2, k, q - k);
-            u = cat([u.narrow(2, 0, k), u.narrow(2, k, q - k).add(tailA.mul(shiftedU))], 2);
-            if (2 * k < q) a = cat([a.narrow(2, 0, k), tailA.mul(a.narrow(2, 0, q - k))], 2);
+            var logDecay = dtc.select(2, l).unsqueeze(-1).mul(a);                            // [b,nc,c,n]
+            var u = v.select(2, l).unsqueeze(-1).mul(bc.select(2, l));                       // [b,nc,c,n]
+            h = h is null ? u : u.addcmul(FlooredExp(logDecay), h, 1);
+            cum = cum is null ? logDecay : cum.add(logDecay);
+            fromStart[l] = FlooredExp(cum);
+            yLocal[l] = h.matmul(cc.select(2, l));                                          // [b,nc,c,1]
         }
 
-        // 2. Cumulative decay from each chunk start, and the states entering each chunk.
-        var fromStart = SsdKernels.DecayExp(logDecay.cumsum(2));                             // [b,nc,q,c,n]
-        var chunkDecay = fromStart.select(2, q - 1);                                         // [b,nc,c,n]
-        var chunkEnd = u.select(2, q - 1);
+        // 2. Chunk to chunk: H_{j+1} = P_{Q−1,j}·H_j + h_{Q−1,j}.
         var entering = new Tensor[nc];
         var state = h0;
         for (long j = 0; j < nc; j++)
         {
             entering[j] = state;
-            state = chunkDecay.select(1, j).mul(state).add(chunkEnd.select(1, j));
+            state = fromStart[q - 1].select(1, j).mul(state).add(h!.select(1, j));
         }
+        var enteringAll = stack(entering, 1);                                                // [b,nc,c,n]
 
-        // 3. Per-token states and outputs.
-        var h = u.add(fromStart.mul(stack(entering, 1).unsqueeze(2)));                      // [b,nc,q,c,n]
-        var y = h.matmul(cc.view(b, nc, q, n, 1)).view(b, nc * q, c);
+        // 3. y_l = C_l·(h_l + P_l ⊙ H_j).
+        var ys = new Tensor[q];
+        for (long l = 0; l < q; l++)
+            ys[l] = yLocal[l].add(fromStart[l].mul(enteringAll).matmul(cc.select(2, l))).squeeze(-1);
+        var y = stack(ys, 2).view(b, nc * q, c);
         if (pad > 0) y = y.narrow(1, 0, t);
         y = y.to_type(x.dtype).contiguous();
         return (y.MoveToOuterDisposeScope(), state.MoveToOuterDisposeScope());

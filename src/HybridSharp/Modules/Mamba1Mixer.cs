@@ -8,7 +8,7 @@
 //   B, C ← rot_pos(B), rot_pos(C)                          (RoPE of dimension N, same θ and absolute positions as attention)
 //   C_t ← s_t·C_t,  s_t = max(1, ln(64 + i_t)/ln 4096), i_t = position + 1   (OTCE "logn", when logn_scaling; LognScaling)
 //   Δ = softplus(dt_proj(dt_low) (+ bias)),  A = −exp(A_log)  (A_log ∈ ℝ^{d_in×N})
-//   h_t = exp(Δ_t·A) ⊙ h_{t−1} + (Δ_t·x_t) ⊗ B_t,  y_t = h_t·C_t + D ⊙ x_t   (chunked prefix scan, see Mamba1Kernels)
+//   h_t = exp(Δ_t·A) ⊙ h_{t−1} + (Δ_t·x_t) ⊗ B_t,  y_t = h_t·C_t + D ⊙ x_t   (two-level chunked scan, see Mamba1Kernels)
 //   out = out_proj(y ⊙ SiLU(z))
 // Left padding (validMask = 0): x is zeroed before the conv and Δ = 0, so a pad token neither decays nor writes the state.
 using HybridSharp.Config;

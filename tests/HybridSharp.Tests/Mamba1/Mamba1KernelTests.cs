@@ -14,7 +14,7 @@ public sealed class Mamba1KernelTests
     [InlineData(8, 21)]
     [InlineData(5, 17)]   // Q not a power of two
     [InlineData(16, 7)]   // a single chunk shorter than Q
-    [InlineData(1, 6)]    // Q = 1: no prefix scan at all, only state passing
+    [InlineData(1, 6)]    // Q = 1: one position per chunk, only state passing
     public void ChunkedEqualsRecurrenceInFp64(int chunk, int t)
     {
         using var scope = NewDisposeScope();
@@ -44,7 +44,7 @@ public sealed class Mamba1KernelTests
     [Fact]
     public void ExtremeDecaysStayFiniteAndExact()
     {
-        // Δ·|A| up to ≈ 1e3 per step: an exp(−cumsum) factorisation would overflow; the prefix scan must not.
+        // Δ·|A| up to ≈ 1e3 per step: an exp(−cumsum) factorisation would overflow; the scan must not.
         using var scope = NewDisposeScope();
         var (x, dt, a, b, c, h0) = ScanInputs(1, 40, 4, 8, ScalarType.Float32, seed: 3);
         var bigDt = dt.mul(40);
