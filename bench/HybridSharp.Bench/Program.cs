@@ -1,7 +1,7 @@
 // HybridSharp benchmarks (programs, not tests). Results go to BENCHMARKS.md by hand, with the command line.
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- transformer [--reps 5]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- hybrid [--reps 3] [--lengths 512,1024,2048,4096]
-//   dotnet run --project bench/HybridSharp.Bench -c Release -- mixers [--reps 3]
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- mixers [--reps 3] [--lengths 4096]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- moe [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- serve [--presets transformer-tiny,transxssm-tiny] [--dtypes fp32,bf16] [--tokens 128] [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- mamba1 [--reps 3] [--batch 2]
@@ -38,7 +38,7 @@ switch (mode)
         break;
     case "mixers":
         Bench.WarmUp();
-        MixerBench.Run(reps, [512, 1024, 2048, 4096]);
+        MixerBench.Run(reps, Arg("--lengths", "512,1024,2048,4096").Split(',').Select(int.Parse).ToArray());
         break;
     case "moe":
         Bench.WarmUp();
