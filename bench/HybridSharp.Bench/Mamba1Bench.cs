@@ -9,7 +9,7 @@ namespace HybridSharp.Bench;
 /// Training throughput of Mamba-1 stacks against an SSD (Mamba-2) stack at equal width and depth: d 256, 4 layers,
 /// mixer only (no FFN), byte vocabulary, fp32. Stacks: SSD as in Mamba2-S (expand 2, 8 heads × 64, N 64, chunk 64);
 /// Mamba-1 as in OTCE-S (expand 1, N 64, R 16, RoPE on B/C) and classic Mamba-1 (expand 2, N 16, no RoPE), both with
-/// the chunked prefix scan (chunk 16). One training step = forward + backward + AdamW on batch × T tokens; median of
+/// the two-level chunked scan (chunk 16). One training step = forward + backward + AdamW on batch × T tokens; median of
 /// <c>reps</c> steps after one warm-up, models alternated within each repetition.
 /// </summary>
 public static class Mamba1Bench
