@@ -147,7 +147,10 @@ internal static class MqarCommand
                         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                             $"{prefix} {p.Cell}: epoch {p.Epoch}/{p.Epochs} step {p.Step} loss {p.Loss:F4} accuracy {p.Accuracy:F4}"));
                         break;
-                    case MqarEvent.CellFinished: Console.WriteLine($"{prefix} {FinishedLine(p.Result!)}"); break;
+                    case MqarEvent.CellFinished:
+                        Console.WriteLine($"{prefix} {FinishedLine(p.Result!)}");
+                        HybridSharp.Runtime.NativeAllocator.Trim();   // do not keep one cell's peak resident for the next
+                        break;
                 }
             }, cts.Token);
         }

@@ -15,7 +15,10 @@ namespace HybridSharp.Runtime;
 /// <c>M_ARENA_MAX = 1</c> puts every thread on the main heap, because per-thread arenas fall back to <c>mmap</c> for
 /// blocks larger than their 64 MiB heaps.
 /// </para>
-/// <para>Linux/glibc only; a no-op elsewhere, or when <c>HYBRID_MALLOC_TUNING=0</c>.</para>
+/// <para>
+/// The price: resident memory stays at the process's peak (plus fragmentation) until <see cref="Trim"/> is called.
+/// Linux/glibc only; a no-op elsewhere, or when <c>HYBRID_MALLOC_TUNING=0</c>.
+/// </para>
 /// </summary>
 public static class NativeAllocator
 {
@@ -53,6 +56,20 @@ public static class NativeAllocator
             return false;
         }
     }
+
+    /// <summary>
+    /// Returns the heap's free pages to the kernel (glibc <c>malloc_trim(0)</c>), e.g. between the cells of a sweep, so
+    /// that a finished phase's peak does not stay resident. A no-op when the tuning is not in effect.
+    /// </summary>
+    public static void Trim()
+    {
+        if (!IsApplied) return;
+        try { malloc_trim(0); }
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException) { }
+    }
+
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int malloc_trim(nuint pad);
 
     [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int mallopt(int param, int value);

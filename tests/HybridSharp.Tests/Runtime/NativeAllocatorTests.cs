@@ -20,6 +20,9 @@ public sealed class NativeAllocatorTests
             for (int i = 0; i < blocks.Length; i++)
                 Assert.Equal(i + round, blocks[i][19_999_999].item<float>());
         }
+        NativeAllocator.Trim();
+        using var after = full(20_000_000, 7f);                             // the heap still serves blocks after a trim
+        Assert.Equal(7f, after[12_345].item<float>());
     }
 
     [Fact]
