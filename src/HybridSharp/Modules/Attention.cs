@@ -50,17 +50,7 @@ public sealed class Attention : nn.Module
             (k, v) = cache.RowLengths is { } rows ? slot.AppendRows(k, v, rows, cache.MaxRowLength) : slot.Append(k, v, cache.Length);
         }
         long g = _heads / _kvHeads;
-        Tensor o;
-        if (g > 1 && t == 1 && mask.Mask is null && !mask.IsCausal)
-        {
-            // One-token decode: the g query heads of a KV head become g queries of that head (all see every cached key),
-            // so the cache is read in place instead of being copied g times per step.
-            o = ScaledDotProductAttention.Attend(q.reshape(b, _kvHeads, g, _headDim), k, v, mask).reshape(b, _heads, 1, _headDim);
-        }
-        else
-        {
-            o = ScaledDotProductAttention.Attend(q, ScaledDotProductAttention.RepeatKv(k, g), ScaledDotProductAttention.RepeatKv(v, g), mask);
-        }
+        var o = ScaledDotProductAttention.AttendGrouped(q, k, v, g, mask);
         var y = o_proj.forward(o.transpose(1, 2).reshape(b, t, _heads * _headDim));
         return y.MoveToOuterDisposeScope();
     }

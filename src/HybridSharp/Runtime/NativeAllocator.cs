@@ -23,22 +23,13 @@ namespace HybridSharp.Runtime;
 public static class NativeAllocator
 {
     private const int M_TRIM_THRESHOLD = -1, M_TOP_PAD = -2, M_MMAP_MAX = -4, M_ARENA_MAX = -8;
-    private static int _state; // 0 = not tried, 1 = applied, 2 = skipped / unavailable
+    private static readonly Lazy<bool> Applied = new(TryApply);
 
-    /// <summary>Whether the tuning is in effect in this process.</summary>
-    public static bool IsApplied => _state == 1;
+    /// <summary>Whether <see cref="Configure"/> has run and the tuning is in effect in this process.</summary>
+    public static bool IsApplied => Applied.IsValueCreated && Applied.Value;
 
     /// <summary>Applies the tuning once per process (idempotent, thread-safe); returns whether it is in effect.</summary>
-    public static bool Configure()
-    {
-        if (Volatile.Read(ref _state) != 0) return _state == 1;
-        lock (typeof(NativeAllocator))
-        {
-            if (_state != 0) return _state == 1;
-            _state = TryApply() ? 1 : 2;
-            return _state == 1;
-        }
-    }
+    public static bool Configure() => Applied.Value;
 
     private static bool TryApply()
     {
