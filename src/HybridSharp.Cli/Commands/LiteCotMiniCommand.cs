@@ -23,7 +23,8 @@ internal static class LiteCotMiniCommand
         var maxDiff = Cli.Opt("--max-difficulty", "most operations per problem", d.Data.MaxDifficulty);
         var dataSeed = Cli.Opt("--data-seed", "generator seed", d.Data.Seed);
         var steps = Cli.Opt("--steps", "optimizer steps per arm (equal-steps budget, the default)", d.Steps);
-        var pretrainSteps = Cli.Opt("--pretrain-steps", "arithmetic pretraining steps of the shared base model (equation chains, 16 × 256 tokens per step; 0 = none)", d.PretrainSteps);
+        var pretrainSteps = Cli.Opt("--pretrain-steps", "pretraining steps of the shared base model (16 × 256 tokens per step; 0 = none)", d.PretrainSteps);
+        var pretrainProblems = Cli.Opt("--pretrain-problems", "pretrain on word problems with their bare equations as well as on equation chains (false = chains only)", d.PretrainOnProblems);
         var epochs = Cli.OptNoDefault<double?>("--epochs", "passes over each arm's data instead of --steps (equal-epochs budget)");
         var batch = Cli.Opt("--batch-size", "examples per step", d.BatchSize, "-b");
         var lr = Cli.Opt("--lr", "peak learning rate", d.LearningRate);
@@ -34,7 +35,7 @@ internal static class LiteCotMiniCommand
         var cmd = new Command("litecot-mini",
             "LiteCoT in miniature: synthetic data, difficulty-aware rewrite of the long traces (distill), long vs concise SFT from one base model, greedy evaluation by difficulty, report.md.")
         {
-            output, teacherUrl, teacherModel, keyEnv, preset, train, eval, minDiff, maxDiff, dataSeed, steps, pretrainSteps, epochs, batch, lr, maxLength, maxTokens, evalBatch, seed,
+            output, teacherUrl, teacherModel, keyEnv, preset, train, eval, minDiff, maxDiff, dataSeed, steps, pretrainSteps, pretrainProblems, epochs, batch, lr, maxLength, maxTokens, evalBatch, seed,
         };
         cmd.SetAction(pr => Cli.Guard(() =>
         {
@@ -53,7 +54,7 @@ internal static class LiteCotMiniCommand
                     TrainCount = pr.GetValue(train), EvalCount = pr.GetValue(eval), Seed = pr.GetValue(dataSeed),
                     MinDifficulty = pr.GetValue(minDiff), MaxDifficulty = pr.GetValue(maxDiff),
                 },
-                Steps = pr.GetValue(steps), PretrainSteps = pr.GetValue(pretrainSteps), Epochs = pr.GetValue(epochs), BatchSize = pr.GetValue(batch), LearningRate = pr.GetValue(lr),
+                Steps = pr.GetValue(steps), PretrainSteps = pr.GetValue(pretrainSteps), PretrainOnProblems = pr.GetValue(pretrainProblems), Epochs = pr.GetValue(epochs), BatchSize = pr.GetValue(batch), LearningRate = pr.GetValue(lr),
                 MaxLength = pr.GetValue(maxLength), EvalMaxTokens = pr.GetValue(maxTokens), EvalBatchSize = pr.GetValue(evalBatch), Seed = pr.GetValue(seed),
             };
             using var cts = Cli.CancelOnCtrlC("stopping; finished stages and checkpoints are kept, rerun the same command to resume");

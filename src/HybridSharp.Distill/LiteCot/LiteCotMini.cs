@@ -33,6 +33,11 @@ public sealed record LiteCotMiniOptions
     /// two SFT arms; 0 = SFT from random initialisation.
     /// </summary>
     public int PretrainSteps { get; init; } = 1500;
+    /// <summary>
+    /// Half of the pretraining text is word problems followed by their bare step equations (another seed, evaluation
+    /// questions excluded) — the reading a pretrained LLM brings to SFT; false = equation chains only (the second run).
+    /// </summary>
+    public bool PretrainOnProblems { get; init; } = true;
     /// <summary>Passes over each arm's data (equal-epochs budget); null = equal steps.</summary>
     public double? Epochs { get; init; }
     public int BatchSize { get; init; } = 8;
@@ -262,12 +267,23 @@ public static class LiteCotMini
         using var _ = model;
         if (!File.Exists(Path.Combine(dataDir, DatasetManifest.FileName)))
         {
-            // ≈ 1.3 passes' worth of distinct text for the requested steps (a document of 4 chains is ≈ 90 tokens).
-            int documents = Math.Max(1000, (int)Math.Min(2_000_000, (long)o.PretrainSteps * PretrainBatch * PretrainSeqLen / 90));
-            new CorpusBuilder(tokenizer, new CorpusBuilderOptions { ValidationFraction = 0.02, Seed = o.Data.Seed })
-                .AddDocuments(ArithmeticCorpus.EquationDocuments(tokenizer, documents, o.Data.Seed + PretrainSeedOffset, o.Data.MinDifficulty, o.Data.MaxDifficulty), "equations")
-                .Build(dataDir);
-            log($"pretrain: {documents:N0} documents of equation chains in {dataDir}");
+            // ≈ 1.3 passes' worth of distinct text for the requested steps (a document of 4 chains is ≈ 90 tokens, a
+            // problem with its equations ≈ 200); with problems, each kind gets half of the tokens.
+            long budget = (long)o.PretrainSteps * PretrainBatch * PretrainSeqLen;
+            int share = o.PretrainOnProblems ? 2 : 1;
+            int documents = Math.Max(1000, (int)Math.Min(2_000_000, budget / share / 90));
+            var builder = new CorpusBuilder(tokenizer, new CorpusBuilderOptions { ValidationFraction = 0.02, Seed = o.Data.Seed })
+                .AddDocuments(ArithmeticCorpus.EquationDocuments(tokenizer, documents, o.Data.Seed + PretrainSeedOffset, o.Data.MinDifficulty, o.Data.MaxDifficulty), "equations");
+            int problems = 0;
+            if (o.PretrainOnProblems)
+            {
+                problems = Math.Max(500, (int)Math.Min(1_000_000, budget / share / 200));
+                var held = EvalQuestions(DataDir(root));
+                builder.AddDocuments(ArithmeticCorpus.ProblemEquationDocuments(tokenizer, problems, o.Data.Seed + 2 * PretrainSeedOffset,
+                    o.Data.MinDifficulty, o.Data.MaxDifficulty, held), "problems");
+            }
+            builder.Build(dataDir);
+            log($"pretrain: {documents:N0} documents of equation chains{(problems > 0 ? $" and {problems:N0} word problems with their equations (evaluation questions excluded)" : "")} in {dataDir}");
         }
         using var dataset = TokenDataset.Open(dataDir);
         var options = new TrainerOptions
@@ -290,6 +306,15 @@ public static class LiteCotMini
         var record = new LiteCotPretraining(o.PretrainSteps, PretrainBatch, PretrainSeqLen, result.Tokens, clock.Elapsed.TotalSeconds, result.LastLoss, result.LastEvalLoss);
         AtomicFile.WriteAllText(donePath, JsonSerializer.Serialize(record, Json) + "\n");
         return record;
+    }
+
+    /// <summary>The question texts of the held-out evaluation problems (never to appear in any training text).</summary>
+    private static HashSet<string> EvalQuestions(string dataDir)
+    {
+        var set = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var line in File.ReadLines(Path.Combine(dataDir, ReasoningDataBuilder.EvalFile)))
+            if (!string.IsNullOrWhiteSpace(line) && System.Text.Json.Nodes.JsonNode.Parse(line)?["problem"]?.GetValue<string>() is { } q) set.Add(q);
+        return set;
     }
 
     // ---- SFT ------------------------------------------------------------------------------------------------------
@@ -402,9 +427,13 @@ public static class LiteCotMini
             "both arms train on the accepted problems only.\n\n");
         md.Append($"Model: {o.Preset}, one initialisation (seed {o.Seed}) fine-tuned twice; loss on assistant tokens, batch {o.BatchSize}, lr {o.LearningRate.ToString(Inv)} cosine, max length {o.MaxLength}. ");
         md.Append(pretraining is { } pt
-            ? $"Base model: pretrained on arithmetic alone (equation chains \"a op b = c\" from the generator with another seed; no word problems, " +
-              $"no solution style) for {pt.Steps} steps × {pt.BatchSize} × {pt.SeqLen} tokens ({pt.Tokens:N0} tokens, final loss {F(pt.FinalLoss, 3)}), " +
-              "so the SFT arms compare reasoning formats rather than arithmetic learnt from scratch.\n\n"
+            ? (o.PretrainOnProblems
+                ? "Base model: pretrained on arithmetic and reading (half equation chains \"a op b = c\", half word problems each followed by its " +
+                  "bare step equations; other generator seeds, evaluation questions excluded; no prose, no answer box, no solution style) "
+                : "Base model: pretrained on arithmetic alone (equation chains \"a op b = c\" from the generator with another seed; no word problems, " +
+                  "no solution style) ") +
+              $"for {pt.Steps} steps × {pt.BatchSize} × {pt.SeqLen} tokens ({pt.Tokens:N0} tokens, final loss {F(pt.FinalLoss, 3)}), " +
+              "so the SFT arms compare reasoning formats rather than arithmetic (and reading) learnt from scratch.\n\n"
             : "Base model: random initialisation (no pretraining).\n\n");
         bool sameExamples = training.Select(t => t.Examples).Distinct().Count() == 1;
         md.Append(sameExamples

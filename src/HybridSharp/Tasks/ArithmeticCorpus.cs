@@ -37,4 +37,26 @@ public static class ArithmeticCorpus
             yield return bos + string.Join("\n", chains);
         }
     }
+
+    /// <summary>
+    /// Word problems read into arithmetic, with no solution style: each document is BOS + a generated question + a newline
+    /// + its step equations, one per line (no prose, no answer box). Stands in for the reading a pretrained LLM brings to
+    /// reasoning fine-tuning. Questions in <paramref name="exclude"/> (the evaluation set) are skipped, so no held-out
+    /// problem is ever seen.
+    /// </summary>
+    public static IEnumerable<string> ProblemEquationDocuments(ITokenizer tokenizer, int count, int seed, int minDifficulty, int maxDifficulty,
+        IReadOnlySet<string>? exclude = null)
+    {
+        var bos = tokenizer.Decode([tokenizer.BosId]);
+        var gen = new ArithmeticGenerator(seed);
+        int span = maxDifficulty - minDifficulty + 1;
+        for (int i = 0, made = 0; made < count; i++)
+        {
+            if (i > count * 20 + 1000) throw new ArgumentException($"could not generate {count} problems outside the excluded set");
+            var p = gen.Generate(minDifficulty + made % span);
+            if (exclude is not null && exclude.Contains(p.Question)) continue;
+            made++;
+            yield return bos + p.Question + "\n" + string.Join("\n", p.Steps.Select(s => s.Equation));
+        }
+    }
 }

@@ -32,7 +32,8 @@ public class LiteCotMiniTests
         Assert.Contains("not an LLM", stdout);
         Assert.Contains("| long | ", report);
         Assert.Contains("| concise | ", report);
-        Assert.Contains("Base model: pretrained on arithmetic alone", report);
+        Assert.Contains("Base model: pretrained on arithmetic and reading", report);
+        Assert.Contains("word problems with their equations (evaluation questions excluded)", stdout);
         Assert.Contains("pretrain step 3/3", stdout);
         Assert.Contains("Target (concise accuracy ≥ long accuracy with at most a third of the tokens)", report);
         var csv = File.ReadAllLines(Path.Combine(tmp["run"], LiteCotMini.CsvFile));

@@ -112,6 +112,27 @@ public class ArithmeticSolutionWriterTests
     }
 
     [Fact]
+    public void ProblemEquationDocuments_HoldQuestionThenItsEquationsAndSkipExcludedQuestions()
+    {
+        var tok = new HybridSharp.Data.ByteTokenizer();
+        var bos = tok.Decode([tok.BosId]);
+        var all = ArithmeticCorpus.ProblemEquationDocuments(tok, 30, seed: 11, 1, 3).ToList();
+        Assert.Equal(30, all.Count);
+        var gen = new ArithmeticGenerator(11);
+        for (int i = 0; i < 30; i++)
+        {
+            var p = gen.Generate(1 + i % 3);
+            Assert.Equal(bos + p.Question + "\n" + string.Join("\n", p.Steps.Select(s => s.Equation)), all[i]);
+            Assert.DoesNotContain("boxed", all[i]);
+        }
+        // Excluding the first five questions: none of them appears, and the count is still met from later problems.
+        var excluded = all.Take(5).Select(d => d[bos.Length..].Split('\n')[0]).ToHashSet();
+        var kept = ArithmeticCorpus.ProblemEquationDocuments(tok, 30, seed: 11, 1, 3, excluded).ToList();
+        Assert.Equal(30, kept.Count);
+        Assert.All(kept, d => Assert.DoesNotContain(d[bos.Length..].Split('\n')[0], excluded));
+    }
+
+    [Fact]
     public void Verbose_RereadsTheQuestionAndEquationDocumentsHoldOnlyCorrectEquations()
     {
         foreach (var problem in Problems())
