@@ -13,9 +13,9 @@ namespace HybridSharp.Bench;
 /// </summary>
 public static class HybridBench
 {
-    public static void Run(int reps, int[] lengths, string[] presets, int newTokens = 256, bool decode = true)
+    public static void Run(int reps, int[] lengths, string[] presets, int newTokens = 256, bool decode = true, bool train = true, int decodeBatch = 1)
     {
-        Console.WriteLine($"presets: {string.Join(" vs ", presets)}; tokens per training step 4096; decode {newTokens} new tokens; medians of {reps}");
+        Console.WriteLine($"presets: {string.Join(" vs ", presets)}; tokens per training step 4096; decode {newTokens} new tokens × batch {decodeBatch}; medians of {reps}");
         foreach (var p in presets)
         {
             var c = Presets.Get(p);
@@ -34,9 +34,9 @@ public static class HybridBench
                 cfg.MaxPositionEmbeddings = Math.Max(cfg.MaxPositionEmbeddings, t + newTokens);
                 return new CausalLM(cfg, seed: 1);
             }).ToArray();
-            var train = TrainThroughput(models, t, reps);
-            var dec = decode ? DecodeThroughput(models, t, newTokens, reps) : null;
-            var row = $"| {t} | " + string.Join(" | ", train.Select(v => $"{v:N0}")) + $" | {train[^1] / train[0]:F2}× |";
+            var tr = train ? TrainThroughput(models, t, reps) : presets.Select(_ => double.NaN).ToArray();
+            var dec = decode ? DecodeThroughput(models, t, newTokens, reps, decodeBatch) : null;
+            var row = $"| {t} | " + string.Join(" | ", tr.Select(v => train ? $"{v:N0}" : "–")) + (train ? $" | {tr[^1] / tr[0]:F2}× |" : " | – |");
             if (dec is not null) row += " " + string.Join(" | ", dec.Select(v => $"{v:N0}")) + $" | {dec[^1] / dec[0]:F2}× |";
             Console.WriteLine(row);
             foreach (var m in models) m.Dispose();
@@ -66,9 +66,9 @@ public static class HybridBench
         return times.Select(ts => batch * t / Median(ts)).ToArray();
     }
 
-    private static double[] DecodeThroughput(CausalLM[] models, int t, int newTokens, int reps)
+    private static double[] DecodeThroughput(CausalLM[] models, int t, int newTokens, int reps, int batch)
     {
-        using var prompt = randint(0, models[0].Config.VocabSize, [1, t]);
+        using var prompt = randint(0, models[0].Config.VocabSize, [batch, t]);
         var times = models.Select(_ => new List<double>()).ToArray();
         using var _ = inference_mode();
         for (int rep = 0; rep < reps; rep++)
@@ -78,9 +78,9 @@ public static class HybridBench
                 var m = models[i];
                 m.eval();
                 using var scope = NewDisposeScope();
-                using var cache = m.NewCache(1, t + newTokens);
+                using var cache = m.NewCache(batch, t + newTokens);
                 m.Forward(prompt, cache);
-                var next = tensor(new long[] { 1 }).reshape(1, 1);
+                var next = ones([batch, 1], ScalarType.Int64);
                 var sw = System.Diagnostics.Stopwatch.StartNew();
                 for (int k = 0; k < newTokens; k++)
                 {
@@ -90,7 +90,7 @@ public static class HybridBench
                 times[i].Add(sw.Elapsed.TotalSeconds);
             }
         }
-        return times.Select(ts => newTokens / Median(ts)).ToArray();
+        return times.Select(ts => (double)batch * newTokens / Median(ts)).ToArray();
     }
 
     private static double Median(List<double> v)

@@ -1,12 +1,14 @@
 // HybridSharp benchmarks (programs, not tests). Results go to BENCHMARKS.md by hand, with the command line.
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- transformer [--reps 5]
-//   dotnet run --project bench/HybridSharp.Bench -c Release -- hybrid [--reps 3] [--lengths 512,1024,2048,4096]
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- hybrid [--reps 3] [--lengths 512,1024,2048,4096] [--decode-only] [--decode-batch 1]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- mixers [--reps 3] [--lengths 4096]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- moe [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- serve [--presets transformer-tiny,transxssm-tiny] [--dtypes fp32,bf16] [--tokens 128] [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- mamba1 [--reps 3] [--batch 2]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- scan [--reps 5] [--batch 32]   (Mamba-1 scan + big elementwise op; compare with HYBRID_MALLOC_TUNING=0)
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- opcost [--reps 5]   (µs per small tensor op: the batch-1 decode unit)
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- decode-profile [--presets transformer,transxssm] [--context 4096] [--tokens 64] [--reps 3]
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- ssd-step-ops   (the SSD decode step op by op; SwiGLU with hot and cold weights)
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- quality [--corpus DIR] [--steps 400] [--batch 8] [--seq-len 256] [--models transformer,transxssm,transxssm-norope,mamba2]
 // Measures the machine's fp32 GEMM peak, then training tokens/s and MFU-against-that-peak of the Transformer
 // baseline at d 256 / 4 layers and d 512 / 6 layers (T 256), plus prefill and decode tokens/s.
@@ -34,7 +36,8 @@ switch (mode)
         break;
     case "hybrid":
         Bench.WarmUp();
-        HybridBench.Run(reps, Arg("--lengths", "512,1024,2048,4096").Split(',').Select(int.Parse).ToArray(), ["transformer", "transxssm"]);
+        HybridBench.Run(reps, Arg("--lengths", "512,1024,2048,4096").Split(',').Select(int.Parse).ToArray(), ["transformer", "transxssm"],
+            train: !argList.Contains("--decode-only"), decodeBatch: int.Parse(Arg("--decode-batch", "1")));
         break;
     case "mixers":
         Bench.WarmUp();
@@ -61,6 +64,13 @@ switch (mode)
     case "scan":
         ScanProbe.Run(reps, long.Parse(Arg("--batch", "32")), long.Parse(Arg("--t", "128")), long.Parse(Arg("--d-inner", "64")), long.Parse(Arg("--n", "64")));
         break;
+    case "decode-profile":
+        DecodeProfile.Run(Arg("--presets", "transformer,transxssm").Split(',', StringSplitOptions.RemoveEmptyEntries),
+            int.Parse(Arg("--context", "4096")), int.Parse(Arg("--tokens", "64")), reps);
+        break;
+    case "ssd-step-ops":
+        SsdStepOps.Run();
+        break;
     case "opcost":
         OpCostProbe.Run(reps);
         break;
@@ -77,7 +87,7 @@ switch (mode)
         break;
     }
     default:
-        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, moe, mamba1, quality, serve, serve-steps, opcost)");
+        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, moe, mamba1, quality, serve, serve-steps, opcost, decode-profile, ssd-step-ops)");
         return 2;
 }
 return 0;

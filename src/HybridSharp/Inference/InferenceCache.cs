@@ -93,9 +93,9 @@ public sealed class KvCache : ILayerCache
     /// <summary>Writes k, v ([B, Hkv, T, P]) at <paramref name="past"/> and returns views over keys/values [0, past+T).</summary>
     public (Tensor K, Tensor V) Append(Tensor k, Tensor v, long past)
     {
-        long t = k.shape[2];
-        if (past + t > Keys.shape[2])
-            throw new InvalidOperationException($"KV cache overflow: {past + t} tokens exceed its capacity of {Keys.shape[2]}");
+        long t = k.size(2);
+        if (past + t > Keys.size(2))
+            throw new InvalidOperationException($"KV cache overflow: {past + t} tokens exceed its capacity of {Keys.size(2)}");
         using (no_grad())
         {
             Keys.narrow(2, past, t).copy_(k);

@@ -103,7 +103,7 @@ public sealed partial class CausalLM : nn.Module
         MoeRoutingCollector? routing = null)
     {
         using var scope = NewDisposeScope();
-        long b = inputIds.shape[0], t = inputIds.shape[1];
+        long b = inputIds.size(0), t = inputIds.size(1);
         long past = cache?.Length ?? 0;
         var device = inputIds.device;
         bool explicitPositions = positions is not null;
@@ -160,6 +160,12 @@ public sealed partial class CausalLM : nn.Module
         cache?.Advance(t);
         return h.MoveToOuterDisposeScope();
     }
+
+    /// <summary>Token embeddings [B, T, d] of <paramref name="inputIds"/> (the first piece of <see cref="ForwardHidden"/>).</summary>
+    public Tensor Embed(Tensor inputIds) => model.embed_tokens.forward(inputIds);
+
+    /// <summary>The final RMSNorm (the last piece of <see cref="ForwardHidden"/>).</summary>
+    public Tensor FinalNorm(Tensor hidden) => model.norm.forward(hidden);
 
     /// <summary>Projects hidden states to fp32 logits.</summary>
     public Tensor Head(Tensor hidden)

@@ -37,7 +37,7 @@ public sealed class Attention : nn.Module
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, AttentionMask mask, InferenceCache? cache, int layerIndex, Tensor? logn = null)
     {
         using var scope = NewDisposeScope();
-        long b = x.shape[0], t = x.shape[1];
+        long b = x.size(0), t = x.size(1);
         var q = q_proj.forward(x).view(b, t, _heads, _headDim).transpose(1, 2);
         var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);
         var v = v_proj.forward(x).view(b, t, _kvHeads, _headDim).transpose(1, 2);

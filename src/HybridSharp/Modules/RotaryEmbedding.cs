@@ -93,20 +93,30 @@ public sealed class RotaryEmbedding
         return Rotate(x, cos, sin);
     }
 
+    /// <summary>Element count up to which <see cref="Rotate"/> minimises tensor calls rather than memory passes.</summary>
+    private const long SmallRotation = 1 << 16;
+
     /// <summary>
-    /// x·cos + rotate_half(x)·sin with cos/sin already broadcastable to x. Without autograd (decode, scoring) it is one
-    /// product and two in-place half updates (y₁ −= x₂·sin₁, y₂ += x₁·sin₂): three tensor operations fewer per call,
-    /// which matters in one-token decode steps. Under autograd it keeps the rotate_half form, whose backward is plain
-    /// element-wise work (no copy-slices nodes).
+    /// x·cos + rotate_half(x)·sin with cos/sin already broadcastable to x. Under autograd it keeps the rotate_half form,
+    /// whose backward is plain element-wise work (no copy-slices nodes). Without autograd, small tensors (one-token
+    /// decode, where each tensor call costs microseconds of overhead) take the fewest calls: rotate_half(x)·sin is
+    /// roll(x, half)·sin with its first half negated; large ones (prefill, scoring) take the fewest passes over memory:
+    /// one product and two in-place half updates (y₁ −= x₂·sin₁, y₂ += x₁·sin₂).
     /// </summary>
     public static Tensor Rotate(Tensor x, Tensor cos, Tensor sin)
     {
         using var scope = NewDisposeScope();
         if (is_grad_enabled()) return x.mul(cos).add_(RotateHalf(x).mul_(sin)).MoveToOuterDisposeScope();
-        long half = x.shape[^1] / 2;
-        var y = x.mul(cos);
-        y.narrow(-1, 0, half).addcmul_(x.narrow(-1, half, half), sin.narrow(-1, 0, half), -1);
-        y.narrow(-1, half, half).addcmul_(x.narrow(-1, 0, half), sin.narrow(-1, half, half), 1);
-        return y.MoveToOuterDisposeScope();
+        long half = x.size(-1) / 2;
+        if (x.numel() > SmallRotation)
+        {
+            var y = x.mul(cos);
+            y.narrow(-1, 0, half).addcmul_(x.narrow(-1, half, half), sin.narrow(-1, 0, half), -1);
+            y.narrow(-1, half, half).addcmul_(x.narrow(-1, 0, half), sin.narrow(-1, half, half), 1);
+            return y.MoveToOuterDisposeScope();
+        }
+        var r = x.roll(half, -1).mul(sin);
+        r.narrow(-1, 0, half).neg_();
+        return x.mul(cos).add_(r).MoveToOuterDisposeScope();
     }
 }

@@ -63,7 +63,7 @@ public static class ScaledDotProductAttention
     /// </summary>
     public static Tensor AttendGrouped(Tensor q, Tensor k, Tensor v, long groups, AttentionMask mask)
     {
-        long b = q.shape[0], h = q.shape[1], t = q.shape[2], p = q.shape[3];
+        long b = q.size(0), h = q.size(1), t = q.size(2), p = q.size(3);
         if (groups > 1 && t == 1 && mask.Mask is null && !mask.IsCausal)
             return Attend(q.reshape(b, h / groups, groups, p), k, v, mask).reshape(b, h, 1, p);
         return Attend(q, RepeatKv(k, groups), RepeatKv(v, groups), mask);

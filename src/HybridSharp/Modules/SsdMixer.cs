@@ -111,8 +111,8 @@ public sealed class SsdMixer : nn.Module
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, InferenceCache? cache, int layerIndex, Tensor? validMask = null)
     {
         using var scope = NewDisposeScope();
-        long b = x.shape[0], t = x.shape[1];
-        if (t == 0) return zeros([b, 0, x.shape[2]], x.dtype, x.device).MoveToOuterDisposeScope();
+        long b = x.size(0), t = x.size(1);
+        if (t == 0) return zeros([b, 0, x.size(2)], x.dtype, x.device).MoveToOuterDisposeScope();
         var cdt = SsdKernels.ComputeType(x.dtype);
 
         SsdCache? slot = null;
@@ -173,7 +173,8 @@ public sealed class SsdMixer : nn.Module
     /// </summary>
     private Tensor DecodeStep(Tensor x, Tensor cos, Tensor sin, SsdCache slot)
     {
-        long b = x.shape[0], r = _heads / _groups;
+        // size(i), not shape[i]: shape builds an array through one native call per dimension, microseconds per token.
+        long b = x.size(0), r = _heads / _groups;
         var proj = in_proj.forward(x);                                   // [B, 1, Z + C_conv + H]
         Tensor? z = _zSize > 0 ? proj.narrow(-1, 0, _zSize) : null;
         var xbc = proj.narrow(-1, _zSize, _convChannels);
@@ -182,8 +183,8 @@ public sealed class SsdMixer : nn.Module
         var bc = xbc.narrow(-1, _dIn, 2 * _groups * _stateSize).reshape(b, 2 * _groups, _stateSize);
         if (_rope)
         {
-            if (cos.shape[^1] != _stateSize)
-                throw new ArgumentException($"SSD rope: rotary table dim {cos.shape[^1]} ≠ state_size {_stateSize}");
+            if (cos.size(-1) != _stateSize)
+                throw new ArgumentException($"SSD rope: rotary table dim {cos.size(-1)} ≠ state_size {_stateSize}");
             var c = cos.reshape(-1, 1, _stateSize);                      // [B or 1, 1, N]
             var sn = sin.reshape(-1, 1, _stateSize);
             bc = RotaryEmbedding.Rotate(bc, c, sn);
@@ -194,7 +195,11 @@ public sealed class SsdMixer : nn.Module
         var decay = dt5.mul(A_log.exp().neg_().view(1, _groups, r, 1, 1)).exp_();
         var state = slot.SsmState.view(b, _groups, r, _headDim, _stateSize);
         state.mul_(decay).addcmul_(xs.mul(dt5), bc.narrow(1, 0, _groups).reshape(b, _groups, 1, 1, _stateSize), 1);
-        var y = state.matmul(bc.narrow(1, _groups, _groups).reshape(b, _groups, 1, _stateSize, 1)); // [B, G, r, P, 1]
+        // y[g, (r, p)] = Σ_n C[g, n] · h[g, (r, p), n]: C as a row times hᵀ, batched over (B, G). libtorch's CPU kernels
+        // run this vector-times-matrix form ≈ 6× faster than h @ C (a matrix times a column vector) at N = P = 128.
+        var y = bc.narrow(1, _groups, _groups).reshape(b * _groups, 1, _stateSize)
+            .bmm(slot.SsmState.view(b * _groups, r * _headDim, _stateSize).transpose(1, 2))   // [B·G, 1, r·P]
+            .view(b, _groups, r, _headDim, 1);
         if (D is not null) y = y.addcmul_(xs, D.view(1, _groups, r, 1, 1), 1);
         y = y.view(b, 1, _dIn);
         if (norm is not null) y = GatedGroupRmsNorm(y, z, norm.Weight, _groups, _normEps);
