@@ -23,8 +23,23 @@ public sealed class AttentionModelTests
     }
 
     [Theory]
+    [InlineData(2, 3, 5)]     // decode-sized: the roll form
+    [InlineData(4, 2, 2100)]  // over 64K elements: the in-place half updates
+    public void RopeInferencePathsEqualTheRotateHalfForm(int b, int h, int t)
+    {
+        var rope = new RotaryEmbedding(16, 10000);
+        using var pos = arange(7, 7 + t, dtype: ScalarType.Int64).unsqueeze(0).expand(b, t);
+        var (cos, sin) = rope.Compute(pos, ScalarType.Float32);
+        using var x = randn(b, h, t, 16, generator: new Generator(5));
+        using var want = x.mul(cos.unsqueeze(1)).add(RotaryEmbedding.RotateHalf(x).mul(sin.unsqueeze(1)));
+        using var _ = no_grad();
+        using var got = RotaryEmbedding.Apply(x, cos, sin);
+        Assert.True(got.allclose(want, rtol: 0, atol: 1e-6), $"max diff {got.sub(want).abs().max().item<float>()}");
+    }
+
+    [Theory]
     [InlineData(true)]  // rotate_half form (autograd)
-    [InlineData(false)] // in-place half updates (inference)
+    [InlineData(false)] // inference form
     public void RopeRotatesPairsByHandComputedAngles(bool grad)
     {
         using var mode = grad ? null : no_grad();
