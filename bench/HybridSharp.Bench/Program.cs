@@ -8,6 +8,7 @@
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- scan [--reps 5] [--batch 32]   (Mamba-1 scan + big elementwise op; compare with HYBRID_MALLOC_TUNING=0)
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- opcost [--reps 5]   (µs per small tensor op: the batch-1 decode unit)
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- decode-profile [--presets transformer,transxssm] [--context 4096] [--tokens 64] [--reps 3]
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- dma-mqar [--lr 0.003] [--freeze-a] [--mixer dma]   (the MQAR mini cell with DMA's A printed as it trains)
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- ssd-step-ops   (the SSD decode step op by op; SwiGLU with hot and cold weights)
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- quality [--corpus DIR] [--steps 400] [--batch 8] [--seq-len 256] [--models transformer,transxssm,transxssm-norope,mamba2]
 // Measures the machine's fp32 GEMM peak, then training tokens/s and MFU-against-that-peak of the Transformer
@@ -68,6 +69,13 @@ switch (mode)
         DecodeProfile.Run(Arg("--presets", "transformer,transxssm").Split(',', StringSplitOptions.RemoveEmptyEntries),
             int.Parse(Arg("--context", "4096")), int.Parse(Arg("--tokens", "64")), reps);
         break;
+    case "dma-mqar":
+        DmaMqarProbe.Run(Arg("--mixer", "dma"), double.Parse(Arg("--lr", "0.003"), System.Globalization.CultureInfo.InvariantCulture),
+            argList.Contains("--freeze-a"), long.Parse(Arg("--seed", "0")), argList.Contains("--init-from-attention"));
+        break;
+    case "dma-parity":
+        DmaAttentionParity.Run();
+        break;
     case "ssd-step-ops":
         SsdStepOps.Run();
         break;
@@ -87,7 +95,7 @@ switch (mode)
         break;
     }
     default:
-        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, moe, mamba1, quality, serve, serve-steps, opcost, decode-profile, ssd-step-ops)");
+        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, moe, mamba1, quality, serve, serve-steps, opcost, decode-profile, ssd-step-ops, dma-mqar)");
         return 2;
 }
 return 0;
