@@ -172,3 +172,38 @@ public static class SsdStepOps
         T("is_grad_enabled()", () => { bool q = is_grad_enabled(); return x; });
     }
 }
+
+/// <summary>Batched matrix × vector (h·c) against row vector × transposed matrix (cᵀ·hᵀ), forward and forward + backward.</summary>
+public static class MatVecProbe
+{
+    public static void Run()
+    {
+        foreach (var shape in new long[][] { [1, 2, 128, 128], [32, 8, 64, 64], [8, 32, 256, 16], [2, 1, 512, 16] })
+        {
+            long n = shape[^1];
+            var h = randn(shape, requires_grad: true);
+            var cshape = shape.ToArray(); cshape[^2] = n; cshape[^1] = 1;
+            var c = randn(cshape, requires_grad: true);
+            double Time(Func<Tensor> f, bool backward)
+            {
+                var s = new List<double>();
+                for (int k = 0; k < 4; k++)
+                {
+                    var sw = Stopwatch.StartNew();
+                    for (int i = 0; i < 50; i++)
+                        using (NewDisposeScope())
+                        {
+                            if (backward) f().sum().backward();
+                            else using (no_grad()) f();
+                        }
+                    if (k > 0) s.Add(sw.Elapsed.TotalMicroseconds / 50);
+                }
+                s.Sort();
+                return s[1];
+            }
+            Func<Tensor> mv = () => h.matmul(c);
+            Func<Tensor> vm = () => c.transpose(-1, -2).matmul(h.transpose(-1, -2)).transpose(-1, -2);
+            Console.WriteLine($"| {string.Join("×", shape)} | h·c {Time(mv, false):F1} µs | cᵀ·hᵀ {Time(vm, false):F1} µs | fwd+bwd h·c {Time(mv, true):F1} µs | cᵀ·hᵀ {Time(vm, true):F1} µs |");
+        }
+    }
+}

@@ -9,6 +9,8 @@
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- opcost [--reps 5]   (µs per small tensor op: the batch-1 decode unit)
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- decode-profile [--presets transformer,transxssm] [--context 4096] [--tokens 64] [--reps 3]
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- dma-mqar [--lr 0.003] [--freeze-a] [--mixer dma]   (the MQAR mini cell with DMA's A printed as it trains)
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- matvec   (batched h·c against cᵀ·hᵀ, with and without backward)
+//   dotnet run --project bench/HybridSharp.Bench -c Release -- dma-parity   (DMA at A = 0 against attention with copied weights: loss and gradients)
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- ssd-step-ops   (the SSD decode step op by op; SwiGLU with hot and cold weights)
 //   dotnet run --project bench/HybridSharp.Bench -c Release -- quality [--corpus DIR] [--steps 400] [--batch 8] [--seq-len 256] [--models transformer,transxssm,transxssm-norope,mamba2]
 // Measures the machine's fp32 GEMM peak, then training tokens/s and MFU-against-that-peak of the Transformer
@@ -76,6 +78,9 @@ switch (mode)
     case "dma-parity":
         DmaAttentionParity.Run();
         break;
+    case "matvec":
+        MatVecProbe.Run();
+        break;
     case "ssd-step-ops":
         SsdStepOps.Run();
         break;
@@ -95,7 +100,7 @@ switch (mode)
         break;
     }
     default:
-        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, moe, mamba1, quality, serve, serve-steps, opcost, decode-profile, ssd-step-ops, dma-mqar)");
+        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, moe, mamba1, quality, serve, serve-steps, opcost, decode-profile, ssd-step-ops, dma-mqar, dma-parity, matvec)");
         return 2;
 }
 return 0;

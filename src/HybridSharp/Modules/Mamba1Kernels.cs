@@ -73,7 +73,7 @@ public static class Mamba1Kernels
             h = h is null ? u : u.addcmul(FlooredExp(logDecay), h, 1);
             cum = cum is null ? logDecay : cum.add(logDecay);
             fromStart[l] = FlooredExp(cum);
-            yLocal[l] = h.matmul(cc.select(2, l));                                          // [b,nc,c,1]
+            yLocal[l] = MatVec.Apply(h, cc.select(2, l));                                             // [b,nc,c,1]
         }
 
         // 2. Chunk to chunk: H_{j+1} = P_{Q−1,j}·H_j + h_{Q−1,j}.
@@ -89,7 +89,7 @@ public static class Mamba1Kernels
         // 3. y_l = C_l·(h_l + P_l ⊙ H_j).
         var ys = new Tensor[q];
         for (long l = 0; l < q; l++)
-            ys[l] = yLocal[l].add(fromStart[l].mul(enteringAll).matmul(cc.select(2, l))).squeeze(-1);
+            ys[l] = yLocal[l].add(MatVec.Apply(fromStart[l].mul(enteringAll), cc.select(2, l))).squeeze(-1);
         var y = stack(ys, 2).view(b, nc * q, c);
         if (pad > 0) y = y.narrow(1, 0, t);
         y = y.to_type(x.dtype).contiguous();
@@ -131,7 +131,7 @@ public static class Mamba1Kernels
         var decay = dtc.unsqueeze(-1).mul(A.to_type(cdt)).exp();                            // [b,c,n]
         var u = x.to_type(cdt).mul(dtc).unsqueeze(-1).mul(B.to_type(cdt).unsqueeze(1));     // [b,c,n]
         var next = state.mul(decay).add(u);
-        var y = next.matmul(C.to_type(cdt).unsqueeze(-1)).squeeze(-1).to_type(x.dtype);       // [b,c]
+        var y = MatVec.Apply(next, C.to_type(cdt).unsqueeze(-1)).squeeze(-1).to_type(x.dtype);  // [b,c]
         return (y, next);
     }
 }

@@ -190,7 +190,7 @@ public static class SsdKernels
         var bg = B.to_type(cdt).view(b, g, 1, 1, n);
         var cg = C.to_type(cdt).view(b, g, 1, n, 1);
         var next = state.view(b, g, r, p, n).mul(dA).add_(xb.mul(bg));   // [b,g,r,p,n]
-        var y = next.matmul(cg).view(b, h, p).to_type(x.dtype);
+        var y = MatVec.Apply(next, cg).reshape(b, h, p).to_type(x.dtype);
         return (y, next.view(b, h, p, n));
     }
 

@@ -28,6 +28,23 @@ public sealed class Mamba1KernelTests
     }
 
     [Fact]
+    public void InferenceScanAndStepEqualTheAutogradRecurrence()
+    {
+        // Without autograd the readouts y = h·C take the transposed (row-vector) product; same values.
+        using var scope = NewDisposeScope();
+        var (x, dt, a, b, c, h0) = ScanInputs(2, 13, 6, 8, ScalarType.Float64);
+        var (yRef, hRef) = Mamba1Kernels.Recurrent(x, dt, a, b, c, h0);
+        using var _ = no_grad();
+        var (y, h) = Mamba1Kernels.Chunked(x, dt, a, b, c, 4, h0);
+        Assert.True(MaxAbs(y, yRef) <= 1e-10, $"y max diff {MaxAbs(y, yRef)}");
+        Assert.True(MaxAbs(h, hRef) <= 1e-10, $"state max diff {MaxAbs(h, hRef)}");
+        var state = h0.clone();
+        var steps = Enumerable.Range(0, 13).Select(t => Mamba1Kernels.Step(x.select(1, t), dt.select(1, t), a, b.select(1, t), c.select(1, t), state)).ToList();
+        Assert.True(MaxAbs(stack(steps, 1), yRef) <= 1e-10);
+        Assert.True(MaxAbs(state, hRef) <= 1e-10);
+    }
+
+    [Fact]
     public void ChunkedEqualsRecurrenceInFp32()
     {
         using var scope = NewDisposeScope();

@@ -65,14 +65,17 @@ public sealed class SsdKernelTests(ITestOutputHelper output)
         Assert.True(MaxAbs(sb, s1) <= 1e-10);
     }
 
-    [Fact]
-    public void StepMatchesRecurrenceAndUpdatesInPlace()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]   // no autograd: the readout takes the transposed (row-vector) product
+    public void StepMatchesRecurrenceAndUpdatesInPlace(bool inference)
     {
         using var scope = NewDisposeScope();
         var (x, dt, a, b, c, h0) = RandomInputs(ScalarType.Float64, 3);
         var (yr, sr) = SsdKernels.Recurrent(x, dt, a, b, c, h0);
         var state = h0.clone();
         var ys = new List<Tensor>();
+        using var mode = inference ? no_grad() : null;
         for (long t = 0; t < Len; t++)
             ys.Add(SsdKernels.Step(x.select(1, t), dt.select(1, t), a, b.select(1, t), c.select(1, t), state));
         Assert.True(MaxAbs(stack(ys, 1), yr) <= 1e-12);
