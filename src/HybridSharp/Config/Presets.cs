@@ -162,6 +162,14 @@ public static class Presets
                 cfg.Ssm = new SsmConfig { Expand = 1, HeadDim = 64, StateSize = 64, NGroups = 2, ConvKernel = 0, Gated = false, ChunkSize = 64, Rope = true };
                 return cfg;
             }),
+        new("transxssm-tiny-2a", "TransXSSM at quickstart size with attention every second layer (SSD-with-RoPE, attention, SSD-with-RoPE, attention): the same widths as transxssm-tiny, two attention layers for tasks that read far back (the LiteCoT miniature's student)",
+            () =>
+            {
+                var cfg = Presets.Get("transxssm-tiny");
+                cfg.Preset = null;
+                cfg.LayerTypes = LayerPattern.Periodic(4, 2, 1, ModelConfig.Attention, ModelConfig.Ssd);
+                return cfg;
+            }),
         new("doge", "Doge-20M shape: DMA ×8 (keep window 2048), SwiGLU 512, residual vectors", () => Doge(256, 512, 8, 2, 1, 128, moe: false)),
         new("doge-60m", "Doge-60M shape: d 512, DMA ×16, 4/2 heads × 128, SwiGLU 1024", () => Doge(512, 1024, 16, 4, 2, 128, moe: false)),
         new("doge-tiny", "Doge at quickstart size: d 128, DMA ×4, 2/1 heads × 64, SwiGLU 384", () => Doge(128, 384, 4, 2, 1, 64, moe: false)),
