@@ -24,15 +24,16 @@ public sealed record LiteCotMiniOptions
     public Uri? TeacherUrl { get; init; }
     public string? TeacherModel { get; init; }
     public string? TeacherApiKey { get; init; }
-    public string Preset { get; init; } = "transxssm-tiny";
-    public ReasoningDataOptions Data { get; init; } = new() { TrainCount = 10000, EvalCount = 90, MinDifficulty = 1, MaxDifficulty = 3 };
+    /// <summary>The student: by default the quickstart-size hybrid with two attention layers (the fourth recorded run).</summary>
+    public string Preset { get; init; } = "transxssm-tiny-2a";
+    public ReasoningDataOptions Data { get; init; } = new() { TrainCount = 10000, EvalCount = 150, MinDifficulty = 1, MaxDifficulty = 3 };
     /// <summary>Optimizer steps per arm (equal-steps budget); ignored when <see cref="Epochs"/> is set.</summary>
-    public int Steps { get; init; } = 1500;
+    public int Steps { get; init; } = 2000;
     /// <summary>
     /// Steps of arithmetic pretraining of the shared base model on equation chains (16 × 256 tokens each) before the
     /// two SFT arms; 0 = SFT from random initialisation.
     /// </summary>
-    public int PretrainSteps { get; init; } = 1500;
+    public int PretrainSteps { get; init; } = 2000;
     /// <summary>
     /// Half of the pretraining text is word problems followed by their bare step equations (another seed, evaluation
     /// questions excluded) — the reading a pretrained LLM brings to SFT; false = equation chains only (the second run).
