@@ -30,8 +30,8 @@ public sealed record LiteCotMiniOptions
     /// <summary>Optimizer steps per arm (equal-steps budget); ignored when <see cref="Epochs"/> is set.</summary>
     public int Steps { get; init; } = 2000;
     /// <summary>
-    /// Steps of arithmetic pretraining of the shared base model on equation chains (16 × 256 tokens each) before the
-    /// two SFT arms; 0 = SFT from random initialisation.
+    /// Pretraining steps of the shared base model (16 × 256 tokens each; the corpus is set by
+    /// <see cref="PretrainOnProblems"/>) before the two SFT arms; 0 = SFT from random initialisation.
     /// </summary>
     public int PretrainSteps { get; init; } = 2000;
     /// <summary>
@@ -310,13 +310,8 @@ public static class LiteCotMini
     }
 
     /// <summary>The question texts of the held-out evaluation problems (never to appear in any training text).</summary>
-    private static HashSet<string> EvalQuestions(string dataDir)
-    {
-        var set = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var line in File.ReadLines(Path.Combine(dataDir, ReasoningDataBuilder.EvalFile)))
-            if (!string.IsNullOrWhiteSpace(line) && System.Text.Json.Nodes.JsonNode.Parse(line)?["problem"]?.GetValue<string>() is { } q) set.Add(q);
-        return set;
-    }
+    private static HashSet<string> EvalQuestions(string dataDir) =>
+        ReasoningProblemReader.Read(Path.Combine(dataDir, ReasoningDataBuilder.EvalFile)).Select(p => p.Problem).ToHashSet(StringComparer.Ordinal);
 
     // ---- SFT ------------------------------------------------------------------------------------------------------
 

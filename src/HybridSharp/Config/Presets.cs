@@ -165,8 +165,7 @@ public static class Presets
         new("transxssm-tiny-2a", "TransXSSM at quickstart size with attention every second layer (SSD-with-RoPE, attention, SSD-with-RoPE, attention): the same widths as transxssm-tiny, two attention layers for tasks that read far back (the LiteCoT miniature's student)",
             () =>
             {
-                var cfg = Presets.Get("transxssm-tiny");
-                cfg.Preset = null;
+                var cfg = Get("transxssm-tiny");   // Get stamps the preset name afterwards
                 cfg.LayerTypes = LayerPattern.Periodic(4, 2, 1, ModelConfig.Attention, ModelConfig.Ssd);
                 return cfg;
             }),
