@@ -27,10 +27,13 @@ internal static class MqarCommand
         var trainExamples = Cli.OptNoDefault<int?>("--train-examples", "override the training examples per (T, K)");
         var testExamples = Cli.OptNoDefault<int?>("--test-examples", "override the test examples per (T, K)");
         var batch = Cli.OptNoDefault<int?>("--batch-size", "fixed batch size (default: 512 for T ≤ 128, 256 for T 256, 128 above)");
+        var trainTokens = Cli.OptNoDefault<long?>("--train-tokens", "training tokens per model: ⌈N / T⌉ examples at length T, the same compute at every T (overrides --train-examples)");
+        var batchTokens = Cli.OptNoDefault<int?>("--batch-tokens", "tokens per batch: batch size ⌊N / T⌋, the same cost per step at every T (exclusive with --batch-size)");
+        var mixture = Cli.Opt("--mixture", "one model per T trained on a mixture of every K at that T (Zoology's original MQAR layout), tested per (T, K); --train-examples is then per T", false);
         var vocab = Cli.Opt("--vocab", "vocabulary size V (keys from [1, V/2), values from [V/2, V))", MqarSpec.DefaultVocab);
         var randomFill = Cli.Opt("--random-non-queries", "fill non-query positions with random tokens (Zoology's generator default; Figure 2 uses 0)", false);
         var cmd = new Command("mqar", "Multi-query associative recall sweep (Zoology protocol, CPU budget): accuracy per mixer × d_model × T × K.")
-            { output, mixers, dModels, seqLens, pairs, lrs, mlp, noMlp, budget, seed, epochs, trainExamples, testExamples, batch, vocab, randomFill };
+            { output, mixers, dModels, seqLens, pairs, lrs, mlp, noMlp, budget, seed, epochs, trainExamples, testExamples, batch, trainTokens, batchTokens, mixture, vocab, randomFill };
         cmd.SetAction(pr => Cli.Guard(() =>
         {
             if (pr.GetValue(mlp) && pr.GetValue(noMlp)) throw new ArgumentException("give either --mlp or --no-mlp, not both");
@@ -48,6 +51,9 @@ internal static class MqarCommand
                 TrainExamples = pr.GetValue(trainExamples) ?? protocol.TrainExamples,
                 TestExamples = pr.GetValue(testExamples) ?? protocol.TestExamples,
                 BatchSize = pr.GetValue(batch),
+                BatchTokens = pr.GetValue(batchTokens),
+                TrainTokens = pr.GetValue(trainTokens),
+                Mixture = pr.GetValue(mixture),
                 VocabSize = pr.GetValue(vocab),
                 RandomNonQueries = pr.GetValue(randomFill),
             };
@@ -76,12 +82,12 @@ internal static class MqarCommand
 
     private static int Run(string outDir, MqarSweep sweep, MqarProtocol protocol)
     {
-        var cells = sweep.Cells(protocol.VocabSize);
+        var cells = sweep.Cells(protocol.VocabSize, protocol.Mixture);
         if (cells.Count == 0) throw new ArgumentException("no (T, K) pair satisfies 4·K ≤ T; adjust --seq-lens / --pairs");
         var runner = new MqarRunner(outDir);
         int done = cells.Count(c => runner.Store.Contains(c, protocol));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"MQAR: {cells.Count} cells ({done} already in {outDir}); per (T, K) {protocol.TrainExamples:N0} train examples × ≤ {protocol.Epochs} epochs, {protocol.TestExamples:N0} test examples ({protocol.ExampleFraction:G3} of the full protocol)"));
+            $"MQAR: {cells.Count} cells ({done} already in {outDir}); per {(protocol.Mixture ? "T (mixture of its K values)" : "(T, K)")} {(protocol.TrainTokens is { } tt ? $"{tt:N0} training tokens" : $"{protocol.TrainExamples:N0} train examples")} × ≤ {protocol.Epochs} epochs, {protocol.TestExamples:N0} test examples{(protocol.TrainTokens is null ? $" ({protocol.ExampleFraction:G3} of the full protocol)" : "")}"));
 
         using var cts = Cli.CancelOnCtrlC("stopping after the current step (finished cells are kept)");
         MqarSweepOutcome outcome;
@@ -172,6 +178,6 @@ internal static class MqarCommand
     }
 
     private static string FinishedLine(MqarCellResult r) => string.Create(CultureInfo.InvariantCulture,
-        $"{r.ModelLabel} d{r.DModel} T{r.SeqLen} K{r.NumKvPairs} lr {r.LearningRate:G3}: accuracy {r.Accuracy:F4} after {r.EpochsRun} epochs / {r.Steps} steps" +
+        $"{r.ModelLabel} d{r.DModel} T{r.SeqLen} K{(r.NumKvPairs == MqarCell.MixedPairs ? string.Join("/", r.Slices.Select(s => s.NumKvPairs)) : r.NumKvPairs)} lr {r.LearningRate:G3}: accuracy {r.Accuracy:F4}{(r.Slices.Count > 1 ? " (" + string.Join(", ", r.Slices.Select(s => $"K{s.NumKvPairs} {s.Accuracy:F3}")) + ")" : "")} after {r.EpochsRun} epochs / {r.Steps} steps" +
         $"{(r.EarlyStopped ? " (early stop)" : "")}{(r.Diverged ? " (diverged)" : "")}, {r.Seconds:F0} s, {r.TrainTokensPerSecond:N0} tok/s");
 }

@@ -128,4 +128,74 @@ public sealed class MqarRunnerTests(ITestOutputHelper output)
         Assert.Equal(1, outcome.Trained);
         Assert.Equal(1, new MqarResultStore(tmp.Path).Count);
     }
+
+    [Fact]
+    public void BatchPlanTakesSegmentsInTurnAndNeverMixesThem()
+    {
+        var plan = MqarRunner.BatchPlan([5, 3], 2);
+        Assert.Equal([(0, 0, 2), (1, 0, 2), (0, 2, 2), (1, 2, 1), (0, 4, 1)], plan);
+        // Every example of every segment exactly once.
+        Assert.Equal(5, plan.Where(b => b.Segment == 0).Sum(b => b.Count));
+        Assert.Equal(3, plan.Where(b => b.Segment == 1).Sum(b => b.Count));
+        Assert.Equal([(0, 0, 4)], MqarRunner.BatchPlan([4], 8));
+        Assert.Throws<ArgumentException>(() => MqarRunner.BatchPlan([4], 0));
+    }
+
+    [Fact]
+    public void BatchTokensKeepTokensPerStepAndExcludeAFixedBatch()
+    {
+        var p = new MqarProtocol { BatchTokens = 16384 };
+        Assert.Equal((128, 64, 32), (p.BatchSizeFor(128), p.BatchSizeFor(256), p.BatchSizeFor(512)));
+        Assert.Equal(1, new MqarProtocol { BatchTokens = 10 }.BatchSizeFor(512));
+        Assert.Throws<ArgumentException>(() => (p with { BatchSize = 64 }).Validate());
+        Assert.Throws<ArgumentException>(() => new MqarProtocol { BatchTokens = 0 }.Validate());
+        Assert.NotEqual(p.Tag, (p with { Mixture = true }).Tag);
+        Assert.NotEqual(p.Tag, new MqarProtocol().Tag);
+
+        var t = new MqarProtocol { TrainTokens = 1000, TrainExamples = 7 };
+        Assert.Equal((8, 4, 2), (t.TrainExamplesFor(128), t.TrainExamplesFor(256), t.TrainExamplesFor(512))); // ⌈1000 / T⌉
+        Assert.Equal(7, new MqarProtocol { TrainExamples = 7 }.TrainExamplesFor(512));
+        Assert.NotEqual(t.Tag, (t with { TrainTokens = null }).Tag);
+        Assert.Throws<ArgumentException>(() => new MqarProtocol { TrainTokens = 0 }.Validate());
+        var (train, _) = MqarRunner.GenerateTask(new MqarProtocol { VocabSize = 256, TrainTokens = 100, TestExamples = 4 }, 32, 4);
+        Assert.Equal(4, train.Count);
+    }
+
+    [Fact]
+    public void MixtureTrainsOneModelPerLengthAndReportsEveryPairCountSlice()
+    {
+        using var tmp = new TempDir();
+        // T 32: K 2, 4, 8 valid; T 16: K 2, 4 (8 violates 4K ≤ T).
+        var sweep = new MqarSweep([MqarModels.Attention], [16], [16, 32], [2, 4, 8], [1e-3, 3e-3]);
+        var cells = sweep.Cells(256, mixture: true);
+        Assert.Equal(4, cells.Count);
+        Assert.All(cells, c => Assert.True(c.IsMixture));
+        Assert.Equal([16, 16, 32, 32], cells.Select(c => c.SeqLen));
+        Assert.Equal([2, 4, 8], sweep.PairsAt(32, 256));
+
+        var protocol = Tiny(train: 30, test: 8, batch: 8) with { Mixture = true };
+        var outcome = new MqarRunner(tmp.Path).RunSweep(sweep, protocol);
+        Assert.Equal(4, outcome.Trained);
+        var r = outcome.Results.Single(x => x.SeqLen == 32 && x.LearningRate == 1e-3);
+        Assert.Contains("Kmix", r.Key);
+        Assert.EndsWith("-mix", r.Protocol);
+        Assert.Equal([2, 4, 8], r.Slices.Select(s => s.NumKvPairs));
+        Assert.All(r.Slices, s => Assert.Equal((32, 8), (s.SeqLen, s.Examples)));
+        Assert.Equal(30, r.TrainExamples);                               // 3 segments of ⌈30 / 3⌉ = 10
+        Assert.Equal(6, r.Steps);                                        // 2 batches (8 + 2) per segment
+        Assert.Equal(r.Slices.Average(s => s.Accuracy), r.Accuracy, 12); // equal slices: overall = mean of slices
+
+        // The summaries have one point per (T, K) slice, each the best over the two learning rates.
+        var best = MqarReport.Best(outcome.Results);
+        Assert.Equal(5, best.Count);
+        var k4 = best.Single(b => b.SeqLen == 32 && b.NumKvPairs == 4);
+        Assert.Equal(2, k4.ByLearningRate.Count);
+        Assert.Equal(outcome.Results.Where(x => x.SeqLen == 32).Max(x => x.Slices.Single(s => s.NumKvPairs == 4).Accuracy), k4.Accuracy);
+        Assert.Contains("T 32, K 8", File.ReadAllText(tmp[MqarReport.MarkdownName]));
+
+        // Same data as the per-(T, K) layout: a mixture's K slice tests on that task's own test set.
+        var (_, test) = MqarRunner.GenerateMixture(protocol, 32, [4]);
+        var (_, own) = MqarRunner.GenerateTask(protocol, 32, 4);
+        Assert.Equal(own.Inputs, test[0].Inputs);
+    }
 }

@@ -16,10 +16,27 @@ public sealed record MqarProtocol
 
     public int VocabSize { get; init; } = MqarSpec.DefaultVocab;
     public int TrainExamples { get; init; } = FullTrainExamples;
+    /// <summary>
+    /// Training tokens per cell: when set, a cell at length T trains on ⌈TrainTokens / T⌉ examples (instead of
+    /// <see cref="TrainExamples"/>), so every T gets the same compute per epoch; with <see cref="BatchTokens"/> also the
+    /// same number of steps.
+    /// </summary>
+    public long? TrainTokens { get; init; }
     public int TestExamples { get; init; } = FullTestExamples;
     public int Epochs { get; init; } = FullEpochs;
     /// <summary>Fixed batch size; null = Zoology's rule by sequence length (<see cref="BatchSizeFor"/>).</summary>
     public int? BatchSize { get; init; }
+    /// <summary>
+    /// Tokens per batch: the batch size at length T is ⌊BatchTokens / T⌋ (at least 1), so every T costs the same per
+    /// step — Zoology's 512 / 256 / 128 rule at any scale. Exclusive with <see cref="BatchSize"/>.
+    /// </summary>
+    public int? BatchTokens { get; init; }
+    /// <summary>
+    /// Zoology's "original MQAR" layout: one model per sequence length T, trained on a mixture of every K of the grid
+    /// at that T (<see cref="TrainExamples"/> split evenly over the K segments; batches never mix segments and take
+    /// the segments in turn), tested on each (T, K) slice. False = one model per (T, K).
+    /// </summary>
+    public bool Mixture { get; init; }
     public double PowerA { get; init; } = 0.01;
     public bool RandomNonQueries { get; init; }
     public double WeightDecay { get; init; } = 0.1;
@@ -54,11 +71,16 @@ public sealed record MqarProtocol
         };
     }
 
+    /// <summary>Training examples of one cell at length <paramref name="seqLen"/> (all K segments together for a mixture).</summary>
+    public int TrainExamplesFor(int seqLen) =>
+        TrainTokens is { } tokens ? (int)Math.Min(int.MaxValue, (tokens + seqLen - 1) / seqLen) : TrainExamples;
+
     /// <summary>Training examples processed (set size × epochs) as a fraction of the full protocol's 100,000 × 64.</summary>
     public double ExampleFraction => (double)TrainExamples * Epochs / ((double)FullTrainExamples * FullEpochs);
 
     /// <summary>Zoology Figure 2's batch size: 512 for T ≤ 128, 256 for T ≤ 256, 128 above (unless fixed).</summary>
-    public int BatchSizeFor(int seqLen) => BatchSize ?? (seqLen <= 128 ? 512 : seqLen <= 256 ? 256 : 128);
+    public int BatchSizeFor(int seqLen) =>
+        BatchSize ?? (BatchTokens is { } tokens ? Math.Max(1, tokens / seqLen) : seqLen <= 128 ? 512 : seqLen <= 256 ? 256 : 128);
 
     /// <summary>The segment spec of a (T, K) task under this protocol.</summary>
     public MqarSpec SpecFor(int seqLen, int numKvPairs) => new(VocabSize, seqLen, numKvPairs, PowerA, 1, RandomNonQueries);
@@ -67,27 +89,41 @@ public sealed record MqarProtocol
     {
         if (VocabSize <= 2) throw new ArgumentException($"MQAR: vocabulary must be > 2 (got {VocabSize})");
         if (TrainExamples <= 0) throw new ArgumentException($"MQAR: train examples must be positive (got {TrainExamples})");
+        if (TrainTokens is <= 0) throw new ArgumentException($"MQAR: train tokens must be positive (got {TrainTokens})");
         if (TestExamples <= 0) throw new ArgumentException($"MQAR: test examples must be positive (got {TestExamples})");
         if (Epochs <= 0) throw new ArgumentException($"MQAR: epochs must be positive (got {Epochs})");
         if (BatchSize is <= 0) throw new ArgumentException($"MQAR: batch size must be positive (got {BatchSize})");
+        if (BatchTokens is <= 0) throw new ArgumentException($"MQAR: batch tokens must be positive (got {BatchTokens})");
+        if (BatchSize is not null && BatchTokens is not null) throw new ArgumentException("MQAR: give either a batch size or batch tokens, not both");
         if (WeightDecay < 0) throw new ArgumentException($"MQAR: weight decay must be ≥ 0 (got {WeightDecay})");
     }
 
     /// <summary>Identifies everything that changes results besides the cell itself; part of each cell's key.</summary>
     public string Tag => string.Create(CultureInfo.InvariantCulture,
-        $"V{VocabSize}-n{TrainExamples}x{Epochs}-test{TestExamples}-b{(BatchSize is { } b ? b.ToString(CultureInfo.InvariantCulture) : "auto")}" +
-        $"-a{PowerA:G4}-rnq{(RandomNonQueries ? 1 : 0)}-wd{WeightDecay:G4}-stop{EarlyStopAccuracy:G4}-seed{Seed}");
+        $"V{VocabSize}-{(TrainTokens is { } tt ? "tok" + tt.ToString(CultureInfo.InvariantCulture) : "n" + TrainExamples.ToString(CultureInfo.InvariantCulture))}x{Epochs}-test{TestExamples}-b{BatchTag}" +
+        $"-a{PowerA:G4}-rnq{(RandomNonQueries ? 1 : 0)}-wd{WeightDecay:G4}-stop{EarlyStopAccuracy:G4}-seed{Seed}{(Mixture ? "-mix" : "")}");
+
+    private string BatchTag => BatchSize is { } b ? b.ToString(CultureInfo.InvariantCulture)
+        : BatchTokens is { } t ? "tok" + t.ToString(CultureInfo.InvariantCulture) : "auto";
 }
 
-/// <summary>One cell of the sweep: a model (mixer, width, FFN) trained on one (T, K) task at one learning rate.</summary>
+/// <summary>
+/// One cell of the sweep: a model (mixer, width, FFN) trained on one (T, K) task at one learning rate — or, with
+/// <see cref="NumKvPairs"/> = <see cref="MixedPairs"/>, on the mixture of every K of the grid at length T.
+/// </summary>
 public sealed record MqarCell(string Mixer, int DModel, bool Mlp, int SeqLen, int NumKvPairs, double LearningRate)
 {
+    /// <summary>The K of a mixture cell: trained on every K of the grid at its T (<see cref="MqarProtocol.Mixture"/>).</summary>
+    public const int MixedPairs = 0;
+
+    public bool IsMixture => NumKvPairs == MixedPairs;
+
     /// <summary>Mixer name as shown in tables and charts ("+mlp" appended when the model has an FFN).</summary>
     public string ModelLabel => Mlp ? Mixer + "+mlp" : Mixer;
 
     public string Tag => string.Create(CultureInfo.InvariantCulture,
-        $"{Mixer}-d{DModel}-{(Mlp ? "mlp" : "nomlp")}-T{SeqLen}-K{NumKvPairs}-lr{LearningRate:G6}");
+        $"{Mixer}-d{DModel}-{(Mlp ? "mlp" : "nomlp")}-T{SeqLen}-K{(IsMixture ? "mix" : NumKvPairs.ToString(CultureInfo.InvariantCulture))}-lr{LearningRate:G6}");
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{ModelLabel} d{DModel} T{SeqLen} K{NumKvPairs} lr {LearningRate:G3}");
+        $"{ModelLabel} d{DModel} T{SeqLen} K{(IsMixture ? "mix" : NumKvPairs.ToString(CultureInfo.InvariantCulture))} lr {LearningRate:G3}");
 }

@@ -27,14 +27,20 @@ public static class MqarReport
 
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    /// <summary>Max over learning rates per (model, d_model, T, K), sorted by T, K, model, d.</summary>
+    /// <summary>
+    /// Max over learning rates per (model, d_model, T, K), sorted by T, K, model, d. A mixture result (one model
+    /// trained on every K at its T) contributes one point per test slice, so its best LR is chosen per (T, K) slice.
+    /// </summary>
     public static IReadOnlyList<MqarBest> Best(IEnumerable<MqarCellResult> results) =>
-        results.GroupBy(r => (r.ModelLabel, r.Mixer, r.Mlp, r.DModel, r.SeqLen, r.NumKvPairs))
+        results.SelectMany(r => r.NumKvPairs == MqarCell.MixedPairs
+                ? r.Slices.Select(sl => (R: r, T: sl.SeqLen, K: sl.NumKvPairs, Accuracy: sl.Accuracy))
+                : [(R: r, T: r.SeqLen, K: r.NumKvPairs, Accuracy: r.Accuracy)])
+            .GroupBy(p => (p.R.ModelLabel, p.R.Mixer, p.R.Mlp, p.R.DModel, p.T, p.K))
             .Select(g =>
             {
-                var byLr = g.OrderBy(r => r.LearningRate).Select(r => (r.LearningRate, r.Accuracy)).ToList();
+                var byLr = g.OrderBy(p => p.R.LearningRate).Select(p => (p.R.LearningRate, p.Accuracy)).ToList();
                 var best = byLr.OrderByDescending(x => x.Accuracy).ThenBy(x => x.LearningRate).First();
-                return new MqarBest(g.Key.ModelLabel, g.Key.Mixer, g.Key.Mlp, g.Key.DModel, g.Key.SeqLen, g.Key.NumKvPairs, best.Accuracy, best.LearningRate, byLr);
+                return new MqarBest(g.Key.ModelLabel, g.Key.Mixer, g.Key.Mlp, g.Key.DModel, g.Key.T, g.Key.K, best.Accuracy, best.LearningRate, byLr);
             })
             .OrderBy(b => b.SeqLen).ThenBy(b => b.NumKvPairs).ThenBy(b => b.Model, StringComparer.Ordinal).ThenBy(b => b.DModel)
             .ToList();
@@ -77,8 +83,17 @@ public static class MqarReport
         sb.Append("# MQAR results\n\n");
         if (protocol is not null)
         {
-            sb.Append(CultureInfo.InvariantCulture, $"Protocol: V {protocol.VocabSize}, {protocol.TrainExamples:N0} train examples × {protocol.Epochs} epochs, ");
-            sb.Append(CultureInfo.InvariantCulture, $"{protocol.TestExamples:N0} test examples per (T, K) — {protocol.ExampleFraction:G3} of the full protocol's 100,000 × 64 training examples ");
+            string examples = protocol.TrainTokens is { } tt
+                ? string.Create(CultureInfo.InvariantCulture, $"{tt:N0} training tokens per model (⌈{tt} / T⌉ examples)")
+                : string.Create(CultureInfo.InvariantCulture, $"{protocol.TrainExamples:N0} train examples");
+            if (protocol.Mixture)
+                sb.Append(CultureInfo.InvariantCulture, $"Protocol: V {protocol.VocabSize}, one model per T trained on a mixture of every K at that T: {examples} per T (split evenly over its K values; batches never mix K) × {protocol.Epochs} epochs, ");
+            else
+                sb.Append(CultureInfo.InvariantCulture, $"Protocol: V {protocol.VocabSize}, {examples} × {protocol.Epochs} epochs, ");
+            if (protocol.BatchTokens is { } bt) sb.Append(CultureInfo.InvariantCulture, $"batch {bt:N0} tokens (⌊{bt} / T⌋ sequences), ");
+            sb.Append(CultureInfo.InvariantCulture, $"{protocol.TestExamples:N0} test examples per (T, K)");
+            if (protocol.TrainTokens is null) sb.Append(CultureInfo.InvariantCulture, $" — {protocol.ExampleFraction:G3} of the full protocol's 100,000 × 64 training examples");
+            sb.Append(' ');
             sb.Append(CultureInfo.InvariantCulture, $"(`{protocol.Tag}`); AdamW wd {protocol.WeightDecay:G3}, cosine per epoch, early stop at accuracy > {protocol.EarlyStopAccuracy:G3}.\n");
         }
         sb.Append("Each cell: test accuracy (mean over examples of the share of recalled values), best over the learning rates tried ");

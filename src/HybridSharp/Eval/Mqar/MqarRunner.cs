@@ -58,9 +58,22 @@ public sealed record MqarSweep(
     public IReadOnlyList<(int SeqLen, int NumKvPairs)> Tasks(int vocabSize) =>
         SeqLens.Distinct().Order().SelectMany(t => Pairs.Distinct().Order().Where(k => 4 * k <= t && t % 2 == 0 && vocabSize > t).Select(k => (t, k))).ToList();
 
-    public IReadOnlyList<MqarCell> Cells(int vocabSize) =>
-        Tasks(vocabSize).SelectMany(task => Mixers.Distinct().SelectMany(m => DModels.Distinct().Order().SelectMany(d =>
+    /// <summary>
+    /// The cells to train: one per (T, K) task × mixer × d_model × LR, or with <paramref name="mixture"/> one per T
+    /// (K = <see cref="MqarCell.MixedPairs"/>: trained on every K of the grid at that T) × mixer × d_model × LR.
+    /// </summary>
+    public IReadOnlyList<MqarCell> Cells(int vocabSize, bool mixture = false)
+    {
+        var tasks = mixture
+            ? Tasks(vocabSize).Select(t => t.SeqLen).Distinct().Select(t => (SeqLen: t, NumKvPairs: MqarCell.MixedPairs)).ToList()
+            : Tasks(vocabSize);
+        return tasks.SelectMany(task => Mixers.Distinct().SelectMany(m => DModels.Distinct().Order().SelectMany(d =>
             LearningRates.Distinct().Order().Select(lr => new MqarCell(m, d, Mlp, task.SeqLen, task.NumKvPairs, lr))))).ToList();
+    }
+
+    /// <summary>The K values of the grid that are valid at length <paramref name="seqLen"/> (a mixture cell's segments).</summary>
+    public IReadOnlyList<int> PairsAt(int seqLen, int vocabSize) =>
+        Tasks(vocabSize).Where(t => t.SeqLen == seqLen).Select(t => t.NumKvPairs).ToList();
 
     public void Validate()
     {
@@ -105,11 +118,12 @@ public sealed class MqarRunner
     {
         sweep.Validate();
         protocol.Validate();
-        var cells = sweep.Cells(protocol.VocabSize);
+        var cells = sweep.Cells(protocol.VocabSize, protocol.Mixture);
         if (cells.Count == 0) throw new ArgumentException("MQAR sweep: no (T, K) pair satisfies 4·K ≤ T (and T < V)");
         int trained = 0, skipped = 0;
         bool interrupted = false;
-        MqarData? train = null, test = null;
+        IReadOnlyList<MqarData>? train = null, test = null;
+        (int SeqLen, int NumKvPairs) loaded = (-1, -1);
         var results = new List<MqarCellResult>();
         MqarReportFiles? files = null;
         for (int i = 0; i < cells.Count; i++)
@@ -123,12 +137,19 @@ public sealed class MqarRunner
                 continue;
             }
             if (ct.IsCancellationRequested) { interrupted = true; break; }
-            if (train is null || train.SeqLen != cell.SeqLen || train.Spec.NumKvPairs != cell.NumKvPairs)
+            if (train is null || loaded != (cell.SeqLen, cell.NumKvPairs))
             {
+                var pairs = cell.IsMixture ? sweep.PairsAt(cell.SeqLen, protocol.VocabSize) : [cell.NumKvPairs];
                 progress?.Invoke(new MqarProgress { Event = MqarEvent.Generating, CellIndex = i, CellCount = cells.Count, Cell = cell,
-                    Message = $"generating T {cell.SeqLen}, K {cell.NumKvPairs}: {protocol.TrainExamples:N0} train / {protocol.TestExamples:N0} test examples" });
+                    Message = $"generating T {cell.SeqLen}, K {string.Join("/", pairs)}: {protocol.TrainExamplesFor(cell.SeqLen):N0} train / {protocol.TestExamples:N0} test examples{(pairs.Count > 1 ? " per K" : "")}" });
                 train = test = null;
-                (train, test) = GenerateTask(protocol, cell.SeqLen, cell.NumKvPairs);
+                if (cell.IsMixture) (train, test) = GenerateMixture(protocol, cell.SeqLen, pairs);
+                else
+                {
+                    var (tr, te) = GenerateTask(protocol, cell.SeqLen, cell.NumKvPairs);
+                    (train, test) = ([tr], [te]);
+                }
+                loaded = (cell.SeqLen, cell.NumKvPairs);
             }
             MqarCellResult result;
             try { result = TrainCell(cell, protocol, train, test!, progress, ct, i, cells.Count); }
@@ -150,9 +171,48 @@ public sealed class MqarRunner
     public static (MqarData Train, MqarData Test) GenerateTask(MqarProtocol protocol, int seqLen, int numKvPairs)
     {
         var spec = protocol.SpecFor(seqLen, numKvPairs);
-        var train = MqarGenerator.Generate(spec, protocol.TrainExamples, MqarGenerator.TrainSeed(protocol.Seed, seqLen, numKvPairs));
+        var train = MqarGenerator.Generate(spec, protocol.TrainExamplesFor(seqLen), MqarGenerator.TrainSeed(protocol.Seed, seqLen, numKvPairs));
         var test = MqarGenerator.Generate(spec, protocol.TestExamples, MqarGenerator.TestSeed(protocol.Seed, seqLen, numKvPairs));
         return (train, test);
+    }
+
+    /// <summary>
+    /// The training and test segments of a mixture cell at length <paramref name="seqLen"/>: one training segment per K
+    /// with ⌈TrainExamplesFor(T) / #K⌉ examples, one test segment per K with TestExamples; each segment has the seeds its
+    /// (T, K) task has on its own, so a mixture's K slice tests on exactly the per-(T, K) test set.
+    /// </summary>
+    public static (IReadOnlyList<MqarData> Train, IReadOnlyList<MqarData> Test) GenerateMixture(MqarProtocol protocol, int seqLen, IReadOnlyList<int> pairs)
+    {
+        if (pairs.Count == 0) throw new ArgumentException($"MQAR: no K is valid at T {seqLen}");
+        int perSegment = (protocol.TrainExamplesFor(seqLen) + pairs.Count - 1) / pairs.Count;
+        var train = new List<MqarData>();
+        var test = new List<MqarData>();
+        foreach (int k in pairs)
+        {
+            var spec = protocol.SpecFor(seqLen, k);
+            train.Add(MqarGenerator.Generate(spec, perSegment, MqarGenerator.TrainSeed(protocol.Seed, seqLen, k)));
+            test.Add(MqarGenerator.Generate(spec, protocol.TestExamples, MqarGenerator.TestSeed(protocol.Seed, seqLen, k)));
+        }
+        return (train, test);
+    }
+
+    /// <summary>
+    /// The batches of one epoch over several segments: each segment cut into batches of <paramref name="batchSize"/> in
+    /// order, then taken in turn (batch 0 of every segment, batch 1 of every segment, …) so that one epoch sees every K
+    /// from its start; a batch never mixes segments. The order is fixed (no shuffling).
+    /// </summary>
+    public static IReadOnlyList<(int Segment, int Start, int Count)> BatchPlan(IReadOnlyList<int> segmentSizes, int batchSize)
+    {
+        if (batchSize <= 0) throw new ArgumentException($"batch size must be positive (got {batchSize})");
+        var plan = new List<(int, int, int)>();
+        int rounds = segmentSizes.Count == 0 ? 0 : segmentSizes.Max(n => (n + batchSize - 1) / batchSize);
+        for (int r = 0; r < rounds; r++)
+            for (int s = 0; s < segmentSizes.Count; s++)
+            {
+                int start = r * batchSize;
+                if (start < segmentSizes[s]) plan.Add((s, start, Math.Min(batchSize, segmentSizes[s] - start)));
+            }
+        return plan;
     }
 
     /// <summary>
@@ -160,16 +220,28 @@ public sealed class MqarRunner
     /// differ in T and K: accuracy is reported per slice). Does not touch the results folder.
     /// </summary>
     public static MqarCellResult TrainCell(MqarCell cell, MqarProtocol protocol, MqarData train, MqarData test,
+        Action<MqarProgress>? progress = null, CancellationToken ct = default, int cellIndex = 0, int cellCount = 1) =>
+        TrainCell(cell, protocol, [train], [test], progress, ct, cellIndex, cellCount);
+
+    /// <summary>
+    /// Trains one cell from scratch on the training segments (batches per <see cref="BatchPlan"/>) and evaluates it on
+    /// every test segment: accuracy per slice, and overall = mean over all test examples. Does not touch the results folder.
+    /// </summary>
+    public static MqarCellResult TrainCell(MqarCell cell, MqarProtocol protocol, IReadOnlyList<MqarData> train, IReadOnlyList<MqarData> test,
         Action<MqarProgress>? progress = null, CancellationToken ct = default, int cellIndex = 0, int cellCount = 1)
     {
         protocol.Validate();
-        if (train.Spec.VocabSize != protocol.VocabSize || test.Spec.VocabSize != protocol.VocabSize)
+        if (train.Count == 0 || test.Count == 0) throw new ArgumentException("MQAR: a cell needs at least one training and one test segment");
+        if (train.Concat(test).Any(d => d.Spec.VocabSize != protocol.VocabSize))
             throw new ArgumentException("MQAR: data vocabulary differs from the protocol's");
+        if (train.Any(d => d.SeqLen != train[0].SeqLen))
+            throw new ArgumentException("MQAR: the training segments of one cell must share one sequence length");
         var clock = Stopwatch.StartNew();
-        int batch = protocol.BatchSizeFor(train.SeqLen);
-        int stepsPerEpoch = (train.Count + batch - 1) / batch;
-        int totalSteps = stepsPerEpoch * protocol.Epochs;
-        var cfg = MqarModels.Build(cell.Mixer, cell.DModel, cell.Mlp, protocol.VocabSize, Math.Max(train.SeqLen, test.SeqLen));
+        int seqLen = train[0].SeqLen;
+        int batch = protocol.BatchSizeFor(seqLen);
+        var plan = BatchPlan(train.Select(d => d.Count).ToList(), batch);
+        int totalSteps = plan.Count * protocol.Epochs;
+        var cfg = MqarModels.Build(cell.Mixer, cell.DModel, cell.Mlp, protocol.VocabSize, Math.Max(seqLen, test.Max(d => d.SeqLen)));
         // Cosine annealing to 0 stepped per epoch: lr_e = lr·(1 + cos(π·e/E))/2, e = 0 … E−1 (PyTorch's CosineAnnealingLR).
         var schedule = new LearningRateSchedule("cosine", cell.LearningRate, 0, 0, protocol.Epochs + 1);
 
@@ -185,6 +257,7 @@ public sealed class MqarRunner
         double accuracy = 0, bestAccuracy = 0, epochLoss = double.NaN;
         List<MqarSliceAccuracy> slices = [];
         double trainSeconds = 0;
+        long tokens = 0;
         for (int epoch = 0; epoch < protocol.Epochs; epoch++)
         {
             double lr = schedule.At(epoch);
@@ -193,14 +266,13 @@ public sealed class MqarRunner
             var epochClock = Stopwatch.StartNew();
             double lossSum = 0;
             int lossCount = 0;
-            for (int start = 0; start < train.Count; start += batch)
+            foreach (var (segment, start, n) in plan)
             {
                 ct.ThrowIfCancellationRequested();
-                int n = Math.Min(batch, train.Count - start);
                 double loss;
                 using (NewDisposeScope())
                 {
-                    var (x, y) = train.Batch(start, n);
+                    var (x, y) = train[segment].Batch(start, n);
                     optimizer.zero_grad();
                     var l = LabelledLoss(model, x, y);
                     l.backward();
@@ -208,6 +280,7 @@ public sealed class MqarRunner
                     loss = l.item<float>();
                 }
                 step++;
+                tokens += (long)n * seqLen;
                 if (!double.IsFinite(loss)) { diverged = true; break; }
                 lossSum += loss;
                 lossCount++;
@@ -216,7 +289,7 @@ public sealed class MqarRunner
             trainSeconds += epochClock.Elapsed.TotalSeconds;
             epochsRun = epoch + 1;
             epochLoss = lossCount > 0 ? lossSum / lossCount : double.NaN;
-            (accuracy, slices) = Evaluate(model, test, protocol.BatchSizeFor(test.SeqLen));
+            (accuracy, slices) = Evaluate(model, test, protocol);
             bestAccuracy = Math.Max(bestAccuracy, accuracy);
             progress?.Invoke(Report(MqarEvent.Epoch) with { Epoch = epoch + 1, Step = step, Loss = epochLoss, Accuracy = accuracy });
             if (diverged) break;
@@ -235,11 +308,11 @@ public sealed class MqarRunner
             Protocol = protocol.Tag,
             Budget = protocol.Budget,
             Seed = protocol.Seed,
-            TrainSeed = train.Seed,
-            TestSeed = test.Seed,
+            TrainSeed = train[0].Seed,
+            TestSeed = test[0].Seed,
             VocabSize = protocol.VocabSize,
-            TrainExamples = train.Count,
-            TestExamples = test.Count,
+            TrainExamples = train.Sum(d => d.Count),
+            TestExamples = test.Sum(d => d.Count),
             BatchSize = batch,
             MaxEpochs = protocol.Epochs,
             EpochsRun = epochsRun,
@@ -253,7 +326,7 @@ public sealed class MqarRunner
             Parameters = model.ParameterCount(),
             NonEmbeddingParameters = model.ParameterCount(nonEmbedding: true),
             Seconds = clock.Elapsed.TotalSeconds,
-            TrainTokensPerSecond = trainSeconds > 0 ? (double)step * batch * train.SeqLen / trainSeconds : 0,
+            TrainTokensPerSecond = trainSeconds > 0 ? tokens / trainSeconds : 0,
             Machine = MachineDescription(),
         };
         progress?.Invoke(Report(MqarEvent.CellFinished) with { Epoch = epochsRun, Step = step, Loss = epochLoss, Accuracy = accuracy, Result = result });
@@ -289,6 +362,25 @@ public sealed class MqarRunner
         var (logits, targets, index) = LabelledLogitsWithIndex(model, inputs, labels);
         index.Dispose();
         return (logits, targets);
+    }
+
+    /// <summary>
+    /// Test accuracy over several segments: one slice per segment, overall = mean over all their examples (Zoology's
+    /// valid/accuracy over every test segment). Each segment is evaluated at the protocol's batch size for its T.
+    /// </summary>
+    public static (double Accuracy, List<MqarSliceAccuracy> Slices) Evaluate(CausalLM model, IReadOnlyList<MqarData> test, MqarProtocol protocol)
+    {
+        var slices = new List<MqarSliceAccuracy>();
+        double sum = 0;
+        int examples = 0;
+        foreach (var segment in test)
+        {
+            var (acc, one) = Evaluate(model, segment, protocol.BatchSizeFor(segment.SeqLen));
+            slices.AddRange(one);
+            sum += acc * one[0].Examples;
+            examples += one[0].Examples;
+        }
+        return (examples > 0 ? sum / examples : 0, slices);
     }
 
     /// <summary>
