@@ -95,4 +95,35 @@ public sealed class MqarReportTests
         Assert.Contains("![loss of tiny](runs/tiny/loss.png)", text);
         Assert.Throws<DirectoryNotFoundException>(() => ResultsReport.Build(tmp.Path, [Path.Combine(tmp.Path, "nope")], []));
     }
+
+    private static MqarCellResult Mix(string mixer, double lr, params (int K, double Acc)[] slices) => new()
+    {
+        Key = $"{mixer}-mix-{lr}", Mixer = mixer, DModel = 64, SeqLen = 128, NumKvPairs = MqarCell.MixedPairs, LearningRate = lr,
+        Accuracy = slices.Average(x => x.Acc), Protocol = "pm", Machine = "test machine", TrainExamples = 76_800, TestExamples = 3_000,
+        MaxEpochs = 1, Slices = [.. slices.Select(x => new MqarSliceAccuracy { SeqLen = 128, NumKvPairs = x.K, Accuracy = x.Acc, Examples = 1000 })],
+    };
+
+    [Fact]
+    public void MixtureResultsArePerSliceWithTheBestRatePerSlice()
+    {
+        // lr 1e-3 is better at K 8, lr 1e-2 at K 32: each slice keeps its own best rate.
+        MqarCellResult[] mix = [Mix("attention", 1e-3, (8, 0.9), (16, 0.5), (32, 0.1)), Mix("attention", 1e-2, (8, 0.6), (16, 0.5), (32, 0.3))];
+        var best = MqarReport.Best(mix);
+        Assert.Equal([8, 16, 32], best.Select(b => b.NumKvPairs));
+        Assert.Equal((0.9, 1e-3), (best[0].Accuracy, best[0].BestLearningRate));
+        Assert.Equal((0.3, 1e-2), (best[2].Accuracy, best[2].BestLearningRate));
+        Assert.All(best, b => Assert.Equal(2, b.ByLearningRate.Count));
+
+        var md = MqarReport.ToMarkdown(best, mix, new MqarProtocol { Mixture = true, TrainTokens = 9_830_400, BatchTokens = 16_384 }, null);
+        Assert.Contains("| attention | 64 | 0.900 (0.001) | 0.500 (0.001) | 0.300 (0.01) |", md);
+        Assert.Contains("one model per T trained on a mixture of every K", md);
+        Assert.Contains("9,830,400 training tokens per model", md);
+
+        using var tmp = new TempDir();
+        var store = new MqarResultStore(tmp.Path);
+        foreach (var r in mix) store.Append(r);
+        var page = ResultsReport.Build(tmp.Path, [tmp.Path], []);
+        Assert.Contains("one model per T on a mixture of its K values", page);
+        Assert.Contains("| attention | 64 | 0.900 (0.001) | 0.500 (0.001) | 0.300 (0.01) |", page);
+    }
 }
