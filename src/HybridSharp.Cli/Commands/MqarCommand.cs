@@ -30,10 +30,11 @@ internal static class MqarCommand
         var trainTokens = Cli.OptNoDefault<long?>("--train-tokens", "training tokens per model: ⌈N / T⌉ examples at length T, the same compute at every T (overrides --train-examples)");
         var batchTokens = Cli.OptNoDefault<int?>("--batch-tokens", "tokens per batch: batch size ⌊N / T⌋, the same cost per step at every T (exclusive with --batch-size)");
         var mixture = Cli.Opt("--mixture", "one model per T trained on a mixture of every K at that T (Zoology's original MQAR layout), tested per (T, K); --train-examples is then per T", false);
+        var reportOnly = Cli.Opt("--report-only", "train nothing: rewrite mqar.csv / mqar.md / mqar.png from the results already in --out (e.g. results.jsonl files merged from several machines)", false);
         var vocab = Cli.Opt("--vocab", "vocabulary size V (keys from [1, V/2), values from [V/2, V))", MqarSpec.DefaultVocab);
         var randomFill = Cli.Opt("--random-non-queries", "fill non-query positions with random tokens (Zoology's generator default; Figure 2 uses 0)", false);
         var cmd = new Command("mqar", "Multi-query associative recall sweep (Zoology protocol, CPU budget): accuracy per mixer × d_model × T × K.")
-            { output, mixers, dModels, seqLens, pairs, lrs, mlp, noMlp, budget, seed, epochs, trainExamples, testExamples, batch, trainTokens, batchTokens, mixture, vocab, randomFill };
+            { output, mixers, dModels, seqLens, pairs, lrs, mlp, noMlp, budget, seed, epochs, trainExamples, testExamples, batch, trainTokens, batchTokens, mixture, reportOnly, vocab, randomFill };
         cmd.SetAction(pr => Cli.Guard(() =>
         {
             if (pr.GetValue(mlp) && pr.GetValue(noMlp)) throw new ArgumentException("give either --mlp or --no-mlp, not both");
@@ -61,7 +62,7 @@ internal static class MqarCommand
             sweep.Validate();
             if (sweep.LearningRates.Distinct().Count() < 3)
                 Console.WriteLine("note: fewer than 3 learning rates; SSM-type mixers succeed only in a narrow LR window (benchmarks.md §4.3)");
-            return Run(pr.GetValue(output)!, sweep, protocol);
+            return pr.GetValue(reportOnly) ? ReportOnly(pr.GetValue(output)!, sweep, protocol) : Run(pr.GetValue(output)!, sweep, protocol);
         }));
         return cmd;
     }
@@ -78,6 +79,22 @@ internal static class MqarCommand
             catch (OverflowException) { throw new ArgumentException($"{option}: '{p}' is out of range"); }
         }
         return list;
+    }
+
+    private static int ReportOnly(string outDir, MqarSweep sweep, MqarProtocol protocol)
+    {
+        if (!File.Exists(Path.Combine(outDir, MqarResultStore.FileName)))
+            throw new ArgumentException($"no {MqarResultStore.FileName} in {outDir}");
+        var runner = new MqarRunner(outDir);
+        var cells = sweep.Cells(protocol.VocabSize, protocol.Mixture);
+        int done = cells.Count(c => runner.Store.Contains(c, protocol));
+        if (runner.Store.All.All(r => r.Protocol != protocol.Tag))
+            throw new ArgumentException($"no results in {outDir} match this protocol ({protocol.Tag}); give the flags the sweep ran with");
+        var files = runner.WriteSummaries(protocol);
+        Console.WriteLine($"{done} of {cells.Count} cells of this grid are done; summaries rewritten in {outDir}");
+        Console.WriteLine();
+        Console.WriteLine(File.ReadAllText(files.Markdown));
+        return 0;
     }
 
     private static int Run(string outDir, MqarSweep sweep, MqarProtocol protocol)

@@ -28,6 +28,33 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void MqarMixtureSweepThenReportOnlyFromTheStoredResults()
+    {
+        using var tmp = new TempDir();
+        string[] grid = ["mqar", "--out", tmp["mq"], "--mixers", "attention", "--d-models", "16", "--seq-lens", "16,32", "--pairs", "2,4",
+            "--lrs", "3e-3", "--vocab", "64", "--mixture", "--train-tokens", "512", "--batch-tokens", "128", "--epochs", "1", "--test-examples", "4"];
+        var (c1, o1, e1) = HybridProcess.Run(grid);
+        Assert.True(c1 == 0, e1);
+        Assert.Contains("2 cells trained", o1);
+        Assert.Contains("| T 16, K 2 | T 16, K 4 | T 32, K 2 | T 32, K 4 |", o1);
+        File.Delete(Path.Combine(tmp["mq"], "mqar.md"));
+
+        var (c2, o2, e2) = HybridProcess.Run([.. grid, "--report-only"]);
+        Assert.True(c2 == 0, e2);
+        Assert.Contains("2 of 2 cells of this grid are done", o2);
+        Assert.True(File.Exists(Path.Combine(tmp["mq"], "mqar.md")));
+        Assert.DoesNotContain("training (≤", o2);
+
+        // Other flags = another protocol: nothing to summarise, one clear line; so are an empty folder and both batch options.
+        var (c3, _, e3) = HybridProcess.Run([.. grid.Select(a => a == "512" ? "1024" : a), "--report-only"]);
+        HybridProcess.AssertOneLineError(c3, e3, "match this protocol");
+        var (c4, _, e4) = HybridProcess.Run("mqar", "--out", tmp["empty"], "--report-only");
+        HybridProcess.AssertOneLineError(c4, e4, "results.jsonl");
+        var (c5, _, e5) = HybridProcess.Run("mqar", "--out", tmp["x"], "--batch-size", "8", "--batch-tokens", "128");
+        HybridProcess.AssertOneLineError(c5, e5, "not both");
+    }
+
+    [Fact]
     public void InitInfoGenerateAndRefuseToOverwrite()
     {
         using var tmp = new TempDir();

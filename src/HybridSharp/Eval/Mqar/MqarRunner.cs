@@ -141,7 +141,7 @@ public sealed class MqarRunner
             {
                 var pairs = cell.IsMixture ? sweep.PairsAt(cell.SeqLen, protocol.VocabSize) : [cell.NumKvPairs];
                 progress?.Invoke(new MqarProgress { Event = MqarEvent.Generating, CellIndex = i, CellCount = cells.Count, Cell = cell,
-                    Message = $"generating T {cell.SeqLen}, K {string.Join("/", pairs)}: {protocol.TrainExamplesFor(cell.SeqLen):N0} train / {protocol.TestExamples:N0} test examples{(pairs.Count > 1 ? " per K" : "")}" });
+                    Message = $"generating T {cell.SeqLen}, K {string.Join("/", pairs)}: {protocol.TrainExamplesFor(cell.SeqLen):N0} train examples{(pairs.Count > 1 ? " split over the K values" : "")}, {protocol.TestExamples:N0} test examples{(pairs.Count > 1 ? " per K" : "")}" });
                 train = test = null;
                 if (cell.IsMixture) (train, test) = GenerateMixture(protocol, cell.SeqLen, pairs);
                 else
