@@ -143,12 +143,7 @@ public sealed class MqarRunner
                 progress?.Invoke(new MqarProgress { Event = MqarEvent.Generating, CellIndex = i, CellCount = cells.Count, Cell = cell,
                     Message = $"generating T {cell.SeqLen}, K {string.Join("/", pairs)}: {protocol.TrainExamplesFor(cell.SeqLen):N0} train examples{(pairs.Count > 1 ? " split over the K values" : "")}, {protocol.TestExamples:N0} test examples{(pairs.Count > 1 ? " per K" : "")}" });
                 train = test = null;
-                if (cell.IsMixture) (train, test) = GenerateMixture(protocol, cell.SeqLen, pairs);
-                else
-                {
-                    var (tr, te) = GenerateTask(protocol, cell.SeqLen, cell.NumKvPairs);
-                    (train, test) = ([tr], [te]);
-                }
+                (train, test) = GenerateMixture(protocol, cell.SeqLen, pairs);
                 loaded = (cell.SeqLen, cell.NumKvPairs);
             }
             MqarCellResult result;
@@ -170,16 +165,14 @@ public sealed class MqarRunner
     /// <summary>Train and test segments of a (T, K) task under <paramref name="protocol"/> (seeds from the protocol seed).</summary>
     public static (MqarData Train, MqarData Test) GenerateTask(MqarProtocol protocol, int seqLen, int numKvPairs)
     {
-        var spec = protocol.SpecFor(seqLen, numKvPairs);
-        var train = MqarGenerator.Generate(spec, protocol.TrainExamplesFor(seqLen), MqarGenerator.TrainSeed(protocol.Seed, seqLen, numKvPairs));
-        var test = MqarGenerator.Generate(spec, protocol.TestExamples, MqarGenerator.TestSeed(protocol.Seed, seqLen, numKvPairs));
-        return (train, test);
+        var (train, test) = GenerateMixture(protocol, seqLen, [numKvPairs]);
+        return (train[0], test[0]);
     }
 
     /// <summary>
     /// The training and test segments of a mixture cell at length <paramref name="seqLen"/>: one training segment per K
     /// with ⌈TrainExamplesFor(T) / #K⌉ examples, one test segment per K with TestExamples; each segment has the seeds its
-    /// (T, K) task has on its own, so a mixture's K slice tests on exactly the per-(T, K) test set.
+    /// (T, K) task has on its own, so a mixture's K slice tests on exactly the per-(T, K) test set (one K = that task).
     /// </summary>
     public static (IReadOnlyList<MqarData> Train, IReadOnlyList<MqarData> Test) GenerateMixture(MqarProtocol protocol, int seqLen, IReadOnlyList<int> pairs)
     {
