@@ -93,15 +93,8 @@ public sealed class Mamba1Mixer : nn.Module
         using var _ = no_grad();
         A_log.copy_(arange(1, _stateSize + 1, dtype: ScalarType.Float64).log_().unsqueeze(0).expand(_dIn, _stateSize));
         D.fill_(1.0);
-        double bound = 1.0 / Math.Sqrt(_kernel);
-        conv1d.weight!.uniform_(-bound, bound, gen);
-        conv1d.bias?.uniform_(-bound, bound, gen);
-        if (dt_proj.bias is { } dtBias)
-        {
-            var dt = empty(_dIn, ScalarType.Float64).uniform_(0.0, 1.0, gen)
-                .mul_(Math.Log(_dtMax) - Math.Log(_dtMin)).add_(Math.Log(_dtMin)).exp_().clamp_min_(_dtFloor);
-            dtBias.copy_(dt.add(dt.neg().expm1().neg_().log_()));
-        }
+        SsmInit.ConvUniform(conv1d, _kernel, gen);
+        if (dt_proj.bias is { } dtBias) dtBias.copy_(SsmInit.DtBias(_dIn, _dtMin, _dtMax, _dtFloor, gen));
     }
 
     /// <summary>

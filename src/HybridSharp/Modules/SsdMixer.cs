@@ -88,18 +88,10 @@ public sealed class SsdMixer : nn.Module
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var u = empty(_heads, ScalarType.Float64).uniform_(0.0, 1.0, gen);
-        var dt = u.mul_(Math.Log(_dtMax) - Math.Log(_dtMin)).add_(Math.Log(_dtMin)).exp_().clamp_min_(_dtFloor);
-        var invSoftplus = dt.add(dt.neg().expm1().neg_().log_());        // dt + ln(−expm1(−dt))
-        dt_bias.copy_(invSoftplus);
+        dt_bias.copy_(SsmInit.DtBias(_heads, _dtMin, _dtMax, _dtFloor, gen));
         A_log.copy_(empty(_heads, ScalarType.Float64).uniform_(1.0, 16.0, gen).log_());
         D?.fill_(1.0);
-        if (conv1d is not null)
-        {
-            double bound = 1.0 / Math.Sqrt(_kernel);
-            conv1d.weight!.uniform_(-bound, bound, gen);
-            conv1d.bias?.uniform_(-bound, bound, gen);
-        }
+        if (conv1d is not null) SsmInit.ConvUniform(conv1d, _kernel, gen);
     }
 
     /// <summary>

@@ -45,12 +45,21 @@ public sealed class MqarReportTests
 
         var md = File.ReadAllText(files.Markdown);
         Assert.Contains("85,333 train examples × 3 epochs, 3,000 test examples", md);
-        var table = md.Split('\n').Where(l => l.StartsWith('|')).ToList();
+        var table = md.Split('\n').TakeWhile(l => l != MqarReport.EveryRunHeading).Where(l => l.StartsWith('|')).ToList();
         Assert.Equal("| model | d_model | T 128, K 8 | T 256, K 16 |", table[0]);
         Assert.Equal(2 + 4, table.Count);                       // header, rule, 4 (model, d) rows
         Assert.Contains("| ssd | 64 | 0.410 (0.001) | 0.200 (0.001) |", table);
         Assert.Contains("| ssd | 128 | 0.550 (0.001) | – |", table);
         Assert.Contains("](mqar.png)", md);
+
+        // Every run, not just the best rate: the losing rates stay visible, each in its own K column.
+        var runs = md.Split('\n').SkipWhile(l => l != MqarReport.EveryRunHeading).Where(l => l.StartsWith('|')).ToList();
+        Assert.Equal("| T | model | d_model | lr | K 8 | K 16 | overall | steps | seconds |", runs[0]);
+        Assert.Equal(2 + Results.Length, runs.Count);
+        Assert.Contains("| 128 | ssd | 64 | 0.01 | 0.120 | – | 0.120 | 0 | 0 |", runs);
+        Assert.Contains("| 256 | ssd | 64 | 0.001 | – | 0.200 | 0.200 | 0 | 0 |", runs);
+        Assert.StartsWith("| 128 | attention | 64 | 0.001 | 0.970 |", runs[2]);      // sorted by T, model, d, rate
+        Assert.StartsWith("| 256 |", runs[^1]);
 
         var png = File.ReadAllBytes(files.Png!);
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
@@ -118,6 +127,7 @@ public sealed class MqarReportTests
         Assert.Contains("| attention | 64 | 0.900 (0.001) | 0.500 (0.001) | 0.300 (0.01) |", md);
         Assert.Contains("one model per T trained on a mixture of every K", md);
         Assert.Contains("9,830,400 training tokens per model", md);
+        Assert.Contains("| 128 | attention | 64 | 0.01 | 0.600 | 0.500 | 0.300 | 0.467 | 0 | 0 |", md);
 
         using var tmp = new TempDir();
         var store = new MqarResultStore(tmp.Path);
@@ -125,5 +135,6 @@ public sealed class MqarReportTests
         var page = ResultsReport.Build(tmp.Path, [tmp.Path], []);
         Assert.Contains("one model per T on a mixture of its K values", page);
         Assert.Contains("| attention | 64 | 0.900 (0.001) | 0.500 (0.001) | 0.300 (0.01) |", page);
+        Assert.DoesNotContain("| 128 | attention | 64 | 0.01 |", page);   // the report page keeps the summary only
     }
 }

@@ -50,8 +50,7 @@ public sealed class HfBpeTokenizer : ITokenizer
     private readonly SplitStep[] _splits;
     private readonly bool _addPrefixSpace;
     private readonly bool _ignoreMerges;
-    private readonly byte[]?[] _bytes;
-    private readonly bool[] _special;
+    private readonly TokenByteTable _table;
 
     private readonly record struct SplitStep(Regex Regex, bool RemoveMatches);
 
@@ -137,9 +136,9 @@ public sealed class HfBpeTokenizer : ITokenizer
         foreach (var id in _added.Values) maxId = Math.Max(maxId, id);
         if (maxId < 0) throw new InvalidDataException($"{source}: empty vocabulary");
         VocabSize = maxId + 1;
-        _bytes = new byte[VocabSize][];
-        foreach (var (token, id) in _vocab) _bytes[id] = ByteLevelMap.Decode(token);
-        foreach (var (token, id) in _added) _bytes[id] = Encoding.UTF8.GetBytes(token);
+        var bytes = new byte[VocabSize][];
+        foreach (var (token, id) in _vocab) bytes[id] = ByteLevelMap.Decode(token);
+        foreach (var (token, id) in _added) bytes[id] = Encoding.UTF8.GetBytes(token);
 
         // bos/eos/pad and chat template from tokenizer_config.json.
         string? bosName = null, eosName = null, padName = null;
@@ -161,8 +160,9 @@ public sealed class HfBpeTokenizer : ITokenizer
         specialIds.Add(EosId);
         specialIds.Add(BosId);
         specialIds.Add(PadId);
-        _special = new bool[VocabSize];
-        foreach (var id in specialIds) _special[id] = true;
+        var special = new bool[VocabSize];
+        foreach (var id in specialIds) special[id] = true;
+        _table = new TokenByteTable(bytes, special);
     }
 
     /// <summary>Loads <c>tokenizer.json</c> (required) and <c>tokenizer_config.json</c> / <c>chat_template.jinja</c> (optional) from a directory.</summary>
@@ -250,35 +250,13 @@ public sealed class HfBpeTokenizer : ITokenizer
     }
 
     /// <inheritdoc />
-    public string Decode(IEnumerable<int> ids, bool skipSpecial = false)
-    {
-        ArgumentNullException.ThrowIfNull(ids);
-        var buffer = new List<byte>();
-        foreach (var id in ids)
-        {
-            CheckId(id, nameof(ids));
-            if (skipSpecial && _special[id]) continue;
-            var b = _bytes[id];
-            if (b is not null) buffer.AddRange(b);
-        }
-        return Encoding.UTF8.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(buffer));
-    }
+    public string Decode(IEnumerable<int> ids, bool skipSpecial = false) => _table.Decode(ids, skipSpecial);
 
     /// <inheritdoc />
-    public byte[] TokenBytes(int id)
-    {
-        CheckId(id, nameof(id));
-        return _bytes[id] ?? [];
-    }
+    public byte[] TokenBytes(int id) => _table.TokenBytes(id);
 
     /// <inheritdoc />
-    public bool IsSpecial(int id) => id >= 0 && id < VocabSize && _special[id];
-
-    private void CheckId(int id, string param)
-    {
-        if ((uint)id >= (uint)VocabSize)
-            throw new ArgumentOutOfRangeException(param, $"token id {id} is outside the vocabulary (0..{VocabSize - 1})");
-    }
+    public bool IsSpecial(int id) => _table.IsSpecial(id);
 
     private void EncodeSegment(ReadOnlySpan<char> segment, List<int> ids)
     {

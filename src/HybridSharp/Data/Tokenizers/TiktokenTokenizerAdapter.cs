@@ -29,8 +29,7 @@ public sealed class TiktokenTokenizerAdapter : ITokenizer
     };
 
     private readonly Dictionary<string, int> _special;
-    private readonly bool[] _isSpecial;
-    private readonly byte[]?[] _bytes;
+    private readonly TokenByteTable _table;
 
     /// <summary>The supported encoding names.</summary>
     public static IReadOnlyList<string> Encodings { get; } = ["cl100k_base", "o200k_base", "r50k_base", "gpt2"];
@@ -58,14 +57,15 @@ public sealed class TiktokenTokenizerAdapter : ITokenizer
         int maxId = ranks.Length - 1;
         foreach (var id in _special.Values) maxId = Math.Max(maxId, id);
         VocabSize = maxId + 1;
-        _bytes = new byte[VocabSize][];
-        Array.Copy(ranks, _bytes, ranks.Length);
-        _isSpecial = new bool[VocabSize];
+        var bytes = new byte[VocabSize][];
+        Array.Copy(ranks, bytes, ranks.Length);
+        var isSpecial = new bool[VocabSize];
         foreach (var (text, id) in _special)
         {
-            _bytes[id] = Encoding.UTF8.GetBytes(text);
-            _isSpecial[id] = true;
+            bytes[id] = Encoding.UTF8.GetBytes(text);
+            isSpecial[id] = true;
         }
+        _table = new TokenByteTable(bytes, isSpecial);
         EosId = _special.TryGetValue(EndOfText, out var eos)
             ? eos
             : throw new InvalidOperationException($"tiktoken encoding '{encoding}' has no {EndOfText} token");
@@ -103,29 +103,13 @@ public sealed class TiktokenTokenizerAdapter : ITokenizer
     }
 
     /// <inheritdoc />
-    public string Decode(IEnumerable<int> ids, bool skipSpecial = false)
-    {
-        ArgumentNullException.ThrowIfNull(ids);
-        var buffer = new List<byte>();
-        foreach (var id in ids)
-        {
-            CheckId(id, nameof(ids));
-            if (skipSpecial && _isSpecial[id]) continue;
-            var b = _bytes[id];
-            if (b is not null) buffer.AddRange(b);
-        }
-        return Encoding.UTF8.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(buffer));
-    }
+    public string Decode(IEnumerable<int> ids, bool skipSpecial = false) => _table.Decode(ids, skipSpecial);
 
     /// <inheritdoc />
-    public byte[] TokenBytes(int id)
-    {
-        CheckId(id, nameof(id));
-        return _bytes[id] ?? [];
-    }
+    public byte[] TokenBytes(int id) => _table.TokenBytes(id);
 
     /// <inheritdoc />
-    public bool IsSpecial(int id) => id >= 0 && id < VocabSize && _isSpecial[id];
+    public bool IsSpecial(int id) => _table.IsSpecial(id);
 
     /// <summary>
     /// Writes <c>tokenizer_config.json</c> naming this encoding (<c>"hybridsharp_tokenizer": "tiktoken:&lt;encoding&gt;"</c>)
@@ -149,12 +133,6 @@ public sealed class TiktokenTokenizerAdapter : ITokenizer
         };
         AtomicFile.WriteAllText(Path.Combine(directory, HfBpeTokenizer.ConfigFile),
             json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-    }
-
-    private void CheckId(int id, string param)
-    {
-        if ((uint)id >= (uint)VocabSize)
-            throw new ArgumentOutOfRangeException(param, $"token id {id} is outside the vocabulary (0..{VocabSize - 1})");
     }
 
     /// <summary>

@@ -123,6 +123,42 @@ public static class MqarReport
             sb.Append('\n');
         }
         if (pngName is not null) sb.Append("\n![MQAR accuracy against d_model](").Append(pngName).Append(")\n");
+        sb.Append('\n').Append(EveryRunHeading).Append("\n\n");
+        sb.Append("Every training run with its accuracy per (T, K) slice, not just the best rate: a rate that missed shows whether ");
+        sb.Append("the cell is sensitive to it. Overall = the run's accuracy over all its test examples.\n\n");
+        sb.Append(RunsTable(results));
+        return sb.ToString();
+    }
+
+    /// <summary>Heading of the every-run section of <c>mqar.md</c> (the summary table comes before it).</summary>
+    public const string EveryRunHeading = "## Every run";
+
+    /// <summary>
+    /// One markdown row per training run — T, model, d_model, learning rate, accuracy per K slice (a per-(T, K) run fills
+    /// its own K column, a mixture run every K it was tested on), overall accuracy, steps and wall seconds — sorted by T,
+    /// model, d_model and rate. Early-stopped and diverged runs say so after their step count.
+    /// </summary>
+    public static string RunsTable(IReadOnlyList<MqarCellResult> results)
+    {
+        static IEnumerable<(int K, double Accuracy)> SlicesOf(MqarCellResult r) =>
+            r.Slices.Count > 0 ? r.Slices.Select(sl => (sl.NumKvPairs, sl.Accuracy)) : [(r.NumKvPairs, r.Accuracy)];
+        var ks = results.SelectMany(r => SlicesOf(r).Select(x => x.K)).Distinct().Order().ToList();
+        var sb = new StringBuilder();
+        sb.Append("| T | model | d_model | lr |");
+        foreach (var k in ks) sb.Append(CultureInfo.InvariantCulture, $" K {k} |");
+        sb.Append(" overall | steps | seconds |\n|---|---|---|---|");
+        foreach (var _ in ks) sb.Append("---|");
+        sb.Append("---|---|---|\n");
+        var ordered = results.OrderBy(r => r.SeqLen).ThenBy(r => r.ModelLabel, StringComparer.Ordinal).ThenBy(r => r.DModel)
+            .ThenBy(r => r.LearningRate).ThenBy(r => r.NumKvPairs);
+        foreach (var r in ordered)
+        {
+            var byK = SlicesOf(r).ToDictionary(x => x.K, x => x.Accuracy);
+            sb.Append(CultureInfo.InvariantCulture, $"| {r.SeqLen} | {r.ModelLabel} | {r.DModel} | {Num(r.LearningRate)} |");
+            foreach (var k in ks) sb.Append(byK.TryGetValue(k, out var a) ? $" {a.ToString("F3", Inv)} |" : " – |");
+            string steps = r.Steps.ToString(Inv) + (r.Diverged ? " (diverged)" : r.EarlyStopped ? " (early stop)" : "");
+            sb.Append(CultureInfo.InvariantCulture, $" {r.Accuracy:F3} | {steps} | {r.Seconds:F0} |\n");
+        }
         return sb.ToString();
     }
 
