@@ -51,6 +51,8 @@ public sealed class MqarReportTests
         Assert.Contains("| ssd | 64 | 0.410 (0.001) | 0.200 (0.001) |", table);
         Assert.Contains("| ssd | 128 | 0.550 (0.001) | – |", table);
         Assert.Contains("](mqar.png)", md);
+        Assert.Contains(MqarReport.SummaryTable(MqarReport.Best(Results)), md);   // the page embeds the summary verbatim
+        Assert.Equal("", MqarReport.SummaryTable([]));
 
         // Every run, not just the best rate: the losing rates stay visible, each in its own K column.
         var runs = md.Split('\n').SkipWhile(l => l != MqarReport.EveryRunHeading).Where(l => l.StartsWith('|')).ToList();
@@ -99,6 +101,8 @@ public sealed class MqarReportTests
         Assert.Equal(text, File.ReadAllText(Path.Combine(tmp.Path, "report.md")));
         Assert.Contains("## MQAR: results/mqar", text);
         Assert.Contains("| ssd | 64 | 0.410 (0.001) | 0.200 (0.001) |", text);
+        Assert.Contains(MqarReport.SummaryTable(MqarReport.Best(Results)), text);
+        Assert.DoesNotContain(MqarReport.EveryRunHeading, text);
         Assert.Contains("![MQAR accuracy against d_model](results/mqar/mqar.png)", text);
         Assert.Contains("| tiny | 20 | 2,000 | 2.0000 | 2.1000 | 8.17 | 500 |", text);
         Assert.Contains("![loss of tiny](runs/tiny/loss.png)", text);

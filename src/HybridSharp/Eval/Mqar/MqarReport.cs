@@ -100,13 +100,30 @@ public static class MqarReport
         sb.Append("(the best LR in parentheses). Models: 2 layers, 1 attention head, \"hybridsharp\" harness (benchmarks.md §4.2).\n");
         if (results.Count > 0) sb.Append("Machine: ").Append(results[^1].Machine).Append('\n');
         sb.Append('\n');
-        var tasks = best.Select(b => (b.SeqLen, b.NumKvPairs)).Distinct().OrderBy(x => x.SeqLen).ThenBy(x => x.NumKvPairs).ToList();
-        var rows = best.Select(b => (b.Model, b.DModel)).Distinct().OrderBy(x => x.Model, StringComparer.Ordinal).ThenBy(x => x.DModel).ToList();
-        if (tasks.Count == 0)
+        if (best.Count == 0)
         {
             sb.Append("No results yet.\n");
             return sb.ToString();
         }
+        sb.Append(SummaryTable(best));
+        if (pngName is not null) sb.Append("\n![MQAR accuracy against d_model](").Append(pngName).Append(")\n");
+        sb.Append('\n').Append(EveryRunHeading).Append("\n\n");
+        sb.Append("Every training run with its accuracy per (T, K) slice, not just the best rate: a rate that missed shows whether ");
+        sb.Append("the cell is sensitive to it. Overall = the run's accuracy over all its test examples.\n\n");
+        sb.Append(RunsTable(results));
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// The best-rate summary: one row per (model, d_model), one column per (T, K) slice, each cell the best accuracy over
+    /// the learning rates tried with that rate in parentheses ("–" where the model has no result for the slice).
+    /// </summary>
+    public static string SummaryTable(IReadOnlyList<MqarBest> best)
+    {
+        var sb = new StringBuilder();
+        var tasks = best.Select(b => (b.SeqLen, b.NumKvPairs)).Distinct().OrderBy(x => x.SeqLen).ThenBy(x => x.NumKvPairs).ToList();
+        var rows = best.Select(b => (b.Model, b.DModel)).Distinct().OrderBy(x => x.Model, StringComparer.Ordinal).ThenBy(x => x.DModel).ToList();
+        if (tasks.Count == 0) return "";
         sb.Append("| model | d_model |");
         foreach (var (t, k) in tasks) sb.Append(CultureInfo.InvariantCulture, $" T {t}, K {k} |");
         sb.Append("\n|---|---|");
@@ -122,11 +139,6 @@ public static class MqarReport
                     : " – |");
             sb.Append('\n');
         }
-        if (pngName is not null) sb.Append("\n![MQAR accuracy against d_model](").Append(pngName).Append(")\n");
-        sb.Append('\n').Append(EveryRunHeading).Append("\n\n");
-        sb.Append("Every training run with its accuracy per (T, K) slice, not just the best rate: a rate that missed shows whether ");
-        sb.Append("the cell is sensitive to it. Overall = the run's accuracy over all its test examples.\n\n");
-        sb.Append(RunsTable(results));
         return sb.ToString();
     }
 

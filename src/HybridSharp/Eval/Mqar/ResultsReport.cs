@@ -57,11 +57,7 @@ public static class ResultsReport
             sb.Append(first.NumKvPairs == MqarCell.MixedPairs
                 ? string.Create(CultureInfo.InvariantCulture, $"Protocol `{group.Key}`: one model per T on a mixture of its K values ({first.TrainExamples:N0} train examples at T {first.SeqLen}) × ≤ {first.MaxEpochs} epochs, {first.TestExamples:N0} test examples over its slices; {results.Count} models.\n\n")
                 : string.Create(CultureInfo.InvariantCulture, $"Protocol `{group.Key}`: {first.TrainExamples:N0} train examples × ≤ {first.MaxEpochs} epochs, {first.TestExamples:N0} test examples per (T, K); {results.Count} cells.\n\n"));
-            var table = MqarReport.ToMarkdown(MqarReport.Best(results), results, null, null);
-            // Keep the summary table only: no page title, explanation or every-run section.
-            var lines = table.Split('\n').TakeWhile(l => l != MqarReport.EveryRunHeading);
-            foreach (var line in lines.Where(l => l.StartsWith('|'))) sb.Append(line).Append('\n');
-            sb.Append('\n');
+            sb.Append(MqarReport.SummaryTable(MqarReport.Best(results))).Append('\n');
         }
         var png = Path.Combine(dir, MqarReport.PngName);
         if (File.Exists(png)) sb.Append("![MQAR accuracy against d_model](").Append(Link(reportDir, png)).Append(")\n");
