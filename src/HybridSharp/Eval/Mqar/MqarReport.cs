@@ -120,10 +120,10 @@ public static class MqarReport
     /// </summary>
     public static string SummaryTable(IReadOnlyList<MqarBest> best)
     {
+        if (best.Count == 0) return "";
         var sb = new StringBuilder();
         var tasks = best.Select(b => (b.SeqLen, b.NumKvPairs)).Distinct().OrderBy(x => x.SeqLen).ThenBy(x => x.NumKvPairs).ToList();
         var rows = best.Select(b => (b.Model, b.DModel)).Distinct().OrderBy(x => x.Model, StringComparer.Ordinal).ThenBy(x => x.DModel).ToList();
-        if (tasks.Count == 0) return "";
         sb.Append("| model | d_model |");
         foreach (var (t, k) in tasks) sb.Append(CultureInfo.InvariantCulture, $" T {t}, K {k} |");
         sb.Append("\n|---|---|");
