@@ -19,6 +19,13 @@ public interface ITokenizer
     /// <summary>Encodes text; occurrences of special-token strings become their single ids.</summary>
     int[] Encode(string text);
 
+    /// <summary>
+    /// Encodes a whole document the way the model sees one (Hugging Face's <c>add_special_tokens=True</c>): with
+    /// <paramref name="addSpecialTokens"/>, the tokens the tokenizer frames text with (BOS for the byte and tiktoken
+    /// tokenizers; the post-processor's or tokenizer_config.json's choice for HF tokenizers, possibly none).
+    /// </summary>
+    int[] Encode(string text, bool addSpecialTokens) => addSpecialTokens ? [BosId, .. Encode(text)] : Encode(text);
+
     /// <summary>Decodes ids to text. Special tokens are rendered as their text unless <paramref name="skipSpecial"/>.</summary>
     string Decode(IEnumerable<int> ids, bool skipSpecial = false);
 

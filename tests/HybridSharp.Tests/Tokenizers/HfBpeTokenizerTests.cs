@@ -117,7 +117,8 @@ public class HfBpeTokenizerTests
         Assert.Equal(BpeFixture.VocabSize, Tok.VocabSize);
         Assert.Equal(BpeFixture.ImEnd, Tok.EosId);
         Assert.Equal(BpeFixture.EndOfText, Tok.PadId);
-        Assert.Equal(BpeFixture.EndOfText, Tok.BosId); // bos_token null → <|endoftext|>
+        Assert.Equal(BpeFixture.EndOfText, Tok.BosId); // bos_token null → no BOS; bos_token_id names the pad token
+        Assert.Equal(Tok.Encode("hi"), Tok.Encode("hi", addSpecialTokens: true)); // and nothing is prepended
         Assert.True(Tok.IsSpecial(BpeFixture.ImStart));
         Assert.True(Tok.IsSpecial(BpeFixture.EndOfText));
         Assert.False(Tok.IsSpecial(BpeFixture.Think));

@@ -1,24 +1,23 @@
-using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
+using HybridSharp.Data.Tokenizers.Hf;
 using HybridSharp.IO;
-using Microsoft.ML.Tokenizers;
 
 namespace HybridSharp.Data.Tokenizers;
 
 /// <summary>
-/// A byte-level BPE tokenizer read from a Hugging Face <c>tokenizer.json</c> (GPT-2, Llama 3, Qwen2 and similar),
-/// with bos/eos/pad names and the chat template from an optional <c>tokenizer_config.json</c>.
+/// A Hugging Face <c>tokenizer.json</c> with a BPE model — byte-level (GPT-2, GPT-4o, Llama 3, Qwen, DeepSeek) or
+/// SentencePiece-style with byte fallback (Llama 2, Mistral, Gemma) — and its <c>tokenizer_config.json</c> (special
+/// tokens, <c>add_bos_token</c> / <c>add_eos_token</c>, chat templates) and optional <c>chat_template.jinja</c>.
 /// </summary>
 /// <remarks>
-/// Pipeline, mirroring HF <c>tokenizers</c>: added tokens (all of <c>added_tokens</c>) are cut out of the text first
-/// and become single ids; each remaining segment is normalised (NFC/NFKC/NFD/NFKD as declared), split by the
-/// pre-tokenizer (<c>Split</c> regexes, <c>Digits</c>, <c>ByteLevel</c> with the GPT-2 regex when
-/// <c>use_regex</c> is true) and each piece is encoded by Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/>
-/// (byte-level merges). Decoding concatenates the raw bytes of the tokens, so every string round-trips exactly
-/// (up to normalisation). Not honoured: <c>lstrip</c>/<c>rstrip</c>/<c>single_word</c> of added tokens, the
-/// <c>post_processor</c> (no BOS is added; callers add it) and <c>clean_up_tokenization_spaces</c>.
+/// The pipeline is HF tokenizers' own, on Unicode code points: added tokens matched on the raw text
+/// (<c>normalized: false</c>) are cut out first; each remaining segment is normalised, added tokens matched on
+/// normalised text are cut out, the rest is pre-tokenized and each piece is encoded by the BPE model. Decoding runs
+/// the decoder chain over the token strings. <see cref="Encode(string, bool)"/> with special tokens adds what the
+/// post-processor adds, unless tokenizer_config.json sets <c>add_bos_token</c> / <c>add_eos_token</c>, which then
+/// decide (as transformers' Llama and Gemma tokenizers do). <c>clean_up_tokenization_spaces</c> is not applied:
+/// decoding stays the exact inverse of encoding.
 /// </remarks>
 public sealed class HfBpeTokenizer : ITokenizer
 {
@@ -31,28 +30,20 @@ public sealed class HfBpeTokenizer : ITokenizer
     /// <summary>Newer transformers versions store the chat template in this file instead of the config.</summary>
     public const string ChatTemplateFile = "chat_template.jinja";
 
-    /// <summary>The GPT-2 pre-tokenizer regex, used by <c>ByteLevel(use_regex = true)</c>.</summary>
-    public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
-
-    private static readonly string[] EosFallbacks = ["<|endoftext|>", "</s>", "<|im_end|>", "<|end_of_text|>", "<|eot_id|>"];
-    private static readonly string[] BosFallbacks = ["<s>", "<|begin_of_text|>", "<|endoftext|>"];
-    private static readonly string[] PadFallbacks = ["<|endoftext|>", "<pad>", "<|pad|>", "[PAD]"];
-    private static readonly ConcurrentDictionary<string, Regex> RegexCache = new(StringComparer.Ordinal);
+    private static readonly string[] EosFallbacks = ["<|endoftext|>", "</s>", "<|im_end|>", "<|end_of_text|>", "<|eot_id|>", "<eos>"];
 
     private readonly string _tokenizerJson;
     private readonly string? _configJson;
     private readonly string? _chatTemplateFileText;
-    private readonly BpeTokenizer _bpe;
-    private readonly Dictionary<string, int> _vocab;
-    private readonly Dictionary<string, int> _added;
-    private readonly Regex? _addedRegex;
-    private readonly NormalizationForm[] _normalization;
-    private readonly SplitStep[] _splits;
-    private readonly bool _addPrefixSpace;
-    private readonly bool _ignoreMerges;
+    private readonly BpeModel _model;
+    private readonly HfNormalizer? _normalizer;
+    private readonly HfPreTokenizer? _preTokenizer;
+    private readonly HfDecoder? _decoder;
+    private readonly AddedTokenMatcher _rawAdded, _normalizedAdded;
+    private readonly Dictionary<string, int> _added = new(StringComparer.Ordinal);
+    private readonly string?[] _tokens;
+    private readonly int[] _prefix, _suffix;
     private readonly TokenByteTable _table;
-
-    private readonly record struct SplitStep(Regex Regex, bool RemoveMatches);
 
     private HfBpeTokenizer(string tokenizerJson, string? configJson, string? chatTemplateFileText, string source)
     {
@@ -63,104 +54,79 @@ public sealed class HfBpeTokenizer : ITokenizer
         using var doc = ParseJson(tokenizerJson, source);
         var root = doc.RootElement;
         if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{source}: expected a JSON object");
-        if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
+        if (!root.TryGetProperty("model", out var modelEl) || modelEl.ValueKind != JsonValueKind.Object)
             throw new InvalidDataException($"{source}: no \"model\" object");
-
-        var type = GetString(model, "type");
-        if (type is null && model.TryGetProperty("merges", out _)) type = "BPE";
-        if (type != "BPE")
-            throw new ArgumentException($"{source}: tokenizer model type '{type ?? "(none)"}' is not supported; HfBpeTokenizer reads byte-level BPE only");
-
-        // Vocabulary and merges.
-        if (!model.TryGetProperty("vocab", out var vocabEl) || vocabEl.ValueKind != JsonValueKind.Object)
-            throw new InvalidDataException($"{source}: model.vocab is missing or not an object");
-        _vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var p in vocabEl.EnumerateObject())
+        try
         {
-            if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out var id) || id < 0)
-                throw new InvalidDataException($"{source}: vocab entry '{p.Name}' has no valid id");
-            _vocab[p.Name] = id;
+            _model = BpeModel.Read(modelEl, source);
+            _normalizer = root.TryGetProperty("normalizer", out var n) ? HfNormalizer.Read(n) : null;
+            _preTokenizer = root.TryGetProperty("pre_tokenizer", out var p) ? HfPreTokenizer.Read(p) : null;
+            _decoder = root.TryGetProperty("decoder", out var d) ? HfDecoder.Read(d) : null;
+            var post = root.TryGetProperty("post_processor", out var pp) ? HfPostProcessor.Read(pp) : HfPostProcessor.None;
+            _prefix = post.Prefix;
+            _suffix = post.Suffix;
         }
-        var merges = ReadMerges(model, source);
-        _ignoreMerges = GetBool(model, "ignore_merges") ?? false;
-        if (GetBool(model, "byte_fallback") == true)
-            throw new ArgumentException($"{source}: BPE with byte_fallback (SentencePiece-style) is not supported; HfBpeTokenizer reads byte-level BPE only");
-        if (!string.IsNullOrEmpty(GetString(model, "continuing_subword_prefix")) || !string.IsNullOrEmpty(GetString(model, "end_of_word_suffix")))
-            throw new ArgumentException($"{source}: BPE with continuing_subword_prefix/end_of_word_suffix is not supported; HfBpeTokenizer reads byte-level BPE only");
-
-        // Added tokens: matched before anything else, each one id.
-        _added = new Dictionary<string, int>(StringComparer.Ordinal);
-        var specialIds = new HashSet<int>();
-        if (root.TryGetProperty("added_tokens", out var addedEl) && addedEl.ValueKind == JsonValueKind.Array)
+        catch (Exception ex) when (ex is ArgumentException or InvalidDataException && !ex.Message.StartsWith(source, StringComparison.Ordinal))
         {
-            foreach (var t in addedEl.EnumerateArray())
-            {
-                var content = GetString(t, "content");
-                if (string.IsNullOrEmpty(content) || !t.TryGetProperty("id", out var idEl) || !idEl.TryGetInt32(out var id) || id < 0)
-                    throw new InvalidDataException($"{source}: added_tokens entry without content or valid id");
-                _added[content] = id;
-                if (GetBool(t, "special") ?? true) specialIds.Add(id);
-            }
-        }
-        if (_added.Count > 0)
-        {
-            var alternation = string.Join("|", _added.Keys.OrderByDescending(k => k.Length).ThenBy(k => k, StringComparer.Ordinal).Select(Regex.Escape));
-            _addedRegex = GetRegex(alternation, source);
+            throw ex is ArgumentException ? new ArgumentException($"{source}: {ex.Message}", ex) : new InvalidDataException($"{source}: {ex.Message}", ex);
         }
 
-        // Normaliser and pre-tokenizer.
-        var norms = new List<NormalizationForm>();
-        if (root.TryGetProperty("normalizer", out var normEl)) ReadNormalizer(normEl, norms, source);
-        _normalization = norms.ToArray();
-        var splits = new List<SplitStep>();
-        bool byteLevel = false, prefixSpace = false;
-        if (root.TryGetProperty("pre_tokenizer", out var preEl)) ReadPreTokenizer(preEl, splits, ref byteLevel, ref prefixSpace, source);
-        _splits = splits.ToArray();
-        _addPrefixSpace = prefixSpace;
-        if (!byteLevel && root.TryGetProperty("decoder", out var decEl) && ContainsType(decEl, "decoders", "ByteLevel"))
-            byteLevel = true;
-        if (!byteLevel)
-            throw new ArgumentException($"{source}: BPE without a ByteLevel pre-tokenizer/decoder is not supported; HfBpeTokenizer reads byte-level BPE only");
-
-        _bpe = BpeTokenizer.Create(new BpeOptions(_vocab)
+        var added = new List<AddedToken>();
+        foreach (var t in HfJson.List(root, "added_tokens"))
         {
-            Merges = merges,
-            SpecialTokens = new Dictionary<string, int>(_added, StringComparer.Ordinal),
-            PreTokenizer = new SplitPreTokenizer(_splits),
-            ByteLevel = true,
-        });
+            var content = HfJson.GetString(t, "content");
+            if (string.IsNullOrEmpty(content) || HfJson.GetInt(t, "id") is not int id || id < 0)
+                throw new InvalidDataException($"{source}: added_tokens entry without content or valid id");
+            bool isSpecial = HfJson.GetBool(t, "special") ?? false;
+            added.Add(new AddedToken(id, content, isSpecial, HfJson.GetBool(t, "normalized") ?? !isSpecial,
+                HfJson.GetBool(t, "lstrip") ?? false, HfJson.GetBool(t, "rstrip") ?? false, HfJson.GetBool(t, "single_word") ?? false));
+            _added[content] = id;
+        }
+        _rawAdded = new AddedTokenMatcher(added.Where(t => !t.Normalized));
+        _normalizedAdded = new AddedTokenMatcher(added.Where(t => t.Normalized));
 
-        // id -> bytes, specials.
         int maxId = -1;
-        foreach (var id in _vocab.Values) maxId = Math.Max(maxId, id);
-        foreach (var id in _added.Values) maxId = Math.Max(maxId, id);
+        foreach (var id in _model.Vocab.Values) maxId = Math.Max(maxId, id);
+        foreach (var t in added) maxId = Math.Max(maxId, t.Id);
         if (maxId < 0) throw new InvalidDataException($"{source}: empty vocabulary");
         VocabSize = maxId + 1;
-        var bytes = new byte[VocabSize][];
-        foreach (var (token, id) in _vocab) bytes[id] = ByteLevelMap.Decode(token);
-        foreach (var (token, id) in _added) bytes[id] = Encoding.UTF8.GetBytes(token);
+        _tokens = new string?[VocabSize];
+        foreach (var (token, id) in _model.Vocab) _tokens[id] = token;
+        foreach (var t in added) _tokens[t.Id] = t.Content;
 
-        // bos/eos/pad and chat template from tokenizer_config.json.
-        string? bosName = null, eosName = null, padName = null;
-        if (configJson is not null)
-        {
-            using var cfg = ParseJson(configJson, ConfigFile);
-            var c = cfg.RootElement;
-            if (c.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{ConfigFile}: expected a JSON object");
-            bosName = TokenName(c, "bos_token");
-            eosName = TokenName(c, "eos_token");
-            padName = TokenName(c, "pad_token");
-            ChatTemplate = ReadChatTemplate(c);
-        }
-        ChatTemplate ??= chatTemplateFileText;
-        EosId = ResolveToken(eosName, "eos_token", EosFallbacks)
+        var specialIds = added.Where(t => t.Special).Select(t => t.Id).ToHashSet();
+        var config = TokenizerConfig.Read(configJson);
+        ChatTemplate = config.DefaultTemplate ?? chatTemplateFileText;
+        ChatTemplates = config.Templates;
+        SpecialTokenTexts = config.SpecialTokens;
+        EosId = Resolve(config.SpecialTokens.GetValueOrDefault("eos_token"), "eos_token")
+            ?? EosFallbacks.Select(name => TokenToId(name)).FirstOrDefault(id => id is not null)
             ?? throw new ArgumentException($"{source}: cannot determine the EOS token: {ConfigFile} names no eos_token and none of {string.Join(", ", EosFallbacks)} is in the vocabulary");
-        BosId = ResolveToken(bosName, "bos_token", BosFallbacks) ?? EosId;
-        PadId = ResolveToken(padName, "pad_token", PadFallbacks) ?? EosId;
+        int? bos = Resolve(config.SpecialTokens.GetValueOrDefault("bos_token"), "bos_token");
+        int? pad = Resolve(config.SpecialTokens.GetValueOrDefault("pad_token"), "pad_token");
+        PadId = pad ?? EosId;
+        // Without a BOS token nothing is prepended (see SpecialTokenFrame); BosId, which a model config records as
+        // bos_token_id and data files use between documents, then names the post-processor's first token, else pad.
+        BosId = bos ?? (_prefix.Length > 0 ? _prefix[0] : PadId);
+        if (config.AddBosToken is not null || config.AddEosToken is not null)
+        {
+            if (config.AddBosToken == true && bos is null) throw new ArgumentException($"{ConfigFile}: add_bos_token is true but no bos_token is named");
+            _prefix = config.AddBosToken == true ? [bos!.Value] : [];
+            _suffix = config.AddEosToken == true ? [EosId] : [];
+        }
+        foreach (var name in config.SpecialTokens.Values)
+            if (TokenToId(name) is int id) specialIds.Add(id);
         specialIds.Add(EosId);
-        specialIds.Add(BosId);
-        specialIds.Add(PadId);
+        if (bos is int b) specialIds.Add(b);
+
+        var bytes = new byte[VocabSize][];
         var special = new bool[VocabSize];
+        for (int id = 0; id < VocabSize; id++)
+        {
+            var token = _tokens[id];
+            if (token is null) continue;
+            bytes[id] = _added.ContainsKey(token) && _added[token] == id ? Encoding.UTF8.GetBytes(token) : StandaloneBytes(token);
+        }
         foreach (var id in specialIds) special[id] = true;
         _table = new TokenByteTable(bytes, special);
     }
@@ -168,7 +134,7 @@ public sealed class HfBpeTokenizer : ITokenizer
     /// <summary>Loads <c>tokenizer.json</c> (required) and <c>tokenizer_config.json</c> / <c>chat_template.jinja</c> (optional) from a directory.</summary>
     /// <param name="directory">A model directory, or the path of a <c>tokenizer.json</c> file.</param>
     /// <exception cref="FileNotFoundException">No tokenizer.json.</exception>
-    /// <exception cref="ArgumentException">The tokenizer is not a byte-level BPE.</exception>
+    /// <exception cref="ArgumentException">A component the tokenizer uses is not supported.</exception>
     public static HfBpeTokenizer Load(string directory)
     {
         string path;
@@ -198,8 +164,14 @@ public sealed class HfBpeTokenizer : ITokenizer
         return new HfBpeTokenizer(tokenizerJson, tokenizerConfigJson, chatTemplate, TokenizerFile);
     }
 
-    /// <summary>The Jinja chat template from tokenizer_config.json (or chat_template.jinja), if any.</summary>
+    /// <summary>The default Jinja chat template (tokenizer_config.json's, else chat_template.jinja), if any.</summary>
     public string? ChatTemplate { get; }
+
+    /// <summary>Named chat templates from the list form of <c>chat_template</c> (e.g. <c>default</c>, <c>tool_use</c>); empty for the string form.</summary>
+    public IReadOnlyDictionary<string, string> ChatTemplates { get; }
+
+    /// <summary>The special tokens tokenizer_config.json names (<c>bos_token</c>, <c>eos_token</c>, <c>pad_token</c>, <c>unk_token</c>, …) → their text.</summary>
+    public IReadOnlyDictionary<string, string> SpecialTokenTexts { get; }
 
     /// <inheritdoc />
     public int VocabSize { get; }
@@ -213,12 +185,18 @@ public sealed class HfBpeTokenizer : ITokenizer
     /// <inheritdoc />
     public int PadId { get; }
 
-    /// <summary>All added tokens (content → id); <see cref="Encode"/> matches each one as a single id.</summary>
+    /// <summary>All added tokens (content → id); <see cref="Encode(string)"/> matches each one as a single id.</summary>
     public IReadOnlyDictionary<string, int> SpecialTokens => _added;
 
-    /// <summary>The id of a token string (added token or byte-level vocabulary entry), or null.</summary>
+    /// <summary>The ids <see cref="Encode(string, bool)"/> puts before and after the text when asked for special tokens.</summary>
+    public (IReadOnlyList<int> Prefix, IReadOnlyList<int> Suffix) SpecialTokenFrame => (_prefix, _suffix);
+
+    /// <summary>The id of a token string (added token or vocabulary entry), or null.</summary>
     public int? TokenToId(string token) =>
-        _added.TryGetValue(token, out var id) || _vocab.TryGetValue(token, out id) ? id : null;
+        _added.TryGetValue(token, out var id) || _model.Vocab.TryGetValue(token, out id) ? id : null;
+
+    /// <summary>The token string of an id (as stored in the vocabulary), or null for a gap.</summary>
+    public string? IdToToken(int id) => (uint)id < (uint)_tokens.Length ? _tokens[id] : null;
 
     /// <summary>Writes the original tokenizer.json, tokenizer_config.json and chat_template.jinja (those that were read) into <paramref name="directory"/>, atomically.</summary>
     public void Save(string directory)
@@ -234,23 +212,44 @@ public sealed class HfBpeTokenizer : ITokenizer
     {
         ArgumentNullException.ThrowIfNull(text);
         var ids = new List<int>(text.Length / 3 + 4);
-        int pos = 0;
-        if (_addedRegex is not null)
+        bool first = true;
+        foreach (var (raw, rawToken) in _rawAdded.Split(text))
         {
-            foreach (var m in _addedRegex.EnumerateMatches(text))
+            if (rawToken is not null)
             {
-                if (m.Length == 0) continue;
-                EncodeSegment(text.AsSpan(pos, m.Index - pos), ids);
-                ids.Add(_added[text.Substring(m.Index, m.Length)]);
-                pos = m.Index + m.Length;
+                ids.Add(rawToken.Id);
+                first = false;
+                continue;
             }
+            var normalized = _normalizer?.Normalize(raw) ?? raw;
+            foreach (var (segment, token) in _normalizedAdded.Split(normalized))
+            {
+                if (token is not null) ids.Add(token.Id);
+                else EncodeSegment(segment, first, ids);
+                first = false;
+            }
+            first = false;
         }
-        EncodeSegment(text.AsSpan(pos), ids);
         return ids.ToArray();
     }
 
     /// <inheritdoc />
-    public string Decode(IEnumerable<int> ids, bool skipSpecial = false) => _table.Decode(ids, skipSpecial);
+    public int[] Encode(string text, bool addSpecialTokens) =>
+        addSpecialTokens ? [.. _prefix, .. Encode(text), .. _suffix] : Encode(text);
+
+    /// <inheritdoc />
+    public string Decode(IEnumerable<int> ids, bool skipSpecial = false)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var tokens = new List<string>();
+        foreach (var id in ids)
+        {
+            if ((uint)id >= (uint)VocabSize) throw new ArgumentOutOfRangeException(nameof(ids), $"token id {id} is outside the vocabulary (0..{VocabSize - 1})");
+            if (skipSpecial && _table.IsSpecial(id)) continue;
+            if (_tokens[id] is { } t) tokens.Add(t);
+        }
+        return _decoder is null ? string.Join(" ", tokens) : _decoder.Decode(tokens);
+    }
 
     /// <inheritdoc />
     public byte[] TokenBytes(int id) => _table.TokenBytes(id);
@@ -258,217 +257,37 @@ public sealed class HfBpeTokenizer : ITokenizer
     /// <inheritdoc />
     public bool IsSpecial(int id) => _table.IsSpecial(id);
 
-    private void EncodeSegment(ReadOnlySpan<char> segment, List<int> ids)
+    private void EncodeSegment(string segment, bool first, List<int> ids)
     {
-        if (segment.IsEmpty) return;
-        if (_normalization.Length > 0 || _addPrefixSpace)
+        if (segment.Length == 0) return;
+        if (_preTokenizer is null)
         {
-            var s = segment.ToString();
-            foreach (var form in _normalization) s = s.Normalize(form);
-            if (_addPrefixSpace && !s.StartsWith(' ')) s = " " + s;
-            segment = s;
-        }
-        if (!_ignoreMerges)
-        {
-            // One call per segment: the library runs SplitPreTokenizer and the merges with its word cache.
-            ids.AddRange(_bpe.EncodeToIds(segment, considerPreTokenization: true, considerNormalization: false));
+            _model.Encode(segment, ids);
             return;
         }
-        // ignore_merges (Llama 3): a piece that is a whole vocabulary entry becomes that id without merging.
-        Span<byte> small = stackalloc byte[256];
-        foreach (var (offset, length) in SplitPreTokenizer.Split(_splits, segment))
-        {
-            var piece = segment.Slice(offset, length);
-            var byteCount = Encoding.UTF8.GetByteCount(piece);
-            var utf8 = byteCount <= small.Length ? small[..byteCount] : new byte[byteCount];
-            Encoding.UTF8.GetBytes(piece, utf8);
-            if (_vocab.TryGetValue(ByteLevelMap.Encode(utf8), out var whole)) ids.Add(whole);
-            else ids.AddRange(_bpe.EncodeToIds(piece, considerPreTokenization: false, considerNormalization: false));
-        }
+        var pieces = new List<Piece>();
+        _preTokenizer.Split(new Piece(segment, first), pieces);
+        foreach (var piece in pieces) _model.Encode(piece.Text, ids);
     }
 
     /// <summary>
-    /// HF-style splitting: each step splits every current piece by its regex, keeping the text between matches as
-    /// pieces too (behavior "Isolated"; "Removed" drops the matches). Unlike a plain regex pre-tokenizer, no text is lost.
+    /// The bytes one vocabulary token stands for on its own (what a streaming decoder appends): the byte-level alphabet
+    /// mapped back, a <c>&lt;0xNN&gt;</c> byte, or the token text with the decoder's replacements (▁ → space) applied.
     /// </summary>
-    private sealed class SplitPreTokenizer(SplitStep[] steps) : PreTokenizer
+    private byte[] StandaloneBytes(string token)
     {
-        public override IEnumerable<(int Offset, int Length)> PreTokenize(string text) => Split(steps, text.AsSpan());
-
-        public override IEnumerable<(int Offset, int Length)> PreTokenize(ReadOnlySpan<char> text) => Split(steps, text);
-
-        public static List<(int Offset, int Length)> Split(SplitStep[] steps, ReadOnlySpan<char> text)
-        {
-            var result = new List<(int, int)>();
-            Split(steps, text, 0, 0, result);
-            return result;
-        }
-
-        private static void Split(SplitStep[] steps, ReadOnlySpan<char> s, int offset, int step, List<(int, int)> result)
-        {
-            if (s.IsEmpty) return;
-            if (step == steps.Length)
-            {
-                result.Add((offset, s.Length));
-                return;
-            }
-            var (regex, remove) = steps[step];
-            int pos = 0;
-            foreach (var m in regex.EnumerateMatches(s))
-            {
-                if (m.Length == 0) continue;
-                if (m.Index > pos) Split(steps, s[pos..m.Index], offset + pos, step + 1, result);
-                if (!remove) Split(steps, s.Slice(m.Index, m.Length), offset + m.Index, step + 1, result);
-                pos = m.Index + m.Length;
-            }
-            if (pos < s.Length) Split(steps, s[pos..], offset + pos, step + 1, result);
-        }
+        if (_preTokenizer?.IsByteLevel == true) return HfDecoder.ByteLevelBytes(token);
+        if (_model.ByteFallback && HfDecoder.FallbackByte(token) is int b and >= 0) return [(byte)b];
+        if (_decoder is null) return Encoding.UTF8.GetBytes(token);
+        // Decode "x" + token and drop the "x": position-dependent steps (strip the first space) then leave the token alone.
+        var text = _decoder.Decode(["x", token]);
+        return Encoding.UTF8.GetBytes(text.StartsWith('x') ? text[1..] : text);
     }
 
-    private int? ResolveToken(string? configured, string key, string[] fallbacks)
+    private int? Resolve(string? configured, string key)
     {
-        if (configured is not null)
-            return TokenToId(configured) ?? throw new ArgumentException($"{ConfigFile}: {key} '{configured}' is not in the vocabulary");
-        foreach (var name in fallbacks)
-        {
-            if (TokenToId(name) is int id) return id;
-        }
-        return null;
-    }
-
-    private static IEnumerable<string> ReadMerges(JsonElement model, string source)
-    {
-        var merges = new List<string>();
-        if (!model.TryGetProperty("merges", out var el) || el.ValueKind == JsonValueKind.Null) return merges;
-        if (el.ValueKind != JsonValueKind.Array) throw new InvalidDataException($"{source}: model.merges is not an array");
-        foreach (var m in el.EnumerateArray())
-        {
-            switch (m.ValueKind)
-            {
-                case JsonValueKind.String:
-                    var s = m.GetString()!;
-                    int sp = s.IndexOf(' ');
-                    if (sp <= 0 || sp == s.Length - 1 || s.IndexOf(' ', sp + 1) >= 0)
-                        throw new InvalidDataException($"{source}: merge \"{s}\" is not of the form \"a b\"");
-                    merges.Add(s);
-                    break;
-                case JsonValueKind.Array when m.GetArrayLength() == 2:
-                    var a = m[0].GetString();
-                    var b = m[1].GetString();
-                    if (string.IsNullOrEmpty(a) || string.IsNullOrEmpty(b))
-                        throw new InvalidDataException($"{source}: merge pair {m.GetRawText()} has an empty part");
-                    if (a.Contains(' ') || b.Contains(' '))
-                        throw new ArgumentException($"{source}: merge pair {m.GetRawText()} contains a space, which byte-level BPE never does");
-                    merges.Add(a + " " + b);
-                    break;
-                default:
-                    throw new InvalidDataException($"{source}: merge {m.GetRawText()} is neither \"a b\" nor [\"a\", \"b\"]");
-            }
-        }
-        return merges;
-    }
-
-    private static void ReadNormalizer(JsonElement el, List<NormalizationForm> forms, string source)
-    {
-        if (el.ValueKind == JsonValueKind.Null) return;
-        var type = GetString(el, "type");
-        switch (type)
-        {
-            case "NFC": forms.Add(NormalizationForm.FormC); break;
-            case "NFD": forms.Add(NormalizationForm.FormD); break;
-            case "NFKC": forms.Add(NormalizationForm.FormKC); break;
-            case "NFKD": forms.Add(NormalizationForm.FormKD); break;
-            case "Sequence":
-                if (el.TryGetProperty("normalizers", out var list) && list.ValueKind == JsonValueKind.Array)
-                    foreach (var n in list.EnumerateArray()) ReadNormalizer(n, forms, source);
-                break;
-            default:
-                throw new ArgumentException($"{source}: normalizer type '{type ?? "(none)"}' is not supported (supported: NFC, NFD, NFKC, NFKD, Sequence of these)");
-        }
-    }
-
-    private static void ReadPreTokenizer(JsonElement el, List<SplitStep> splits, ref bool byteLevel, ref bool prefixSpace, string source)
-    {
-        if (el.ValueKind == JsonValueKind.Null) return;
-        var type = GetString(el, "type");
-        switch (type)
-        {
-            case "Sequence":
-                if (el.TryGetProperty("pretokenizers", out var list) && list.ValueKind == JsonValueKind.Array)
-                    foreach (var p in list.EnumerateArray()) ReadPreTokenizer(p, splits, ref byteLevel, ref prefixSpace, source);
-                break;
-            case "ByteLevel":
-                byteLevel = true;
-                if (GetBool(el, "add_prefix_space") == true) prefixSpace = true;
-                if (GetBool(el, "use_regex") ?? true) splits.Add(new SplitStep(GetRegex(Gpt2Pattern, source), false));
-                break;
-            case "Split":
-                if (GetBool(el, "invert") == true)
-                    throw new ArgumentException($"{source}: Split pre-tokenizer with invert = true is not supported");
-                string pattern;
-                if (el.TryGetProperty("pattern", out var pat) && GetString(pat, "Regex") is string rx) pattern = rx;
-                else if (el.TryGetProperty("pattern", out pat) && GetString(pat, "String") is string lit) pattern = Regex.Escape(lit);
-                else throw new InvalidDataException($"{source}: Split pre-tokenizer without a pattern");
-                var behavior = GetString(el, "behavior") ?? "Isolated";
-                if (behavior is not ("Isolated" or "Removed"))
-                    throw new ArgumentException($"{source}: Split behavior '{behavior}' is not supported (supported: Isolated, Removed)");
-                splits.Add(new SplitStep(GetRegex(pattern, source), behavior == "Removed"));
-                break;
-            case "Digits":
-                splits.Add(new SplitStep(GetRegex(GetBool(el, "individual_digits") == true ? @"\p{N}" : @"\p{N}+", source), false));
-                break;
-            default:
-                throw new ArgumentException($"{source}: pre-tokenizer type '{type ?? "(none)"}' is not supported (supported: ByteLevel, Split, Digits, Sequence)");
-        }
-    }
-
-    private static bool ContainsType(JsonElement el, string listKey, string type)
-    {
-        if (el.ValueKind != JsonValueKind.Object) return false;
-        if (GetString(el, "type") == type) return true;
-        if (el.TryGetProperty(listKey, out var list) && list.ValueKind == JsonValueKind.Array)
-            foreach (var child in list.EnumerateArray())
-                if (ContainsType(child, listKey, type)) return true;
-        return false;
-    }
-
-    private static string? TokenName(JsonElement config, string key)
-    {
-        if (!config.TryGetProperty(key, out var el)) return null;
-        return el.ValueKind switch
-        {
-            JsonValueKind.String => el.GetString(),
-            JsonValueKind.Object => GetString(el, "content"),
-            _ => null,
-        };
-    }
-
-    private static string? ReadChatTemplate(JsonElement config)
-    {
-        if (!config.TryGetProperty("chat_template", out var el)) return null;
-        if (el.ValueKind == JsonValueKind.String) return el.GetString();
-        if (el.ValueKind != JsonValueKind.Array) return null;
-        string? first = null;
-        foreach (var t in el.EnumerateArray())
-        {
-            var template = GetString(t, "template");
-            if (template is null) continue;
-            if (GetString(t, "name") == "default") return template;
-            first ??= template;
-        }
-        return first;
-    }
-
-    private static Regex GetRegex(string pattern, string source)
-    {
-        try
-        {
-            return RegexCache.GetOrAdd(pattern, static p => new Regex(p, RegexOptions.Compiled | RegexOptions.CultureInvariant));
-        }
-        catch (ArgumentException ex)
-        {
-            throw new ArgumentException($"{source}: pre-tokenizer regex is not valid for .NET ({ex.Message}): {pattern}", ex);
-        }
+        if (configured is null) return null;
+        return TokenToId(configured) ?? throw new ArgumentException($"{ConfigFile}: {key} '{configured}' is not in the vocabulary");
     }
 
     private static JsonDocument ParseJson(string json, string source)
@@ -482,12 +301,4 @@ public sealed class HfBpeTokenizer : ITokenizer
             throw new InvalidDataException($"{source}: not valid JSON ({ex.Message.Split('\n')[0]})", ex);
         }
     }
-
-    private static string? GetString(JsonElement el, string key) =>
-        el.ValueKind == JsonValueKind.Object && el.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-
-    private static bool? GetBool(JsonElement el, string key) =>
-        el.ValueKind == JsonValueKind.Object && el.TryGetProperty(key, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False
-            ? v.GetBoolean()
-            : null;
 }
