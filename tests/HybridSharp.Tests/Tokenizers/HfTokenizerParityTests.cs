@@ -53,3 +53,41 @@ public class HfTokenizerParityTests
 
     private static string Show(string s) => System.Text.Json.JsonSerializer.Serialize(s);
 }
+
+/// <summary>
+/// The tiktoken encodings against the same encodings' tokenizer.json (cl100k_base = gpt-3.5-turbo, o200k_base =
+/// gpt-4o) under the JavaScript reference, and a check that tells when Microsoft.ML.Tokenizers' own pre-tokenizer
+/// starts to split supplementary characters like tiktoken (then the adapter's own split can go).
+/// </summary>
+public class TiktokenParityTests
+{
+    [Theory]
+    [InlineData("cl100k_base", "gpt35turbo")]
+    [InlineData("o200k_base", "gpt4o")]
+    public void TiktokenIdsMatchTheReference(string encoding, string model)
+    {
+        var tiktoken = new TiktokenTokenizerAdapter(encoding);
+        var lines = ReferenceCorpus.Lines(["<|endoftext|>"]);
+        var reference = NodeReference.Run("tokenize.mjs", new JsonObject
+        {
+            ["dir"] = NodeReference.TokenizerDir(model),
+            ["texts"] = new JsonArray(lines.Select(l => (JsonNode)l).ToArray()),
+        })["encoded"]!.AsArray();
+        for (int i = 0; i < lines.Count; i++)
+        {
+            var refIds = reference[i]!["ids"]!.AsArray().Select(n => n!.GetValue<int>()).ToArray();
+            Assert.True(refIds.SequenceEqual(tiktoken.Encode(lines[i])),
+                $"{encoding}: {System.Text.Json.JsonSerializer.Serialize(lines[i])}: ours {string.Join(' ', tiktoken.Encode(lines[i]))} ref {string.Join(' ', refIds)}");
+        }
+    }
+
+    [Fact]
+    public void UpstreamTiktokenStillSplitsSupplementaryCharactersOnCodeUnits()
+    {
+        var tiktoken = new TiktokenTokenizerAdapter("cl100k_base");
+        const string text = "a😀b 𝟏𝟐𝟑 𠮷野家";
+        var upstream = tiktoken.Inner.EncodeToIds(text).ToArray();
+        // If this fails, Microsoft.ML.Tokenizers now splits on code points: drop the adapter's own pre-tokenization.
+        Assert.NotEqual(upstream, tiktoken.Encode(text));
+    }
+}

