@@ -53,7 +53,7 @@ internal static class Cli
 
     private static bool IsUserError(Exception ex) => ex is ConfigException or ArgumentException or FileNotFoundException
         or DirectoryNotFoundException or InvalidDataException or SafetensorsFormatException or CheckpointMismatchException
-        or UnauthorizedAccessException or FormatException;
+        or UnauthorizedAccessException or FormatException or HybridSharp.Jinja.TemplateException;
 
     public static void Error(string message)
     {

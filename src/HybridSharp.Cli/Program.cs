@@ -12,6 +12,7 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(ScoreCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(InfoCommand.Create());
+root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(ImportCommand.Create());
 root.Subcommands.Add(ExportCommand.Create());
 root.Subcommands.Add(MqarCommand.Create());
