@@ -82,7 +82,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         bool echo = !chat && RequestReader.Bool(root, "echo");
 
         string prompt = chat ? template.Render(RequestReader.Messages(root), addGenerationPrompt: true) : RequestReader.Prompt(root);
-        var promptIds = new[] { tokenizer.BosId }.Concat(tokenizer.Encode(prompt)).ToArray();
+        var promptIds = tokenizer.Encode(prompt, addSpecialTokens: true); // BOS where the tokenizer adds one (none for Qwen)
         if (promptIds.Length >= engine.Capacity)
             throw new ApiException(400, $"the prompt is {promptIds.Length} tokens; this model's context is {engine.Capacity} tokens (prompt + completion)",
                 ApiException.InvalidRequest, chat ? "messages" : "prompt", "context_length_exceeded");

@@ -12,12 +12,13 @@ public sealed record TextScore(int Tokens, double TotalNll, double Perplexity, I
 public static class TextScorer
 {
     /// <summary>
-    /// Scores every token of <paramref name="text"/> after the first (the first is conditioned on BOS when
-    /// <paramref name="addBos"/>). Long texts are scored in windows of <paramref name="window"/> tokens with a cache.
+    /// Scores every token of <paramref name="text"/> after the first. With <paramref name="addBos"/> the text is framed
+    /// with the special tokens the tokenizer adds (BOS for most; none for Qwen), so the first text token is scored too.
+    /// Long texts are scored in windows of <paramref name="window"/> tokens with a cache.
     /// </summary>
     public static TextScore Score(CausalLM model, ITokenizer tokenizer, string text, bool addBos = true, int window = 512)
     {
-        var ids = (addBos ? new[] { tokenizer.BosId } : []).Concat(tokenizer.Encode(text)).ToArray();
+        var ids = tokenizer.Encode(text, addSpecialTokens: addBos);
         if (ids.Length < 2) throw new ArgumentException("text too short to score: need at least one token after the first");
         var perToken = new List<(int, string, double)>();
         double nll = 0;

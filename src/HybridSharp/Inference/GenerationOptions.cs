@@ -9,7 +9,7 @@ public sealed record GenerationOptions
     public IReadOnlyList<string> StopStrings { get; init; } = [];
     /// <summary>Token ids that end generation (not included in the text). Null = the tokenizer's EOS.</summary>
     public IReadOnlyList<int>? StopTokens { get; init; }
-    /// <summary>Prepend the tokenizer's BOS to each prompt.</summary>
+    /// <summary>Frame each prompt with the special tokens its tokenizer adds (BOS for most; none for Qwen).</summary>
     public bool AddBos { get; init; } = true;
 }
 

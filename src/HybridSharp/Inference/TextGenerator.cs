@@ -24,7 +24,7 @@ public sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
     /// </summary>
     public IReadOnlyList<GenerationResult> Generate(IReadOnlyList<string> prompts, GenerationOptions options, Action<int, string>? onText = null)
     {
-        var encoded = prompts.Select(p => (options.AddBos ? [tokenizer.BosId] : Array.Empty<int>()).Concat(tokenizer.Encode(p)).ToArray()).ToList();
+        var encoded = prompts.Select(p => tokenizer.Encode(p, addSpecialTokens: options.AddBos)).ToList();
         return GenerateIds(encoded, options, onText);
     }
 
