@@ -40,7 +40,7 @@ internal static class Lexer
             char kind = source[open + 1];
             char modifier = open + 2 < source.Length ? source[open + 2] : '\0';
             if (modifier == '-') text = text.TrimEnd();
-            else if (kind != '{' && modifier != '+') text = LStripBlock(text, tokens.Count == 0 && pos == 0, source, open);
+            else if (kind != '{' && modifier != '+') text = LStripBlock(text, source, open);
             int textLine = line;
             line += Count(source, pos, open);
             AddText(tokens, text, textLine);
@@ -103,12 +103,11 @@ internal static class Lexer
     }
 
     /// <summary>lstrip_blocks: drop spaces and tabs between the start of the line and the tag.</summary>
-    private static string LStripBlock(string text, bool atStart, string source, int open)
+    private static string LStripBlock(string text, string source, int open)
     {
         int i = text.Length;
         while (i > 0 && text[i - 1] is ' ' or '\t') i--;
         bool lineStart = i > 0 ? text[i - 1] == '\n' : (open - (text.Length - i) == 0 || source[open - (text.Length - i) - 1] == '\n');
-        _ = atStart;
         return lineStart ? text[..i] : text;
     }
 

@@ -188,20 +188,18 @@ internal sealed class Parser(List<Token> tokens)
     private Node ParseFor(int line)
     {
         var targets = new List<string> { ExpectIdentifier() };
-        bool parenthesised = false;
         while (AtOperator(","))
         {
             _pos++;
             targets.Add(ExpectIdentifier());
         }
-        _ = parenthesised;
         ExpectName("in");
-        var iterable = ParseTernaryFree();
+        var iterable = ParseOr();
         Expr? filter = null;
         if (AtName("if"))
         {
             _pos++;
-            filter = ParseTernaryFree();
+            filter = ParseOr();
         }
         if (AtName("recursive")) throw new TemplateException("recursive loops are not supported", line);
         ExpectBlockClose();
@@ -333,9 +331,6 @@ internal sealed class Parser(List<Token> tokens)
         }
         return e;
     }
-
-    /// <summary>An expression without a trailing conditional (for-loop iterables and filters).</summary>
-    private Expr ParseTernaryFree() => ParseOr();
 
     private Expr ParseOr()
     {
