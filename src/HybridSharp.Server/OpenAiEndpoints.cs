@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Text.Json;
+using HybridSharp.Chat;
 using HybridSharp.Data;
+using HybridSharp.Jinja;
 using HybridSharp.Inference;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -81,8 +83,10 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
             && RequestReader.Bool(so, "include_usage");
         bool echo = !chat && RequestReader.Bool(root, "echo");
 
-        string prompt = chat ? template.Render(RequestReader.Messages(root), addGenerationPrompt: true) : RequestReader.Prompt(root);
-        var promptIds = tokenizer.Encode(prompt, addSpecialTokens: true); // BOS where the tokenizer adds one (none for Qwen)
+        string prompt = chat ? RenderChat(root) : RequestReader.Prompt(root);
+        // A chat prompt is encoded as rendered (its template writes BOS where it wants one); a text prompt gets the
+        // tokenizer's own special tokens (BOS for most, none for Qwen).
+        var promptIds = tokenizer.Encode(prompt, addSpecialTokens: !chat);
         if (promptIds.Length >= engine.Capacity)
             throw new ApiException(400, $"the prompt is {promptIds.Length} tokens; this model's context is {engine.Capacity} tokens (prompt + completion)",
                 ApiException.InvalidRequest, chat ? "messages" : "prompt", "context_length_exceeded");
@@ -139,6 +143,22 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         finally
         {
             await lifetime.CancelAsync();
+        }
+    }
+
+    private string RenderChat(JsonElement root)
+    {
+        var messages = RequestReader.Messages(root);
+        var tools = RequestReader.Tools(root);
+        var kwargs = RequestReader.TemplateKwargs(root);
+        try
+        {
+            return template.Render(messages, addGenerationPrompt: true, tools, kwargs);
+        }
+        catch (TemplateException ex)
+        {
+            // The model's template refused this conversation (e.g. roles that do not alternate): the client's to fix.
+            throw ApiException.BadRequest($"the model's chat template rejected the conversation: {ex.Message}", "messages");
         }
     }
 

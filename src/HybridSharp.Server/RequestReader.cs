@@ -1,5 +1,6 @@
 using System.Text.Json;
-using HybridSharp.Inference;
+using System.Text.Json.Nodes;
+using HybridSharp.Chat;
 
 namespace HybridSharp.Server;
 
@@ -75,7 +76,9 @@ internal static class RequestReader
 
     /// <summary>
     /// <c>messages</c>: a non-empty array of {role, content}; content is a string or an array of {type:"text", text}
-    /// parts. "developer" renders as system and "tool" as user (the chat formats know only system/user/assistant).
+    /// parts. "developer" renders as system. Assistant turns may carry <c>reasoning_content</c> and <c>tool_calls</c>
+    /// (then <c>content</c> may be null); tool results carry <c>tool_call_id</c> and <c>name</c>. All of it reaches the
+    /// chat template.
     /// </summary>
     public static List<ChatMessage> Messages(JsonElement root)
     {
@@ -91,20 +94,72 @@ internal static class RequestReader
             role = role switch
             {
                 "system" or "developer" => ChatMessage.System,
-                "user" or "tool" => ChatMessage.User,
+                "user" => ChatMessage.User,
                 "assistant" => ChatMessage.Assistant,
+                "tool" => ChatMessage.Tool,
                 _ => throw ApiException.BadRequest($"'{param}.role' must be system, developer, user, assistant or tool; got '{role}'", $"{param}.role"),
             };
-            messages.Add(new ChatMessage(role, Content(m, $"{param}.content", required: role != ChatMessage.Assistant)));
+            var toolCalls = role == ChatMessage.Assistant ? ToolCalls(m, $"{param}.tool_calls") : null;
+            messages.Add(new ChatMessage(role, Content(m, $"{param}.content", required: role != ChatMessage.Assistant || toolCalls is null))
+            {
+                ReasoningContent = role == ChatMessage.Assistant ? String(m, "reasoning_content") : null,
+                ToolCalls = toolCalls,
+                ToolCallId = role == ChatMessage.Tool ? String(m, "tool_call_id") : null,
+                Name = String(m, "name"),
+            });
         }
         if (messages.Count == 0) throw ApiException.BadRequest("'messages' must contain at least one message", "messages");
         return messages;
     }
 
-    private static string Content(JsonElement message, string param, bool required)
+    /// <summary>An assistant message's <c>tool_calls</c>: objects with <c>function.name</c> and <c>function.arguments</c> (JSON text or an object).</summary>
+    private static JsonArray? ToolCalls(JsonElement message, string param)
+    {
+        if (Field(message, "tool_calls") is not { } v) return null;
+        if (v.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest($"'{param}' must be an array", param);
+        int i = 0;
+        foreach (var call in v.EnumerateArray())
+        {
+            string p = $"{param}[{i++}]";
+            if (call.ValueKind != JsonValueKind.Object || Field(call, "function") is not { ValueKind: JsonValueKind.Object } f)
+                throw ApiException.BadRequest($"'{p}' must be an object with a 'function' object", p);
+            if (String(f, "name") is null) throw ApiException.BadRequest($"'{p}.function.name' is required", $"{p}.function.name");
+            if (Field(f, "arguments") is { } a && a.ValueKind is not (JsonValueKind.String or JsonValueKind.Object))
+                throw ApiException.BadRequest($"'{p}.function.arguments' must be a JSON string or an object", $"{p}.function.arguments");
+        }
+        return (JsonArray)JsonNode.Parse(v.GetRawText())!;
+    }
+
+    /// <summary><c>tools</c>: an array of {type: "function", function: {name, description?, parameters?}}; null when absent or empty.</summary>
+    public static JsonArray? Tools(JsonElement root)
+    {
+        if (Field(root, "tools") is not { } v) return null;
+        if (v.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest("'tools' must be an array", "tools");
+        int i = 0;
+        foreach (var tool in v.EnumerateArray())
+        {
+            string p = $"tools[{i++}]";
+            if (tool.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest($"'{p}' must be an object", p);
+            if (String(tool, "type") is { } type && type != "function")
+                throw ApiException.BadRequest($"'{p}.type' must be 'function', got '{type}'", $"{p}.type");
+            if (Field(tool, "function") is not { ValueKind: JsonValueKind.Object } f || String(f, "name") is null)
+                throw ApiException.BadRequest($"'{p}.function.name' is required", $"{p}.function.name");
+        }
+        return v.GetArrayLength() == 0 ? null : (JsonArray)JsonNode.Parse(v.GetRawText())!;
+    }
+
+    /// <summary><c>chat_template_kwargs</c>: extra template variables (vLLM's field), e.g. <c>{"enable_thinking": false}</c>.</summary>
+    public static JsonObject? TemplateKwargs(JsonElement root)
+    {
+        if (Field(root, "chat_template_kwargs") is not { } v) return null;
+        if (v.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("'chat_template_kwargs' must be an object", "chat_template_kwargs");
+        return (JsonObject)JsonNode.Parse(v.GetRawText())!;
+    }
+
+    private static string? Content(JsonElement message, string param, bool required)
     {
         if (Field(message, "content") is not { } c)
-            return required ? throw ApiException.BadRequest($"'{param}' is required", param) : "";
+            return required ? throw ApiException.BadRequest($"'{param}' is required", param) : null;
         if (c.ValueKind == JsonValueKind.String) return c.GetString()!;
         if (c.ValueKind != JsonValueKind.Array) throw ApiException.BadRequest($"'{param}' must be a string or an array of text parts", param);
         var text = new System.Text.StringBuilder();

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using HybridSharp.Chat;
 using HybridSharp.Eval.Reasoning;
 using HybridSharp.Inference;
 using HybridSharp.IO;
@@ -25,7 +26,7 @@ internal static class EvalReasoningCommand
         var raw = Cli.Opt("--raw", "send the prompt as plain text instead of a chat-template user turn", false);
         var promptTemplate = Cli.Opt("--prompt-template", "prompt text; {problem} is replaced by the problem", "{problem}");
         var system = Cli.OptNoDefault<string?>("--system", "system message for chat prompts");
-        var template = Cli.OptNoDefault<string?>("--chat-template", $"override the model directory's chat template ({string.Join(", ", ChatTemplate.Names)})");
+        var chatOptions = new ChatOptions();
         var samples = Cli.Opt("--samples", "samples per problem (k) for pass@k; > 1 needs --temperature > 0", 1, "-k");
         var temperature = Cli.Opt("--temperature", "0 = greedy", 0.0, "-t");
         var topP = Cli.Opt("--top-p", "nucleus sampling mass (1 = off)", 1.0);
@@ -36,9 +37,10 @@ internal static class EvalReasoningCommand
         var stop = new Option<string[]>("--stop") { Description = "extra stop string (repeatable)", DefaultValueFactory = _ => [] };
         var cmd = new Command("eval-reasoning", "Generate answers for a problem set, extract and compare final answers: accuracy, pass@k, token counts, per difficulty.")
         {
-            model, data, output, problemField, answerField, difficultyField, idField, limit, raw, promptTemplate, system, template,
+            model, data, output, problemField, answerField, difficultyField, idField, limit, raw, promptTemplate, system,
             samples, temperature, topP, topK, seed, maxTokens, batch, stop,
         };
+        foreach (var o in chatOptions.All) cmd.Options.Add(o);
         cmd.SetAction(pr => Cli.Guard(() =>
         {
             if (pr.GetValue(limit) < 0) throw new ArgumentException("--limit must be ≥ 0");
@@ -47,6 +49,7 @@ internal static class EvalReasoningCommand
                 UseChatTemplate = !pr.GetValue(raw),
                 PromptTemplate = GenerateCommand.Unescape(pr.GetValue(promptTemplate)!),
                 SystemPrompt = pr.GetValue(system),
+                TemplateKwargs = chatOptions.TemplateKwargs(pr),
                 Samples = pr.GetValue(samples),
                 BatchSize = pr.GetValue(batch),
                 Generation = new GenerationOptions
@@ -67,9 +70,9 @@ internal static class EvalReasoningCommand
             int max = pr.GetValue(limit) is > 0 and var l ? l : int.MaxValue;
             var problems = ReasoningProblemReader.Read(pr.GetValue(data)!, fields, max);
             var modelDir = pr.GetValue(model)!;
-            var chat = pr.GetValue(template) is { } t ? ChatTemplate.Resolve(t) : ChatTemplate.ForModelDirectory(modelDir);
             var (m, tokenizer) = ModelDirectory.Load(modelDir);
             using var _ = m;
+            var chat = options.UseChatTemplate ? chatOptions.Template(pr, tokenizer, modelDir) : null;
             var evaluator = new ReasoningEvaluator(new TextGenerator(m, tokenizer), chat, options);
 
             using var cts = Cli.CancelOnCtrlC("writing the report for finished problems, then exiting");
@@ -95,7 +98,7 @@ internal static class EvalReasoningCommand
             {
                 new("model", Path.GetFullPath(modelDir)),
                 new("data", Path.GetFullPath(pr.GetValue(data)!)),
-                new("prompt", options.UseChatTemplate ? $"chat template {chat.Name}" + (options.SystemPrompt is null ? "" : ", with system message") : "raw"),
+                new("prompt", options.UseChatTemplate ? $"chat template: {chat!.Source}" + (options.SystemPrompt is null ? "" : ", with system message") : "raw"),
                 new("prompt template", options.PromptTemplate.Replace("\n", "\\n")),
                 new("decoding", options.Generation.Sampling.Temperature <= 0 ? "greedy"
                     : $"temperature {options.Generation.Sampling.Temperature.ToString(inv)}, top-p {options.Generation.Sampling.TopP.ToString(inv)}, top-k {options.Generation.Sampling.TopK}, seed {options.Generation.Sampling.Seed}"),

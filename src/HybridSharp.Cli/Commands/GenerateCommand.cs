@@ -1,4 +1,5 @@
 using System.CommandLine;
+using HybridSharp.Chat;
 using HybridSharp.Inference;
 using HybridSharp.IO;
 
@@ -10,7 +11,7 @@ internal static class GenerateCommand
     {
         var model = Cli.OptNoDefault<string>("--model", "model directory", "-m");
         model.Required = true;
-        var prompt = Cli.OptNoDefault<string?>("--prompt", "prompt text (omit for an interactive session)");
+        var prompt = Cli.OptNoDefault<string?>("--prompt", "prompt text, continued as is (omit for an interactive chat)");
         var maxTokens = Cli.Opt("--max-tokens", "new tokens at most", 200, "-n");
         var s = new SamplingOptions();
         var temperature = Cli.Opt("--temperature", "0 = greedy", s.Temperature, "-t");
@@ -22,8 +23,12 @@ internal static class GenerateCommand
         var pres = Cli.Opt("--presence-penalty", "subtract once if present in the generated text", s.PresencePenalty);
         var seed = Cli.Opt("--seed", "sampling seed", s.Seed);
         var stop = new Option<string[]>("--stop") { Description = "stop string (repeatable)", DefaultValueFactory = _ => [] };
-        var cmd = new Command("generate", "Generate text from a model directory (streaming).")
-            { model, prompt, maxTokens, temperature, topK, topP, minP, rep, freq, pres, seed, stop };
+        var raw = Cli.Opt("--raw", "interactive session without the chat template: each line is continued as plain text", false);
+        var system = Cli.OptNoDefault<string?>("--system", "interactive chat: system message");
+        var chatOptions = new ChatOptions();
+        var cmd = new Command("generate", "Generate text from a model directory (streaming): continue a prompt, or chat interactively through the model's chat template.")
+            { model, prompt, maxTokens, temperature, topK, topP, minP, rep, freq, pres, seed, stop, raw, system };
+        foreach (var o in chatOptions.All) cmd.Options.Add(o);
         cmd.SetAction(pr => Cli.Guard(() =>
         {
             var options = new GenerationOptions
@@ -51,14 +56,34 @@ internal static class GenerateCommand
                 Console.Error.WriteLine($"[{r.GeneratedTokens} tokens, finish: {r.FinishReason}]");
                 return 0;
             }
-            Console.Error.WriteLine("Interactive: type a prompt and press Enter (empty line or Ctrl-D to quit).");
+            if (pr.GetValue(raw))
+            {
+                Console.Error.WriteLine("Interactive: type a prompt and press Enter (empty line or Ctrl-D to quit).");
+                while (true)
+                {
+                    Console.Write("> ");
+                    var line = Console.ReadLine();
+                    if (string.IsNullOrEmpty(line)) return 0;
+                    generator.Generate(Unescape(line), options, piece => Console.Write(piece));
+                    Console.WriteLine();
+                }
+            }
+            var chat = chatOptions.Template(pr, tokenizer, pr.GetValue(model));
+            var session = new ChatSession(generator, chat, options, pr.GetValue(system), chatOptions.TemplateKwargs(pr));
+            Console.Error.WriteLine($"Chat (template: {chat.Source}): type a message and press Enter; /reset forgets the conversation; empty line or Ctrl-D quits.");
             while (true)
             {
                 Console.Write("> ");
                 var line = Console.ReadLine();
                 if (string.IsNullOrEmpty(line)) return 0;
-                generator.Generate(Unescape(line), options, piece => Console.Write(piece));
+                if (line.Trim() == "/reset")
+                {
+                    session.Reset();
+                    continue;
+                }
+                var r = session.Send(Unescape(line), piece => Console.Write(piece));
                 Console.WriteLine();
+                if (r.FinishReason == FinishReason.Length) Console.Error.WriteLine($"[cut at --max-tokens {options.MaxNewTokens}]");
             }
         }));
         return cmd;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using HybridSharp.Chat;
 using HybridSharp.Inference;
 using HybridSharp.IO;
 using HybridSharp.Server;
@@ -27,8 +28,9 @@ internal static class ServeCommand
         var apiKey = Cli.OptNoDefault<string?>("--api-key", $"require 'Authorization: Bearer KEY' on /v1 (or set {ApiKeyVariable})");
         var maxBody = Cli.Opt("--max-body-kb", "largest request body in KiB", (int)(d.MaxRequestBodyBytes / 1024));
         var drain = Cli.Opt("--drain-seconds", "on Ctrl-C, time running requests get to finish before they are cancelled", (int)d.DrainTimeout.TotalSeconds);
+        var chatTemplate = Cli.OptNoDefault<string?>("--chat-template", "a Jinja chat template file to use instead of the model's");
         var cmd = new Command("serve", "Serve a model directory over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models).")
-            { model, host, port, name, maxBatch, queue, maxTokens, context, dtype, apiKey, maxBody, drain };
+            { model, host, port, name, maxBatch, queue, maxTokens, context, dtype, apiKey, maxBody, drain, chatTemplate };
         cmd.SetAction(pr => Cli.Guard(() =>
         {
             var dir = pr.GetValue(model)!;
@@ -52,14 +54,13 @@ internal static class ServeCommand
                 DrainTimeout = TimeSpan.FromSeconds(Math.Max(0, pr.GetValue(drain))),
             };
             options.Validate();
-            var template = ChatTemplate.ForModelDirectory(dir);
             var (m, tokenizer) = ModelDirectory.Load(dir);
             using var _ = m;
-            if (template.Note is { } note) Console.Error.WriteLine($"note: {note}");
+            var template = ChatTemplate.For(tokenizer, dir, pr.GetValue(chatTemplate));
             HybridServer server;
             try { server = HybridServer.StartAsync(m, tokenizer, template, options, handleConsoleSignals: true).GetAwaiter().GetResult(); }
             catch (IOException ex) { throw new ArgumentException($"cannot listen on {options.Host}:{options.Port}: {ex.Message}"); }
-            Console.Error.WriteLine($"serving '{options.ModelId}' ({m.Config.NumHiddenLayers} layers, {options.DType}, chat template {template.Name}) " +
+            Console.Error.WriteLine($"serving '{options.ModelId}' ({m.Config.NumHiddenLayers} layers, {options.DType}, chat template: {template.Source}) " +
                 $"at {server.BaseAddress}v1 — max batch {options.MaxBatch}, context {server.Engine.Capacity}{(options.ApiKey is null ? "" : ", API key required")}; Ctrl-C stops");
             server.WaitForShutdownAsync().GetAwaiter().GetResult();
             Console.Error.WriteLine($"stopped: {server.Engine.Completed} completed, {server.Engine.Cancelled} cancelled");

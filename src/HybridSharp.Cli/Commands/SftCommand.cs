@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using HybridSharp.Chat;
 using HybridSharp.Data;
 using HybridSharp.Inference;
 using HybridSharp.IO;
@@ -28,7 +29,7 @@ internal static class SftCommand
         var packing = Cli.Opt("--packing", "pack examples into rows of --max-length with block-diagonal attention (attention/DMA models only)", false);
         var maxLength = Cli.Opt("--max-length", "tokens per example (longer ones are cut at the end); the row length when packing", 1024);
         var system = Cli.OptNoDefault<string?>("--system", "system prompt to use for every example (replaces any in the data); recorded in sft_config.json");
-        var template = Cli.OptNoDefault<string?>("--chat-template", $"override the model directory's chat template ({string.Join(", ", ChatTemplate.Names)})");
+        var template = Cli.OptNoDefault<string?>("--chat-template", "a Jinja chat template file to use instead of the model's; saved as chat_template.jinja in --out");
         var epochs = Cli.Opt("--epochs", "passes over the training data (used when --steps is 0)", 2.0);
         var steps = Cli.Opt("--steps", "optimizer steps (0 = from --epochs)", 0);
         var batch = Cli.Opt("--batch-size", "examples (or packed rows) per micro-batch", 8, "-b");
@@ -78,9 +79,8 @@ internal static class SftCommand
             using var _ = m;
             if (pr.GetValue(packing) && !m.SupportsPacking)
                 throw new ArgumentException("--packing needs a model whose layers are all attention or DMA: SSD layers cannot reset their state between packed examples (use the default per-example batches)");
-            var chat = pr.GetValue(template) is { } t ? ChatTemplate.Resolve(t) : ChatTemplate.ForModelDirectory(modelDir);
-            if (chat.Note is { } note) AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(note)}[/]");
-            CheckTemplateTokens(chat, tokenizer);
+            var chat = ChatTemplate.For(tokenizer, modelDir, pr.GetValue(template));
+            CheckEndOfTurn(chat, tokenizer);
 
             var conversations = ChatDataReader.Read(pr.GetValue(data)!);
             var evalConversations = pr.GetValue(evalData) is { } ed ? ChatDataReader.Read(ed) : null;
@@ -110,7 +110,7 @@ internal static class SftCommand
             int lossTokens = dataset.Train.Sum(e => e.LossTokens);
             long allTokens = dataset.Train.Sum(e => (long)e.Length - 1);
             AnsiConsole.MarkupLine(Markup.Escape(
-                $"sft: {dataset.Train.Count:N0} training / {dataset.Validation.Count:N0} validation examples, template {chat.Name}, loss on {lossMode.ToString().ToLowerInvariant()} " +
+                $"sft: {dataset.Train.Count:N0} training / {dataset.Validation.Count:N0} validation examples, template: {chat.Source}, loss on {lossMode.ToString().ToLowerInvariant()} " +
                 $"({lossTokens:N0} of {allTokens:N0} target tokens), {(source.Packing ? "packed rows" : "per-example batches")} " +
                 $"({source.BatchesPerEpoch} batches/epoch, {source.PaddingFraction:P1} padding), {totalSteps} steps" +
                 (dataset.Dropped > 0 ? $"; dropped {dataset.Dropped} with no assistant tokens within --max-length" : "") +
@@ -122,7 +122,7 @@ internal static class SftCommand
             var trainer = new Trainer(m, source, options, outDir);
             var result = TrainUi.Run(trainer, options, doResume, "sft");
             ModelDirectory.Save(m, tokenizer, outDir);
-            if (pr.GetValue(template) is not null) RecordTemplate(outDir, chat.Name);
+            SaveTemplate(outDir, chat, tokenizer);
             AnsiConsole.MarkupLine($"Saved [green]{Markup.Escape(outDir)}[/] at step {result.FinalStep}/{totalSteps}: loss {result.LastLoss:F4}" +
                 (result.LastEvalLoss is { } e ? $", validation loss {e:F4}" : "") + ".");
             return result.Interrupted ? Cli.ExitInterrupted : 0;
@@ -130,12 +130,13 @@ internal static class SftCommand
         return cmd;
     }
 
-    /// <summary>ChatML and Llama-3 turn markers must be single special tokens, or the model cannot learn where a turn ends.</summary>
-    private static void CheckTemplateTokens(ChatTemplate chat, ITokenizer tokenizer)
+    /// <summary>The model learns to stop where the template ends an assistant turn: warn when that is not one special token.</summary>
+    private static void CheckEndOfTurn(ChatTemplate chat, ITokenizer tokenizer)
     {
-        foreach (var stop in chat.StopStrings)
-            if (stop.StartsWith("<|", StringComparison.Ordinal) && !tokenizer.SpecialTokens.ContainsKey(stop) && chat.Name != ChatTemplate.PlainName)
-                AnsiConsole.MarkupLine($"[yellow]{Markup.Escape($"note: the tokenizer has no special token {stop}; the {chat.Name} end marker is learned as ordinary text")}[/]");
+        if (chat.EndOfTurn is null)
+            AnsiConsole.MarkupLine("[yellow]note: the chat template writes no special token after an assistant turn; the model will not learn where a turn ends[/]");
+        else if (!tokenizer.SpecialTokens.ContainsKey(chat.EndOfTurn))
+            AnsiConsole.MarkupLine($"[yellow]{Markup.Escape($"note: the end-of-turn marker {chat.EndOfTurn} is not a special token of this tokenizer; generation stops on it as text")}[/]");
     }
 
     private static void WriteSettings(string outDir, string modelDir, string dataPath, ChatTemplate chat, SftLoss loss, SftBatchSource source,
@@ -145,7 +146,7 @@ internal static class SftCommand
         {
             ["base_model"] = Path.GetFullPath(modelDir),
             ["data"] = Path.GetFullPath(dataPath),
-            ["chat_template"] = chat.Name,
+            ["chat_template"] = chat.Source,
             ["system_prompt"] = system,
             ["loss_on"] = loss.ToString().ToLowerInvariant(),
             ["packing"] = source.Packing,
@@ -167,12 +168,15 @@ internal static class SftCommand
         AtomicFile.WriteAllText(Path.Combine(outDir, SettingsFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
-    /// <summary>Records an overriding template name in the output's tokenizer_config.json so generation uses it too.</summary>
-    private static void RecordTemplate(string outDir, string name)
+    /// <summary>
+    /// Keeps the template the model was trained with next to it (chat_template.jinja, which generation, serving and
+    /// transformers read before tokenizer_config.json) unless it is the tokenizer's own or the built-in ChatML.
+    /// </summary>
+    private static void SaveTemplate(string outDir, ChatTemplate chat, ITokenizer tokenizer)
     {
-        var path = Path.Combine(outDir, TokenizerFactory.ConfigFile);
-        var node = File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? [] : [];
-        node["chat_template"] = name;
-        AtomicFile.WriteAllText(path, node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        string? own;
+        try { own = ChatTemplate.For(tokenizer).Text; }
+        catch (ArgumentException) { own = null; }
+        if (own != chat.Text) AtomicFile.WriteAllText(Path.Combine(outDir, ChatTemplate.TemplateFileName), chat.Text);
     }
 }

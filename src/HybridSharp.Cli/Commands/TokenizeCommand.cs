@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using HybridSharp.Chat;
 using HybridSharp.Data;
 using HybridSharp.Data.Tokenizers;
@@ -20,10 +19,10 @@ internal static class TokenizeCommand
         var json = Cli.Opt("--json", "print JSON ({\"ids\", \"tokens\"} for text; {\"text\", \"ids\"} for --chat)", false);
         var special = Cli.Opt("--add-special-tokens", "frame the text with the tokenizer's special tokens (BOS/EOS), as HF's add_special_tokens=True", false);
         var generation = Cli.Opt("--add-generation-prompt", "with --chat: end with the assistant header", false);
-        var kwargs = Cli.OptNoDefault<string?>("--template-kwargs", "with --chat: JSON object of extra template variables, e.g. '{\"enable_thinking\": false}'");
-        var template = Cli.OptNoDefault<string?>("--chat-template", "with --chat: a Jinja chat template file to use instead of the tokenizer's");
+        var chatOptions = new ChatOptions();
         var cmd = new Command("tokenize", "Encode text, decode ids or render a chat prompt with a model's tokenizer and chat template.")
-            { model, text, file, chat, decode, json, special, generation, kwargs, template };
+            { model, text, file, chat, decode, json, special, generation };
+        foreach (var o in chatOptions.All) cmd.Options.Add(o);
         cmd.SetAction(pr => Cli.Guard(() =>
         {
             var dir = pr.GetValue(model) ?? throw new ArgumentException("--model DIR is required");
@@ -43,29 +42,9 @@ internal static class TokenizeCommand
             if (pr.GetValue(chat) is { } chatFile)
             {
                 if (!File.Exists(chatFile)) throw new FileNotFoundException($"chat file not found: {chatFile}", chatFile);
-                var (messages, tools) = ChatTemplateRenderer.ReadConversation(File.ReadAllText(chatFile), chatFile);
-                JsonObject? extra = null;
-                if (pr.GetValue(kwargs) is { } kw)
-                {
-                    try
-                    {
-                        extra = JsonNode.Parse(kw) as JsonObject ?? throw new ArgumentException("--template-kwargs must be a JSON object");
-                    }
-                    catch (JsonException ex)
-                    {
-                        throw new ArgumentException($"--template-kwargs is not valid JSON ({ex.Message.Split('\n')[0]})");
-                    }
-                }
-                var renderer = ChatTemplateRenderer.For(tokenizer, pr.GetValue(template));
-                string prompt;
-                try
-                {
-                    prompt = renderer.Render(messages, tools, pr.GetValue(generation), extra);
-                }
-                catch (HybridSharp.Jinja.TemplateException ex)
-                {
-                    throw new ArgumentException($"chat template: {ex.Message}");
-                }
+                var (messages, tools) = ChatTemplate.ReadConversation(File.ReadAllText(chatFile), chatFile);
+                var extra = chatOptions.TemplateKwargs(pr);
+                var prompt = chatOptions.Template(pr, tokenizer, dir).Render(messages, tools, pr.GetValue(generation), extra);
                 if (asJson) Console.Out.Write(JsonSerializer.Serialize(new { text = prompt, ids = tokenizer.Encode(prompt) }) + "\n");
                 else Console.Out.Write(prompt);
                 return 0;

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using HybridSharp.Config;
+using HybridSharp.Chat;
 using HybridSharp.Data;
 using HybridSharp.Data.Corpus;
 using HybridSharp.Distill.Testing;
@@ -219,7 +220,7 @@ public static class LiteCotMini
             // The long arm trains on the same problems as the concise arm.
             var accepted = rows.Where(r => r.Status == DistillRow.Accepted).Select(r => r.Problem).ToHashSet(StringComparer.Ordinal);
             var kept = File.ReadLines(Path.Combine(DataDir(root), ReasoningDataBuilder.LongSftFile))
-                .Where(line => ChatDataReader.Parse(JsonDocument.Parse(line).RootElement, "sft_long.jsonl") is var m && m.Any(x => x.Role == "user" && accepted.Contains(x.Content)));
+                .Where(line => ChatDataReader.Parse(JsonDocument.Parse(line).RootElement, "sft_long.jsonl") is var m && m.Messages.Any(x => x.Role == "user" && x.Content is { } c && accepted.Contains(c)));
             AtomicFile.WriteAllText(LongAcceptedFile(root), string.Concat(kept.Select(l => l + "\n")));
 
             var stats = DistillStatistics.Compute(rows, TokenizerFactory.Create("byte", null), "byte", null, null);
@@ -333,7 +334,7 @@ public static class LiteCotMini
         var baseDir = BaseDir(root);
         var (model, tokenizer) = ModelDirectory.Load(baseDir);
         using var _ = model;
-        var chat = ChatTemplate.ForModelDirectory(baseDir);
+        var chat = ChatTemplate.For(tokenizer, baseDir);
         var conversations = ChatDataReader.Read(dataPath);
         int holdOut = conversations.Count < 20 ? 0 : Math.Min(200, conversations.Count / 20);
         var encoder = new SftEncoder(tokenizer, chat, SftLoss.Assistant, o.MaxLength);
@@ -350,7 +351,7 @@ public static class LiteCotMini
             CheckpointEvery = Math.Max(50, steps / 5), LogEvery = 1,
         };
         options.Validate();
-        double meanChars = conversations.Average(c => c.Where(m => m.Role == "assistant").Sum(m => m.Content.Length));
+        double meanChars = conversations.Average(c => c.Messages.Where(m => m.Role == "assistant").Sum(m => m.Content?.Length ?? 0));
         log($"sft {arm}: {dataset.Train.Count} examples (assistant {meanChars:F0} chars on average), {steps} steps × {o.BatchSize}" +
             (dataset.Truncated > 0 ? $", {dataset.Truncated} cut at {o.MaxLength} tokens" : ""));
         Directory.CreateDirectory(outDir);
@@ -391,7 +392,7 @@ public static class LiteCotMini
             Generation = new GenerationOptions { Sampling = SamplingOptions.Greedy, MaxNewTokens = o.EvalMaxTokens },
         };
         options.Validate();
-        var chat = ChatTemplate.ForModelDirectory(modelDir);
+        var chat = ChatTemplate.For(tokenizer, modelDir);
         var clock = Stopwatch.StartNew();
         var results = new ReasoningEvaluator(new TextGenerator(model, tokenizer), chat, options).Run(problems, null, ct);
         if (results.Count < problems.Count) throw new OperationCanceledException($"eval {arm} interrupted; rerun to evaluate again");

@@ -43,7 +43,7 @@ public static class TokenizerFactory
             ["eos_token"] = ByteTokenizer.Eos,
             ["pad_token"] = ByteTokenizer.Pad,
             ["special_tokens"] = special,
-            ["chat_template"] = "chatml",
+            ["chat_template"] = ChatMl.Template,
         };
         IO.AtomicFile.WriteAllText(Path.Combine(directory, ConfigFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }

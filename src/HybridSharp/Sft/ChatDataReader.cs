@@ -1,12 +1,15 @@
 using System.Text.Json;
-using HybridSharp.Inference;
+using System.Text.Json.Nodes;
+using HybridSharp.Chat;
 
 namespace HybridSharp.Sft;
 
 /// <summary>
 /// Reads conversations for supervised fine-tuning from JSONL or Parquet in either common layout:
 /// <list type="bullet">
-/// <item>TRL <c>messages</c>: <c>{"messages": [{"role": "system"|"user"|"assistant", "content": "…"}, …]}</c>;</item>
+/// <item>TRL / OpenAI <c>messages</c>: <c>{"messages": [{"role": "system"|"user"|"assistant"|"tool", "content": "…"}, …]}</c>,
+/// with the optional <c>reasoning_content</c>, <c>tool_calls</c> (assistant; then <c>content</c> may be null),
+/// <c>tool_call_id</c> and <c>name</c> (tool results), and a top-level <c>tools</c> list, all passed to the chat template;</item>
 /// <item>ShareGPT <c>conversations</c>: <c>{"conversations": [{"from": "system"|"human"|"gpt", "value": "…"}, …]}</c>
 /// (LLaMA-Factory's optional top-level <c>system</c> field becomes the system message).</item>
 /// </list>
@@ -15,9 +18,9 @@ namespace HybridSharp.Sft;
 public static class ChatDataReader
 {
     /// <summary>All conversations of <paramref name="path"/>, in file order.</summary>
-    public static IReadOnlyList<IReadOnlyList<ChatMessage>> Read(string path)
+    public static IReadOnlyList<Conversation> Read(string path)
     {
-        var list = new List<IReadOnlyList<ChatMessage>>();
+        var list = new List<Conversation>();
         foreach (var (number, record) in TabularRecords.Read(path))
             list.Add(Parse(record, TabularRecords.Where(path, number)));
         if (list.Count == 0) throw new InvalidDataException($"{path}: no conversations");
@@ -25,7 +28,7 @@ public static class ChatDataReader
     }
 
     /// <summary>One record → messages; <paramref name="where"/> prefixes error messages.</summary>
-    public static IReadOnlyList<ChatMessage> Parse(JsonElement record, string where)
+    public static Conversation Parse(JsonElement record, string where)
     {
         List<ChatMessage> messages;
         if (record.TryGetProperty("messages", out var msgs) && msgs.ValueKind == JsonValueKind.Array)
@@ -39,7 +42,11 @@ public static class ChatDataReader
             messages.Insert(0, ChatMessage.FromSystem(system));
         if (messages.All(m => m.Role != ChatMessage.Assistant))
             throw new InvalidDataException($"{where}: the conversation has no assistant turn to train on");
-        return messages;
+        JsonArray? tools = null;
+        if (record.TryGetProperty("tools", out var t) && t.ValueKind != JsonValueKind.Null)
+            tools = t.ValueKind == JsonValueKind.Array ? (JsonArray)JsonNode.Parse(t.GetRawText())!
+                : throw new InvalidDataException($"{where}: \"tools\" must be a list");
+        return new Conversation(messages, tools);
     }
 
     private static List<ChatMessage> ParseTurns(JsonElement turns, string roleKey, string contentKey, string where, string listName)
@@ -53,21 +60,32 @@ public static class ChatDataReader
             // Accept either key pair inside either list: some exports mix them.
             var role = TabularRecords.Text(turn, roleKey) ?? TabularRecords.Text(turn, roleKey == "role" ? "from" : "role")
                 ?? throw new InvalidDataException($"{where}: {listName}[{i}] has no \"{roleKey}\"");
-            var content = TabularRecords.Text(turn, contentKey) ?? TabularRecords.Text(turn, contentKey == "content" ? "value" : "content")
-                ?? throw new InvalidDataException($"{where}: {listName}[{i}] has no \"{contentKey}\"");
-            list.Add(new ChatMessage(NormalizeRole(role, where, $"{listName}[{i}]"), content));
+            var toolCalls = turn.TryGetProperty("tool_calls", out var tc) && tc.ValueKind != JsonValueKind.Null
+                ? tc.ValueKind == JsonValueKind.Array ? (JsonArray)JsonNode.Parse(tc.GetRawText())!
+                    : throw new InvalidDataException($"{where}: {listName}[{i}].tool_calls must be a list")
+                : null;
+            var content = TabularRecords.Text(turn, contentKey) ?? TabularRecords.Text(turn, contentKey == "content" ? "value" : "content");
+            if (content is null && toolCalls is null) throw new InvalidDataException($"{where}: {listName}[{i}] has no \"{contentKey}\"");
+            list.Add(new ChatMessage(NormalizeRole(role, where, $"{listName}[{i}]"), content)
+            {
+                ReasoningContent = TabularRecords.Text(turn, "reasoning_content"),
+                ToolCalls = toolCalls,
+                ToolCallId = TabularRecords.Text(turn, "tool_call_id"),
+                Name = TabularRecords.Text(turn, "name"),
+            });
             i++;
         }
         if (list.Count == 0) throw new InvalidDataException($"{where}: {listName} is empty");
         return list;
     }
 
-    /// <summary>ShareGPT and OpenAI role names → system, user, assistant.</summary>
+    /// <summary>ShareGPT and OpenAI role names → system, user, assistant, tool.</summary>
     public static string NormalizeRole(string role, string where, string item) => role.Trim().ToLowerInvariant() switch
     {
-        "system" => ChatMessage.System,
+        "system" or "developer" => ChatMessage.System,
         "user" or "human" => ChatMessage.User,
         "assistant" or "gpt" or "model" or "bot" => ChatMessage.Assistant,
-        _ => throw new InvalidDataException($"{where}: {item} has unsupported role \"{role}\" (expected system, user/human or assistant/gpt)"),
+        "tool" or "observation" => ChatMessage.Tool,
+        _ => throw new InvalidDataException($"{where}: {item} has unsupported role \"{role}\" (expected system, user/human, assistant/gpt or tool)"),
     };
 }

@@ -1,5 +1,5 @@
 using HybridSharp.Data.Corpus;
-using HybridSharp.Inference;
+using HybridSharp.Chat;
 
 namespace HybridSharp.Sft;
 
@@ -10,11 +10,11 @@ public sealed record SftDataset(IReadOnlyList<SftExample> Train, IReadOnlyList<S
     /// Encodes <paramref name="conversations"/>. Validation comes from <paramref name="validationConversations"/> when given,
     /// else <paramref name="holdOut"/> conversations are held out at random (seeded) from the training data.
     /// </summary>
-    public static SftDataset Build(IReadOnlyList<IReadOnlyList<ChatMessage>> conversations, IReadOnlyList<IReadOnlyList<ChatMessage>>? validationConversations,
+    public static SftDataset Build(IReadOnlyList<Conversation> conversations, IReadOnlyList<Conversation>? validationConversations,
         int holdOut, long seed, SftEncoder encoder)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(holdOut);
-        IReadOnlyList<IReadOnlyList<ChatMessage>> train = conversations, validation = validationConversations ?? [];
+        IReadOnlyList<Conversation> train = conversations, validation = validationConversations ?? [];
         if (validationConversations is null && holdOut > 0)
         {
             if (holdOut >= conversations.Count)
@@ -26,7 +26,7 @@ public sealed record SftDataset(IReadOnlyList<SftExample> Train, IReadOnlyList<S
             train = [.. Enumerable.Range(0, conversations.Count).Where(i => !held.Contains(i)).Select(i => conversations[i])];
         }
         int dropped = 0, truncated = 0;
-        List<SftExample> Encode(IReadOnlyList<IReadOnlyList<ChatMessage>> convs)
+        List<SftExample> Encode(IReadOnlyList<Conversation> convs)
         {
             var list = new List<SftExample>(convs.Count);
             foreach (var c in convs)

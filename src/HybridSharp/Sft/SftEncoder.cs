@@ -1,15 +1,16 @@
+using HybridSharp.Chat;
 using HybridSharp.Data;
-using HybridSharp.Inference;
 
 namespace HybridSharp.Sft;
 
 /// <summary>
-/// Turns conversations into <see cref="SftExample"/>s: renders them with a chat template segment by segment, encodes each
-/// segment separately (so the loss mask follows segment boundaries exactly), prepends BOS (as generation does) and cuts
+/// Turns conversations into <see cref="SftExample"/>s: renders them with the chat template, cuts the text into context
+/// and assistant segments (<see cref="ChatTemplate.Segments"/>), encodes each segment as rendered (no special tokens
+/// added: the template writes BOS where it wants one), so a prompt's tokens are exactly those generation sees, and cuts
 /// examples longer than <see cref="MaxLength"/> tokens at the end.
 /// </summary>
 public sealed class SftEncoder(ITokenizer tokenizer, ChatTemplate template, SftLoss loss = SftLoss.Assistant, int maxLength = 1024,
-    string? systemPrompt = null, bool addBos = true)
+    string? systemPrompt = null)
 {
     public ITokenizer Tokenizer => tokenizer;
     public ChatTemplate Template => template;
@@ -20,20 +21,17 @@ public sealed class SftEncoder(ITokenizer tokenizer, ChatTemplate template, SftL
     public string? SystemPrompt => systemPrompt;
 
     /// <summary>Encodes one conversation; null when nothing is left to train on after truncation.</summary>
-    public SftExample? Encode(IReadOnlyList<ChatMessage> messages)
+    /// <exception cref="Jinja.TemplateException">The template raised for this conversation.</exception>
+    public SftExample? Encode(Conversation conversation)
     {
-        if (maxLength < 2) throw new ArgumentException("--max-length must be at least 2");
+        var messages = conversation.Messages;
+        if (maxLength < 2) throw new ArgumentException("the maximum length must be at least 2 tokens");
         IReadOnlyList<ChatMessage> conv = messages;
         if (systemPrompt is not null)
             conv = [ChatMessage.FromSystem(systemPrompt), .. messages.Where(m => m.Role != ChatMessage.System)];
         var ids = new List<int>();
         var inLoss = new List<bool>();
-        if (addBos)
-        {
-            ids.Add(tokenizer.BosId);
-            inLoss.Add(false);
-        }
-        foreach (var segment in template.Segments(conv, addGenerationPrompt: false))
+        foreach (var segment in template.Segments(conv, conversation.Tools))
         {
             var piece = tokenizer.Encode(segment.Text);
             bool trained = loss == SftLoss.All || segment.IsAssistant;

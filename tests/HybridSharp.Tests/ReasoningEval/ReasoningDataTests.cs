@@ -1,3 +1,4 @@
+using HybridSharp.Chat;
 using System.Text.Json;
 using HybridSharp.Eval.Reasoning;
 using HybridSharp.Inference;
@@ -55,8 +56,8 @@ public class ReasoningDataTests
 
         var longSft = ChatDataReader.Read(Path.Combine(tmp.Path, ReasoningDataBuilder.LongSftFile));
         Assert.Equal(12, longSft.Count);
-        Assert.All(longSft, c => Assert.Equal([ChatMessage.User, ChatMessage.Assistant], c.Select(m => m.Role)));
-        Assert.All(longSft, c => Assert.NotNull(AnswerExtractor.LastBoxed(c[1].Content)));
+        Assert.All(longSft, c => Assert.Equal([ChatMessage.User, ChatMessage.Assistant], c.Messages.Select(m => m.Role)));
+        Assert.All(longSft, c => Assert.NotNull(AnswerExtractor.LastBoxed(c.Messages[1].Content)));
         Assert.Equal(12, ChatDataReader.Read(Path.Combine(tmp.Path, ReasoningDataBuilder.ConciseReferenceFile)).Count);
 
         var distill = File.ReadAllLines(Path.Combine(tmp.Path, ReasoningDataBuilder.DistillProblemsFile)).Select(l => JsonDocument.Parse(l).RootElement).ToList();
@@ -70,7 +71,7 @@ public class ReasoningDataTests
         var eval = ReasoningProblemReader.Read(Path.Combine(tmp.Path, ReasoningDataBuilder.EvalFile));
         Assert.Equal(8, eval.Count);
         Assert.All(eval, p => Assert.NotNull(p.Difficulty));
-        var trainQuestions = longSft.Select(c => c[0].Content).ToHashSet();
+        var trainQuestions = longSft.Select(c => c.Messages[0].Content).ToHashSet();
         Assert.DoesNotContain(eval, p => trainQuestions.Contains(p.Problem));
 
         // Deterministic in the seed.

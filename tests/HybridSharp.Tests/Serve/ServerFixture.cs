@@ -1,3 +1,4 @@
+using HybridSharp.Chat;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
@@ -40,10 +41,11 @@ public class ServerFixture : IAsyncLifetime
         Model = new CausalLM(cfg, seed: 11);
         Model.eval();
         var generator = new TextGenerator(Model, Tokenizer);
-        var chatText = ChatTemplate.ChatMl.Render([ChatMessage.FromUser(ChatPrompt)], addGenerationPrompt: true);
+        var chat = ChatTemplate.For(Tokenizer);
+        var chatText = chat.Render([ChatMessage.FromUser(ChatPrompt)], addGenerationPrompt: true);
         ExpectedChat = generator.Generate(chatText, new GenerationOptions
         {
-            MaxNewTokens = ChatTokens, Sampling = SamplingOptions.Greedy, StopStrings = ChatTemplate.ChatMl.StopStrings,
+            MaxNewTokens = ChatTokens, Sampling = SamplingOptions.Greedy, StopStrings = chat.StopStrings, AddBos = false,
             StopTokens = [Tokenizer.EosId, Tokenizer.ImEndId],
         });
         ExpectedText = generator.Generate("abc", new GenerationOptions { MaxNewTokens = 16, Sampling = SamplingOptions.Greedy });
@@ -57,7 +59,7 @@ public class ServerFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Server = await HybridServer.StartAsync(Model, Tokenizer, ChatTemplate.ChatMl, Options);
+        Server = await HybridServer.StartAsync(Model, Tokenizer, ChatTemplate.For(Tokenizer), Options);
         Http = NewClient(Server.BaseAddress);
     }
 

@@ -1,3 +1,4 @@
+using HybridSharp.Chat;
 using System.Net;
 using System.Text.Json;
 using HybridSharp.Data;
@@ -18,7 +19,7 @@ public sealed class ServerLifecycleTests
         var cfg = SlotCacheTests.MixedConfig();
         cfg.MaxPositionEmbeddings = 4096;
         var model = new CausalLM(cfg, seed: 4);
-        var server = await HybridServer.StartAsync(model, new ByteTokenizer(), ChatTemplate.ChatMl, options);
+        var server = await HybridServer.StartAsync(model, new ByteTokenizer(), ChatTemplate.For(new ByteTokenizer()), options);
         return (server, model, ServerFixture.NewClient(server.BaseAddress));
     }
 

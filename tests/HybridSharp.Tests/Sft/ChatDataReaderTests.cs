@@ -1,3 +1,4 @@
+using HybridSharp.Chat;
 using HybridSharp.Inference;
 using HybridSharp.Sft;
 using Parquet.Serialization;
@@ -20,9 +21,9 @@ public class ChatDataReaderTests
         ]);
         var convs = ChatDataReader.Read(tmp["chat.jsonl"]);
         Assert.Equal(3, convs.Count);
-        Assert.Equal([ChatMessage.FromSystem("S"), ChatMessage.FromUser("Q1"), ChatMessage.FromAssistant("A1")], convs[0]);
-        Assert.Equal([ChatMessage.FromSystem("S2"), ChatMessage.FromUser("Q2"), ChatMessage.FromAssistant("A2")], convs[1]);
-        Assert.Equal("12", convs[2][1].Content);
+        Assert.Equal([ChatMessage.FromSystem("S"), ChatMessage.FromUser("Q1"), ChatMessage.FromAssistant("A1")], convs[0].Messages);
+        Assert.Equal([ChatMessage.FromSystem("S2"), ChatMessage.FromUser("Q2"), ChatMessage.FromAssistant("A2")], convs[1].Messages);
+        Assert.Equal("12", convs[2].Messages[1].Content);
     }
 
     [Fact]
@@ -34,10 +35,32 @@ public class ChatDataReaderTests
         Assert.Contains("line 2", ex.Message);
         File.WriteAllLines(tmp["b.jsonl"], ["""{"messages":[{"role":"user","content":"Q"}]}"""]);
         Assert.Contains("no assistant turn", Assert.Throws<InvalidDataException>(() => ChatDataReader.Read(tmp["b.jsonl"])).Message);
-        File.WriteAllLines(tmp["c.jsonl"], ["""{"messages":[{"role":"tool","content":"Q"},{"role":"assistant","content":"A"}]}"""]);
-        Assert.Contains("unsupported role \"tool\"", Assert.Throws<InvalidDataException>(() => ChatDataReader.Read(tmp["c.jsonl"])).Message);
+        File.WriteAllLines(tmp["c.jsonl"], ["""{"messages":[{"role":"function","content":"Q"},{"role":"assistant","content":"A"}]}"""]);
+        Assert.Contains("unsupported role \"function\"", Assert.Throws<InvalidDataException>(() => ChatDataReader.Read(tmp["c.jsonl"])).Message);
+        File.WriteAllLines(tmp["e.jsonl"], ["""{"messages":[{"role":"user","content":"Q"},{"role":"assistant"}]}"""]);
+        Assert.Contains("has no \"content\"", Assert.Throws<InvalidDataException>(() => ChatDataReader.Read(tmp["e.jsonl"])).Message);
+        File.WriteAllLines(tmp["f.jsonl"], ["""{"messages":[{"role":"user","content":"Q"},{"role":"assistant","content":"A"}],"tools":{}}"""]);
+        Assert.Contains("\"tools\" must be a list", Assert.Throws<InvalidDataException>(() => ChatDataReader.Read(tmp["f.jsonl"])).Message);
         File.WriteAllText(tmp["d.txt"], "plain");
         Assert.Contains("unknown extension", Assert.Throws<ArgumentException>(() => ChatDataReader.Read(tmp["d.txt"])).Message);
+    }
+
+    [Fact]
+    public void KeepsToolCallsToolResultsReasoningAndTools()
+    {
+        using var tmp = new TempDir();
+        File.WriteAllLines(tmp["t.jsonl"], ["""
+            {"tools":[{"type":"function","function":{"name":"add"}}],"messages":[{"role":"user","content":"2+3?"},
+             {"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"add","arguments":"{\"a\":2,\"b\":3}"}}]},
+             {"role":"tool","tool_call_id":"c1","name":"add","content":"5"},
+             {"role":"assistant","reasoning_content":"it said 5","content":"5"}]}
+            """.ReplaceLineEndings("")]);
+        var c = Assert.Single(ChatDataReader.Read(tmp["t.jsonl"]));
+        Assert.Equal("add", (string?)c.Tools![0]!["function"]!["name"]);
+        Assert.Null(c.Messages[1].Content);
+        Assert.Equal("add", (string?)c.Messages[1].ToolCalls![0]!["function"]!["name"]);
+        Assert.Equal((ChatMessage.Tool, "c1", "add"), (c.Messages[2].Role, c.Messages[2].ToolCallId, c.Messages[2].Name));
+        Assert.Equal("it said 5", c.Messages[3].ReasoningContent);
     }
 
     public sealed class Turn
@@ -78,8 +101,8 @@ public class ChatDataReaderTests
         }, tmp["s.parquet"]);
         var m = ChatDataReader.Read(tmp["m.parquet"]);
         Assert.Equal(2, m.Count);
-        Assert.Equal([ChatMessage.FromUser("Q2"), ChatMessage.FromAssistant("A2")], m[1]);
+        Assert.Equal([ChatMessage.FromUser("Q2"), ChatMessage.FromAssistant("A2")], m[1].Messages);
         var s = ChatDataReader.Read(tmp["s.parquet"]);
-        Assert.Equal([ChatMessage.FromSystem("S3"), ChatMessage.FromUser("Q3"), ChatMessage.FromAssistant("A3")], Assert.Single(s));
+        Assert.Equal([ChatMessage.FromSystem("S3"), ChatMessage.FromUser("Q3"), ChatMessage.FromAssistant("A3")], Assert.Single(s).Messages);
     }
 }

@@ -1,3 +1,4 @@
+using HybridSharp.Chat;
 using HybridSharp.Data;
 using HybridSharp.Inference;
 using HybridSharp.Models;
@@ -18,7 +19,7 @@ public class SftLossMaskTests
         var e = enc.Encode(conv)!;
         var tok = new ByteTokenizer();
         Assert.Equal(tok.BosId, e.Ids[0]);
-        Assert.Equal(ChatTemplate.ChatMl.Render(conv, false), tok.Decode(e.Ids.Skip(1)));
+        Assert.Equal(SftTestModels.ChatMl.Render(conv.Messages, false), tok.Decode(e.Ids));
         var trained = tok.Decode(e.Ids.Where((_, i) => e.InLoss[i]));
         Assert.Equal("2+3=5 \\boxed{5}<|im_end|>", trained);
 
@@ -30,7 +31,7 @@ public class SftLossMaskTests
     [Fact]
     public void SystemPromptOverrideReplacesTheDataSystemMessage()
     {
-        var enc = new SftEncoder(new ByteTokenizer(), ChatTemplate.ChatMl, systemPrompt: "NEW");
+        var enc = new SftEncoder(new ByteTokenizer(), SftTestModels.ChatMl, systemPrompt: "NEW");
         var e = enc.Encode(SftTestModels.Conversation("q", "a", system: "OLD"))!;
         var text = new ByteTokenizer().Decode(e.Ids.Skip(1));
         Assert.StartsWith("<|im_start|>system\nNEW<|im_end|>", text);

@@ -1,6 +1,6 @@
+using HybridSharp.Chat;
 using HybridSharp.Config;
 using HybridSharp.Data;
-using HybridSharp.Inference;
 using HybridSharp.Sft;
 using HybridSharp.Tests.HfInterop;
 using HybridSharp.Tests.Models;
@@ -34,11 +34,14 @@ internal static class SftTestModels
 
     public static ModelConfig Doge() => HfTestUtil.Doge(moe: false);
 
-    public static IReadOnlyList<ChatMessage> Conversation(string user, string assistant, string? system = null) =>
-        system is null
+    public static Conversation Conversation(string user, string assistant, string? system = null) =>
+        new(system is null
             ? [ChatMessage.FromUser(user), ChatMessage.FromAssistant(assistant)]
-            : [ChatMessage.FromSystem(system), ChatMessage.FromUser(user), ChatMessage.FromAssistant(assistant)];
+            : [ChatMessage.FromSystem(system), ChatMessage.FromUser(user), ChatMessage.FromAssistant(assistant)]);
+
+    /// <summary>The byte tokenizer's built-in ChatML template.</summary>
+    public static ChatTemplate ChatMl => ChatTemplate.For(new ByteTokenizer());
 
     public static SftEncoder Encoder(SftLoss loss = SftLoss.Assistant, int maxLength = 512) =>
-        new(new ByteTokenizer(), ChatTemplate.ChatMl, loss, maxLength);
+        new(new ByteTokenizer(), ChatMl, loss, maxLength);
 }

@@ -96,8 +96,9 @@ public sealed class HfBpeTokenizer : ITokenizer
 
         var specialIds = added.Where(t => t.Special).Select(t => t.Id).ToHashSet();
         var config = TokenizerConfig.Read(configJson);
-        ChatTemplate = config.DefaultTemplate ?? chatTemplateFileText;
-        ChatTemplates = config.Templates;
+        // chat_template.jinja replaces whatever tokenizer_config.json names, as in transformers.
+        ChatTemplate = chatTemplateFileText ?? config.DefaultTemplate;
+        ChatTemplates = chatTemplateFileText is null ? config.Templates : new Dictionary<string, string>();
         SpecialTokenTexts = config.SpecialTokens;
         EosId = Resolve(config.SpecialTokens.GetValueOrDefault("eos_token"), "eos_token")
             ?? EosFallbacks.Select(name => TokenToId(name)).FirstOrDefault(id => id is not null)

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using HybridSharp.Inference;
 
 namespace HybridSharp.Eval.Reasoning;
@@ -13,6 +14,9 @@ public sealed record ReasoningEvalOptions
 
     /// <summary>System message for chat prompts (null = none).</summary>
     public string? SystemPrompt { get; init; }
+
+    /// <summary>Extra chat-template variables, e.g. <c>{"enable_thinking": false}</c> (null = none).</summary>
+    public JsonObject? TemplateKwargs { get; init; }
 
     /// <summary>Samples per problem (k); more than one needs a temperature above 0.</summary>
     public int Samples { get; init; } = 1;

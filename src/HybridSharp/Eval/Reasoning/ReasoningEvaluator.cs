@@ -1,3 +1,4 @@
+using HybridSharp.Chat;
 using HybridSharp.Inference;
 
 namespace HybridSharp.Eval.Reasoning;
@@ -7,17 +8,21 @@ namespace HybridSharp.Eval.Reasoning;
 /// generated in batches (batch b samples with seed + b, so runs are reproducible), and every generation is scored
 /// with <see cref="ReasoningMetrics.Score"/>. Runs on the model's thread.
 /// </summary>
-public sealed class ReasoningEvaluator(TextGenerator generator, ChatTemplate template, ReasoningEvalOptions options)
+public sealed class ReasoningEvaluator(TextGenerator generator, ChatTemplate? template, ReasoningEvalOptions options)
 {
-    /// <summary>The exact prompt text the model sees for <paramref name="problem"/> (BOS is added by the generator).</summary>
+    /// <summary>
+    /// The exact prompt text the model sees for <paramref name="problem"/>: a chat prompt is encoded as rendered (the
+    /// template writes BOS where it wants one); a raw prompt gets the tokenizer's special tokens.
+    /// </summary>
     public string BuildPrompt(ReasoningProblem problem)
     {
         var content = options.PromptTemplate.Replace("{problem}", problem.Problem, StringComparison.Ordinal);
         if (!options.UseChatTemplate) return content;
+        if (template is null) throw new ArgumentException("chat prompts need a chat template (or use raw prompts)");
         var messages = new List<ChatMessage>();
         if (options.SystemPrompt is { } system) messages.Add(ChatMessage.FromSystem(system));
         messages.Add(ChatMessage.FromUser(content));
-        return template.Render(messages, addGenerationPrompt: true);
+        return template.Render(messages, addGenerationPrompt: true, kwargs: options.TemplateKwargs);
     }
 
     /// <summary>
@@ -27,7 +32,7 @@ public sealed class ReasoningEvaluator(TextGenerator generator, ChatTemplate tem
     public IReadOnlyList<ProblemResult> Run(IReadOnlyList<ReasoningProblem> problems, Action<int, int>? progress = null, CancellationToken cancel = default)
     {
         options.Validate();
-        var stops = options.UseChatTemplate ? template.StopStrings.Concat(options.Generation.StopStrings).Distinct().ToList() : options.Generation.StopStrings.ToList();
+        var stops = options.UseChatTemplate && template is not null ? template.StopStrings.Concat(options.Generation.StopStrings).Distinct().ToList() : options.Generation.StopStrings.ToList();
         var prompts = problems.Select(BuildPrompt).ToList();
         int k = options.Samples;
         int total = problems.Count * k;
@@ -42,6 +47,7 @@ public sealed class ReasoningEvaluator(TextGenerator generator, ChatTemplate tem
             var generation = options.Generation with
             {
                 StopStrings = stops,
+                AddBos = options.UseChatTemplate ? false : options.Generation.AddBos,
                 Sampling = options.Generation.Sampling with { Seed = options.Generation.Sampling.Seed + batchIndex },
             };
             var outputs = generator.Generate(jobs.Select(p => prompts[p]).ToList(), generation);

@@ -11,11 +11,6 @@ namespace HybridSharp.IO.HfInterop;
 /// </summary>
 public static class HfTokenizerFiles
 {
-    /// <summary>ChatML as a Jinja template (the format HybridSharp's "chatml" name stands for).</summary>
-    public const string ChatMlTemplate =
-        "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
-        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-
     public const string SpecialTokensMapFile = "special_tokens_map.json";
 
     /// <summary>The HF <c>tokenizer.json</c> text equivalent to <see cref="ByteTokenizer"/>.</summary>
@@ -78,7 +73,7 @@ public static class HfTokenizerFiles
             ["add_eos_token"] = false,
             ["clean_up_tokenization_spaces"] = false,
             ["model_max_length"] = modelMaxLength,
-            ["chat_template"] = ChatMlTemplate,
+            ["chat_template"] = ChatMl.Template,
         };
         return root.ToJsonString(HfJson.Indented) + "\n";
     }
