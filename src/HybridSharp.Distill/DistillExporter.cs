@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using HybridSharp.Chat;
 using HybridSharp.IO;
 using Parquet.Serialization;
 
@@ -11,8 +12,8 @@ public sealed record ExportResult(IReadOnlyList<string> Files, int Rows, IReadOn
 
 /// <summary>
 /// Exports accepted rows (distill.md §7), each once, in input order, every file written to a temp name and renamed:
-/// <c>sft.jsonl</c> (TRL <c>messages</c> + <c>problem</c>/<c>solution</c>), <c>sft.parquet</c> (same columns, messages
-/// as a list of role/content structs), <c>sharegpt.jsonl</c> + <c>dataset_info.json</c> (LLaMA-Factory),
+/// <c>sft.jsonl</c> (TRL <c>messages</c> + <c>problem</c>/<c>solution</c>; with a student format also <c>text</c> and
+/// <c>tokens</c>), <c>sft.parquet</c> (same columns, messages as a list of role/content structs), <c>sharegpt.jsonl</c> + <c>dataset_info.json</c> (LLaMA-Factory),
 /// <c>full.jsonl</c> (every field: long CoT, difficulty, teacher, prompt version and hashes, usage, finish reason,
 /// validators) and <c>rejected.jsonl</c> (rejected and failed rows with their reasons).
 /// </summary>
@@ -31,13 +32,18 @@ public static class DistillExporter
                 : "the SFT system prompt differs from the generation (DAP) prompt");
 
         string sft = Path.Combine(directory, "sft.jsonl");
-        WriteLines(sft, accepted.Select(r =>
+        IReadOnlyList<ChatMessage> Conversation(DistillRow r) =>
+            [.. System(r) is { } s ? new[] { ChatMessage.FromSystem(s) } : [], ChatMessage.FromUser(r.Problem), ChatMessage.FromAssistant(r.Content)];
+        var rendered = options.Student is { } student ? accepted.Select(r => student.Render(Conversation(r))).ToList() : null;
+        WriteLines(sft, accepted.Select((r, i) =>
         {
-            var messages = new JsonArray();
-            if (System(r) is { } s) messages.Add(Message("system", s));
-            messages.Add(Message("user", r.Problem));
-            messages.Add(Message("assistant", r.Content));
-            return new JsonObject { ["id"] = r.Id, ["messages"] = messages, ["problem"] = r.Problem, ["solution"] = r.Solution };
+            var row = new JsonObject { ["id"] = r.Id, ["messages"] = ChatMessage.ToJson(Conversation(r)), ["problem"] = r.Problem, ["solution"] = r.Solution };
+            if (rendered is not null)
+            {
+                row["text"] = rendered[i].Text;
+                row["tokens"] = rendered[i].Tokens;
+            }
+            return row;
         }));
         files.Add(sft);
 
@@ -86,9 +92,9 @@ public static class DistillExporter
         if (options.Parquet)
         {
             string pq = Path.Combine(directory, "sft.parquet");
-            var records = accepted.Select(r => new SftParquetRow
+            var records = accepted.Select((r, i) => new SftParquetRow
             {
-                Id = r.Id, Problem = r.Problem, Solution = r.Solution, Difficulty = r.Difficulty,
+                Id = r.Id, Problem = r.Problem, Solution = r.Solution, Difficulty = r.Difficulty, Text = rendered?[i].Text,
                 Messages = [.. (System(r) is { } s ? new[] { new SftMessage { Role = "system", Content = s } } : []),
                     new SftMessage { Role = "user", Content = r.Problem }, new SftMessage { Role = "assistant", Content = r.Content }],
             }).ToList();
@@ -97,8 +103,6 @@ public static class DistillExporter
         }
         return new ExportResult(files, accepted.Count, warnings);
     }
-
-    private static JsonObject Message(string role, string content) => new() { ["role"] = role, ["content"] = content };
 
     private static void WriteLines(string path, IEnumerable<JsonNode> lines) => AtomicFile.Write(path, stream =>
     {
@@ -116,6 +120,7 @@ public sealed class SftParquetRow
     [System.Text.Json.Serialization.JsonPropertyName("problem")] public string Problem { get; set; } = "";
     [System.Text.Json.Serialization.JsonPropertyName("solution")] public string Solution { get; set; } = "";
     [System.Text.Json.Serialization.JsonPropertyName("difficulty")] public string Difficulty { get; set; } = "";
+    [System.Text.Json.Serialization.JsonPropertyName("text")] public string? Text { get; set; }
 }
 
 /// <summary>One chat message in <c>sft.parquet</c>.</summary>

@@ -304,7 +304,7 @@ public sealed class DistillPipeline
     }
 
     /// <summary>Cache key: SHA-256 of canonical JSON of model, messages, generation parameters and prompt version.</summary>
-    public string CacheKey(IReadOnlyList<ChatMessage> messages)
+    public string CacheKey(IReadOnlyList<TeacherMessage> messages)
     {
         var g = _o.Generation;
         var canonical = JsonSerializer.Serialize(new object?[]
@@ -315,7 +315,7 @@ public sealed class DistillPipeline
         return PromptSet.Sha256Hex(canonical);
     }
 
-    private async Task<TeacherResponse> CallAsync(string name, ChatMessage[] messages, List<CallRecord> calls, CancellationToken ct)
+    private async Task<TeacherResponse> CallAsync(string name, TeacherMessage[] messages, List<CallRecord> calls, CancellationToken ct)
     {
         var key = CacheKey(messages);
         var promptHash = PromptSet.Sha256Hex(JsonSerializer.Serialize(messages));
@@ -335,7 +335,7 @@ public sealed class DistillPipeline
         return response;
     }
 
-    private async Task<TeacherResponse> SendAndCacheAsync(string key, ChatMessage[] messages, CancellationToken ct)
+    private async Task<TeacherResponse> SendAndCacheAsync(string key, TeacherMessage[] messages, CancellationToken ct)
     {
         var response = await _teacher.CompleteAsync(messages, _o.Generation, ct).ConfigureAwait(false);
         await _cache.PutResponseAsync(key, _teacher.Model, _teacher.RequestBody(messages, _o.Generation, stream: false), JsonSerializer.Serialize(response, DistillRow.Json));

@@ -107,7 +107,7 @@ public sealed class TeacherClient : IDisposable
     }
 
     /// <summary>The JSON body for a request (also what the cache stores as the request).</summary>
-    public string RequestBody(IReadOnlyList<ChatMessage> messages, GenerationParameters p, bool stream)
+    public string RequestBody(IReadOnlyList<TeacherMessage> messages, GenerationParameters p, bool stream)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms))
@@ -140,7 +140,7 @@ public sealed class TeacherClient : IDisposable
     }
 
     /// <summary>Sends one chat completion with retries; throws <see cref="TeacherTransientException"/> after the last retry, <see cref="TeacherRequestException"/> for other 4xx.</summary>
-    public async Task<TeacherResponse> CompleteAsync(IReadOnlyList<ChatMessage> messages, GenerationParameters parameters, CancellationToken ct = default)
+    public async Task<TeacherResponse> CompleteAsync(IReadOnlyList<TeacherMessage> messages, GenerationParameters parameters, CancellationToken ct = default)
     {
         var body = RequestBody(messages, parameters, _options.Stream);
         int promptEstimate = messages.Sum(m => m.Content.Length) / 4 + 8;

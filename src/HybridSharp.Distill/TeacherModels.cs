@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace HybridSharp.Distill;
 
 /// <summary>One chat message as sent on the wire (role: system | user | assistant).</summary>
-public sealed record ChatMessage(
+public sealed record TeacherMessage(
     [property: JsonPropertyName("role")] string Role,
     [property: JsonPropertyName("content")] string Content);
 

@@ -170,14 +170,14 @@ public sealed class ScriptedTeacherServer : IAsyncDisposable
     {
         using var doc = JsonDocument.Parse(body);
         var root = doc.RootElement;
-        var messages = new List<ChatMessage>();
+        var messages = new List<TeacherMessage>();
         foreach (var m in root.GetProperty("messages").EnumerateArray())
         {
             var content = m.GetProperty("content");
             string text = content.ValueKind == JsonValueKind.String ? content.GetString()!
                 : content.ValueKind == JsonValueKind.Array ? string.Concat(content.EnumerateArray().Where(p => p.TryGetProperty("text", out _)).Select(p => p.GetProperty("text").GetString()))
                 : throw new FormatException("message content must be a string or an array of text parts");
-            messages.Add(new ChatMessage(m.GetProperty("role").GetString()!, text));
+            messages.Add(new TeacherMessage(m.GetProperty("role").GetString()!, text));
         }
         if (root.TryGetProperty("n", out var n) && n.ValueKind == JsonValueKind.Number && n.GetInt32() != 1)
             throw new FormatException("only n = 1 is supported");

@@ -7,7 +7,7 @@ namespace HybridSharp.Distill.Testing;
 /// <param name="Stream">Whether SSE was requested.</param>
 /// <param name="Body">The raw JSON body.</param>
 /// <param name="Attempt">How many times this exact body has arrived, including this time (1 = first).</param>
-public sealed record TeacherRequest(string Model, IReadOnlyList<ChatMessage> Messages, int? MaxTokens, bool Stream, string Body, int Attempt)
+public sealed record TeacherRequest(string Model, IReadOnlyList<TeacherMessage> Messages, int? MaxTokens, bool Stream, string Body, int Attempt)
 {
     public string? System => Messages.FirstOrDefault(m => m.Role is "system" or "developer")?.Content;
     public string User => Messages.LastOrDefault(m => m.Role == "user")?.Content ?? "";

@@ -31,6 +31,19 @@ public class DistillCliTests
         (code, stdout, stderr) = HybridProcess.Run("distill", "export", dir["out"], "--to", dir["again"], "--no-parquet");
         Assert.True(code == 0, stdout + stderr);
         Assert.Equal(File.ReadAllBytes(dir["out/sft.jsonl"]), File.ReadAllBytes(dir["again/sft.jsonl"]));
+
+        // For a student with a real chat template, each row also carries the text SFT trains on and its token count.
+        var qwen = HybridSharp.Tests.Reference.NodeReference.TokenizerDir("qwen3");
+        (code, stdout, stderr) = HybridProcess.Run("distill", "export", dir["out"], "--to", dir["student"], "--no-parquet", "--student", qwen);
+        Assert.True(code == 0, stdout + stderr);
+        var row = JsonDocument.Parse(File.ReadAllLines(dir["student/sft.jsonl"])[0]).RootElement;
+        var text = row.GetProperty("text").GetString()!;
+        var question = row.GetProperty("problem").GetString()!;
+        Assert.StartsWith($"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n", text);
+        Assert.EndsWith("<|im_end|>\n", text);
+        Assert.Equal(HybridSharp.Data.TokenizerFactory.Load(qwen).Encode(text).Length, row.GetProperty("tokens").GetInt32());
+        (code, _, stderr) = HybridProcess.Run("distill", "export", dir["out"], "--to", dir["student2"], "--student", dir["nowhere"]);
+        HybridProcess.AssertOneLineError(code, stderr, "--student: directory not found");
         (code, stdout, stderr) = HybridProcess.Run("distill", "stats", dir["out"], "--tokenizer", "byte");
         Assert.True(code == 0, stdout + stderr);
         Assert.Contains("| all | 11 |", stdout);

@@ -50,5 +50,25 @@ public class EvalReasoningCliTests
         HybridProcess.AssertOneLineError(c3, e3, "{problem}");
         var (c4, _, e4) = HybridProcess.Run("reasoning-data", "--out", tmp["d"], "--min-difficulty", "5", "--max-difficulty", "2");
         HybridProcess.AssertOneLineError(c4, e4, "--min-difficulty");
+        var (c5, _, e5) = HybridProcess.Run("eval-reasoning", "-m", tmp["m"], "-d", tmp["p.jsonl"], "-o", tmp["o"], "--problem-field", "question", "--template-kwargs", "[1]");
+        HybridProcess.AssertOneLineError(c5, e5, "--template-kwargs must be a JSON object");
+    }
+
+    [Fact]
+    public void ChatPromptsNeedATemplateRawPromptsDoNot()
+    {
+        using var tmp = new TempDir();
+        Assert.Equal(0, HybridProcess.Run("init", tmp["m"], "--preset", "transformer-tiny", "--tokenizer", "tiktoken:r50k_base").Code);
+        File.WriteAllText(tmp["p.jsonl"], "{\"problem\":\"1+1\",\"answer\":\"2\"}\n");
+        var (c1, _, e1) = HybridProcess.Run("eval-reasoning", "-m", tmp["m"], "-d", tmp["p.jsonl"], "-o", tmp["o"], "-n", "2");
+        HybridProcess.AssertOneLineError(c1, e1, "--chat-template FILE");
+        var (c2, o2, e2) = HybridProcess.Run("eval-reasoning", "-m", tmp["m"], "-d", tmp["p.jsonl"], "-o", tmp["raw"], "-n", "2", "--raw");
+        Assert.True(c2 == 0, o2 + e2);
+        File.WriteAllText(tmp["t.jinja"], "{% for m in messages %}{{ m.role }}: {{ m.content }}<|endoftext|>{% endfor %}{% if add_generation_prompt %}assistant:{% if think %} <think>{% endif %}{% endif %}");
+        var (c3, o3, e3) = HybridProcess.Run("eval-reasoning", "-m", tmp["m"], "-d", tmp["p.jsonl"], "-o", tmp["chat"], "-n", "2",
+            "--chat-template", tmp["t.jinja"], "--template-kwargs", "{\"think\": true}");
+        Assert.True(c3 == 0, o3 + e3);
+        var generation = File.ReadAllLines(Path.Combine(tmp["chat"], ReasoningReport.GenerationsFile))[0];
+        Assert.Equal("user: 1+1<|endoftext|>assistant: <think>", System.Text.Json.JsonDocument.Parse(generation).RootElement.GetProperty("prompt").GetString());
     }
 }

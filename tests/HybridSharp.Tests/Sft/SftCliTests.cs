@@ -64,6 +64,28 @@ public class SftCliTests
     }
 
     [Fact]
+    public void ATemplateFileTrainsAModelWithoutOneAndTravelsWithItToChat()
+    {
+        using var tmp = new TempDir();
+        Assert.Equal(0, HybridProcess.Run("init", tmp["m"], "--preset", "transformer-tiny", "--tokenizer", "tiktoken:r50k_base").Code);
+        WriteChat(tmp["chat.jsonl"], 8);
+        var (c1, _, e1) = HybridProcess.Run(SftArgs(tmp, "o1"));
+        HybridProcess.AssertOneLineError(c1, e1, "--chat-template FILE");
+
+        const string template = "{% for m in messages %}{{ m.role }}: {{ m.content }}<|endoftext|>{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}";
+        File.WriteAllText(tmp["t.jinja"], template);
+        var (c2, o2, e2) = HybridProcess.Run(SftArgs(tmp, "out", "--chat-template", tmp["t.jinja"], "--stop-after", "2"));
+        Assert.True(c2 == 0, o2 + e2);
+        Assert.Equal(template, File.ReadAllText(Path.Combine(tmp["out"], "chat_template.jinja")));
+
+        // The fine-tuned directory chats through the template it was trained with.
+        var (c3, o3, e3) = HybridProcess.RunWithInput("What is 2+3?\n/reset\nHi\n\n", "generate", "-m", tmp["out"], "-n", "4", "-t", "0");
+        Assert.True(c3 == 0, o3 + e3);
+        Assert.Contains($"template: {Path.Combine(tmp["out"], "chat_template.jinja")}", e3);
+        Assert.StartsWith("> ", o3);
+    }
+
+    [Fact]
     public void UserMistakesGiveOneLineErrors()
     {
         using var tmp = new TempDir();

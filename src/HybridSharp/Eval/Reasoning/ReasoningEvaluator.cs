@@ -60,6 +60,6 @@ public sealed class ReasoningEvaluator(TextGenerator generator, ChatTemplate? te
             done += count;
             progress?.Invoke(done, total);
         }
-        return problems.Select((p, i) => new ProblemResult(p, samples[i])).Where(r => r.SampleCount == k).ToList();
+        return problems.Select((p, i) => new ProblemResult(p, samples[i], prompts[i])).Where(r => r.SampleCount == k).ToList();
     }
 }

@@ -105,7 +105,7 @@ public static class ReasoningReport
                 {
                     ["id"] = r.Problem.Id, ["sample"] = i, ["difficulty"] = r.Problem.Difficulty, ["reference"] = r.Problem.Answer,
                     ["extracted"] = s.Extracted, ["method"] = s.Method, ["match"] = s.Match.ToString().ToLowerInvariant(), ["correct"] = s.Correct,
-                    ["tokens"] = s.GeneratedTokens, ["hit_cap"] = s.HitCap, ["text"] = s.Text,
+                    ["tokens"] = s.GeneratedTokens, ["hit_cap"] = s.HitCap, ["prompt"] = r.Prompt, ["text"] = s.Text,
                 })).Append('\n');
             }
         return sb.ToString();

@@ -9,8 +9,8 @@ public sealed record ReasoningSample(string Text, int GeneratedTokens, bool HitC
     public bool Correct => Match == AnswerMatch.Equal;
 }
 
-/// <summary>All samples drawn for one problem.</summary>
-public sealed record ProblemResult(ReasoningProblem Problem, IReadOnlyList<ReasoningSample> Samples)
+/// <summary>All samples drawn for one problem, and the exact prompt text they were generated from (null when not recorded).</summary>
+public sealed record ProblemResult(ReasoningProblem Problem, IReadOnlyList<ReasoningSample> Samples, string? Prompt = null)
 {
     public int SampleCount => Samples.Count;
     public int CorrectCount => Samples.Count(s => s.Correct);
