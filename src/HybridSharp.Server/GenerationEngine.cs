@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using HybridSharp.Data;
 using HybridSharp.Inference;
 using HybridSharp.Models;
@@ -17,14 +16,14 @@ public sealed class GenerationEngine : IDisposable
     private readonly CausalLM _model;
     private readonly ITokenizer _tokenizer;
     private readonly int _maxBatch;
-    private readonly Channel<GenerationRequest> _queue;
+    private readonly RequestQueue _queue;
     private readonly Thread _thread;
     private readonly CancellationTokenSource _abort = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _accepting = true;
     private int _active;
-    private long _completed, _cancelled, _steps, _generatedTokens;
+    private long _completed, _cancelled, _failed, _steps, _generatedTokens;
 
     /// <summary>Starts the model thread. <paramref name="capacity"/>: tokens per sequence (prompt + completion).</summary>
     public GenerationEngine(CausalLM model, ITokenizer tokenizer, int maxBatch, long capacity, int queueCapacity)
@@ -33,10 +32,13 @@ public sealed class GenerationEngine : IDisposable
         _tokenizer = tokenizer;
         _maxBatch = maxBatch;
         Capacity = capacity;
-        _queue = Channel.CreateBounded<GenerationRequest>(new BoundedChannelOptions(queueCapacity)
+        _queue = new RequestQueue(queueCapacity);
+        _queue.Cancelled += request =>
         {
-            FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = false,
-        });
+            // The client left while waiting: its place is free now, and its handler is already gone.
+            request.Events.Writer.TryComplete();
+            Interlocked.Increment(ref _cancelled);
+        };
         _thread = new Thread(Run) { IsBackground = true, Name = "hybrid-model" };
         _thread.Start();
     }
@@ -46,15 +48,17 @@ public sealed class GenerationEngine : IDisposable
     /// <summary>Completes when the cache is allocated (or faults if it could not be).</summary>
     public Task Ready => _ready.Task;
     public int Active => Volatile.Read(ref _active);
-    public int Waiting => _queue.Reader.Count;
+    public int Waiting => _queue.Count;
     public long Completed => Interlocked.Read(ref _completed);
     public long Cancelled => Interlocked.Read(ref _cancelled);
+    /// <summary>Requests ended by an error or by shutdown (their clients got an error).</summary>
+    public long Failed => Interlocked.Read(ref _failed);
     public long Steps => Interlocked.Read(ref _steps);
     public long GeneratedTokens => Interlocked.Read(ref _generatedTokens);
     public bool Accepting => _accepting;
 
     /// <summary>Queues a request; false when the queue is full or the engine is shutting down.</summary>
-    public bool TryEnqueue(GenerationRequest request) => _accepting && _queue.Writer.TryWrite(request);
+    public bool TryEnqueue(GenerationRequest request) => _accepting && _queue.TryAdd(request);
 
     /// <summary>
     /// Stops accepting requests and lets queued and running ones finish; after <paramref name="drain"/> the rest are
@@ -63,7 +67,7 @@ public sealed class GenerationEngine : IDisposable
     public async Task ShutdownAsync(TimeSpan drain)
     {
         _accepting = false;
-        _queue.Writer.TryComplete();
+        _queue.Complete();
         if (await Task.WhenAny(_stopped.Task, Task.Delay(drain)) != _stopped.Task) _abort.Cancel();
         await _stopped.Task;
     }
@@ -85,10 +89,10 @@ public sealed class GenerationEngine : IDisposable
                 {
                     foreach (var s in live) Close(s, error: "the server is shutting down");
                     live.Clear();
-                    while (_queue.Reader.TryRead(out var queued)) FailQueued(queued, "the server is shutting down");
+                    while (_queue.TryTake(out var queued)) FailQueued(queued, "the server is shutting down");
                     break;
                 }
-                while (live.Count < _maxBatch && _queue.Reader.TryRead(out var request)) Admit(request, slots, live);
+                while (live.Count < _maxBatch && _queue.TryTake(out var request)) Admit(request, slots, live);
                 if (live.Count == 0)
                 {
                     if (!WaitForWork()) break;
@@ -114,8 +118,8 @@ public sealed class GenerationEngine : IDisposable
         {
             Volatile.Write(ref _active, 0);
             _accepting = false;
-            _queue.Writer.TryComplete();
-            while (_queue.Reader.TryRead(out var queued)) FailQueued(queued, "the server is shutting down");
+            _queue.Complete();
+            while (_queue.TryTake(out var queued)) FailQueued(queued, "the server is shutting down");
             _stopped.TrySetResult();
         }
     }
@@ -123,7 +127,7 @@ public sealed class GenerationEngine : IDisposable
     /// <summary>Blocks the model thread until a request arrives; false when the queue is closed and empty, or on abort.</summary>
     private bool WaitForWork()
     {
-        try { return _queue.Reader.WaitToReadAsync(_abort.Token).AsTask().GetAwaiter().GetResult(); }
+        try { return _queue.WaitAsync(_abort.Token).GetAwaiter().GetResult(); }
         catch (OperationCanceledException) { return true; } // loop round to the abort branch
     }
 
@@ -207,14 +211,15 @@ public sealed class GenerationEngine : IDisposable
 
     private void Close(LiveSequence s, string? error)
     {
-        if (error is not null) s.Fail(error, ApiException.Server);
+        if (error is not null) { s.Fail(error, ApiException.Server); Interlocked.Increment(ref _failed); }
         else if (!s.Finished) { s.Abandon(); Interlocked.Increment(ref _cancelled); }
         else Interlocked.Increment(ref _completed);
         s.Dispose();
     }
 
-    private static void FailQueued(GenerationRequest request, string message)
+    private void FailQueued(GenerationRequest request, string message)
     {
+        Interlocked.Increment(ref _failed);
         request.Events.Writer.TryWrite(new ErrorEvent(message, ApiException.Server));
         request.Events.Writer.TryComplete();
     }
@@ -222,7 +227,7 @@ public sealed class GenerationEngine : IDisposable
     public void Dispose()
     {
         _accepting = false;
-        _queue.Writer.TryComplete();
+        _queue.Complete();
         _abort.Cancel();
         _thread.Join(TimeSpan.FromSeconds(30));
         _abort.Dispose();

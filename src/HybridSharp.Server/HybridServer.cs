@@ -62,8 +62,17 @@ public sealed class HybridServer : IAsyncDisposable
                 if (bind is null) k.ListenLocalhost(options.Port);
                 else k.Listen(bind, options.Port);
             });
+            if (options.CorsOrigins.Count > 0)
+                builder.Services.AddCors(c => c.AddDefaultPolicy(p =>
+                {
+                    if (options.CorsOrigins.Contains("*")) p.AllowAnyOrigin();
+                    else p.WithOrigins([.. options.CorsOrigins]);
+                    p.AllowAnyHeader().WithMethods("GET", "POST").SetPreflightMaxAge(TimeSpan.FromHours(1));
+                }));
             var app = builder.Build();
             app.Use(ErrorsAsOpenAi);
+            // CORS runs before the key check: browsers send preflights without credentials.
+            if (options.CorsOrigins.Count > 0) app.UseCors();
             if (options.ApiKey is { } key) app.Use((ctx, next) => RequireKey(ctx, next, key));
             new OpenAiEndpoints(engine, tokenizer, template, options).Map(app);
             app.Lifetime.ApplicationStopping.Register(() => engine.ShutdownAsync(options.DrainTimeout).GetAwaiter().GetResult());
@@ -132,7 +141,8 @@ public sealed class HybridServer : IAsyncDisposable
     {
         if (!ctx.Request.Path.StartsWithSegments("/v1")) return next(ctx);
         var header = ctx.Request.Headers.Authorization.ToString();
-        if (header.StartsWith("Bearer ", StringComparison.Ordinal) && CryptographicEquals(header[7..].Trim(), key)) return next(ctx);
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) && CryptographicEquals(header[7..].Trim(), key)) return next(ctx);
         ctx.Response.Headers.WWWAuthenticate = "Bearer";
         throw new ApiException(401, "invalid or missing API key (send 'Authorization: Bearer <key>')", ApiException.Authentication, null, "invalid_api_key");
     }

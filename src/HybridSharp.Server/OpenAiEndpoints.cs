@@ -17,8 +17,19 @@ namespace HybridSharp.Server;
 internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokenizer, ChatTemplate template, ServerOptions options)
 {
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-    private readonly IReadOnlySet<int> _chatStopTokens = StopTokensFor(tokenizer, template.StopStrings);
-    private readonly IReadOnlySet<int> _textStopTokens = StopTokensFor(tokenizer, []);
+    private readonly IReadOnlySet<int> _chatStopTokens = StopTokensFor(tokenizer, template.StopStrings, options.Defaults.EosTokenIds);
+    private readonly IReadOnlySet<int> _textStopTokens = StopTokensFor(tokenizer, [], options.Defaults.EosTokenIds);
+
+    // Fields that take effect, plus OpenAI's bookkeeping fields that have none on a local server (user, metadata, …).
+    private static readonly string[] CommonFields =
+    [
+        "model", "max_tokens", "temperature", "top_p", "stop", "seed", "frequency_penalty", "presence_penalty", "stream",
+        "stream_options", "n", "logprobs", "top_k", "min_p", "repetition_penalty", "user", "metadata", "store", "service_tier",
+        "prompt_cache_key", "safety_identifier",
+    ];
+    private static readonly HashSet<string> ChatFields =
+        [.. CommonFields, "messages", "max_completion_tokens", "top_logprobs", "tools", "tool_choice", "parallel_tool_calls", "response_format", "chat_template_kwargs"];
+    private static readonly HashSet<string> CompletionFields = [.. CommonFields, "prompt", "echo", "best_of"];
     // Template stop strings that are special tokens never reach the text; watching for them would only hold text back.
     private readonly string[] _chatStopStrings = template.StopStrings.Where(s => !tokenizer.SpecialTokens.ContainsKey(s)).ToArray();
 
@@ -42,7 +53,20 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         });
         app.MapPost("/v1/chat/completions", ctx => Complete(ctx, chat: true));
         app.MapPost("/v1/completions", ctx => Complete(ctx, chat: false));
-        app.MapFallback(ctx => throw new ApiException(404, $"no route for {ctx.Request.Method} {ctx.Request.Path}", ApiException.InvalidRequest, null, "not_found"));
+        app.MapFallback(ctx =>
+        {
+            var path = ctx.Request.Path.Value ?? "";
+            string? allow = path switch
+            {
+                "/v1/chat/completions" or "/v1/completions" => "POST",
+                "/health" or "/v1/models" => "GET",
+                _ when path.StartsWith("/v1/models/", StringComparison.Ordinal) => "GET",
+                _ => null,
+            };
+            if (allow is null) throw new ApiException(404, $"no route for {ctx.Request.Method} {path}", ApiException.InvalidRequest, null, "not_found");
+            ctx.Response.Headers.Allow = allow;
+            throw new ApiException(405, $"{path} takes {allow}, not {ctx.Request.Method}", ApiException.InvalidRequest, null, "method_not_allowed");
+        });
     }
 
     private Task Health(HttpContext ctx) => WriteJson(ctx, engine.Accepting ? 200 : 503, w =>
@@ -55,6 +79,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         w.WriteNumber("context", engine.Capacity);
         w.WriteNumber("completed", engine.Completed);
         w.WriteNumber("cancelled", engine.Cancelled);
+        w.WriteNumber("failed", engine.Failed);
         w.WriteNumber("decode_steps", engine.Steps);
         w.WriteNumber("generated_tokens", engine.GeneratedTokens);
     });
@@ -73,11 +98,15 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
     private async Task Complete(HttpContext ctx, bool chat)
     {
         var root = RequestReader.ParseObject(await ReadBodyAsync(ctx));
+        RequestReader.OnlyKnownFields(root, chat ? ChatFields : CompletionFields, chat ? "/v1/chat/completions" : "/v1/completions");
         var model = RequestReader.String(root, "model") ?? throw ApiException.BadRequest("'model' is required", "model");
         if (model != options.ModelId) throw UnknownModel(model);
         if (RequestReader.Integer(root, "n") is { } n && n != 1) throw ApiException.BadRequest($"only n = 1 is supported, got {n}", "n");
+        if (RequestReader.Integer(root, "best_of") is { } bestOf && bestOf != 1) throw ApiException.BadRequest($"only best_of = 1 is supported, got {bestOf}", "best_of");
         if (RequestReader.Bool(root, "logprobs") || RequestReader.Integer(root, "top_logprobs") is > 0)
             throw ApiException.BadRequest("logprobs are not supported", "logprobs");
+        if (RequestReader.Bool(root, "store")) throw ApiException.BadRequest("this server stores nothing; 'store' must be false", "store");
+        if (chat) RequestReader.CheckNotYetSupported(root);
         bool stream = RequestReader.Bool(root, "stream");
         bool includeUsage = stream && root.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
             && RequestReader.Bool(so, "include_usage");
@@ -97,15 +126,18 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         if (requested > engine.Capacity)
             throw new ApiException(400, $"'{maxParam}' is {requested}, but this model's context is {engine.Capacity} tokens (prompt + completion)",
                 ApiException.InvalidRequest, maxParam, "context_length_exceeded");
-        int maxNew = (int)Math.Min(Math.Min(requested ?? (chat ? options.MaxTokens : 16), options.MaxTokens), engine.Capacity - promptIds.Length);
+        var defaults = options.Defaults;
+        int fallbackMax = defaults.MaxNewTokens ?? (chat ? options.MaxTokens : 16);
+        int maxNew = (int)Math.Min(Math.Min(requested ?? fallbackMax, options.MaxTokens), engine.Capacity - promptIds.Length);
 
+        // Request fields first, then the model's generation_config.json, then OpenAI's defaults.
         var sampling = new SamplingOptions
         {
-            Temperature = RequestReader.Number(root, "temperature", 0, 2) ?? 1.0,
-            TopP = RequestReader.Number(root, "top_p", 0, 1) is { } p ? Math.Max(p, 1e-6) : 1.0,
-            TopK = 0,
-            MinP = 0,
-            RepetitionPenalty = 1.0,
+            Temperature = RequestReader.Number(root, "temperature", 0, 2) ?? defaults.DefaultTemperature ?? 1.0,
+            TopP = (RequestReader.Number(root, "top_p", 0, 1) ?? defaults.TopP) is { } p ? Math.Max(p, 1e-6) : 1.0,
+            TopK = (int)(RequestReader.Number(root, "top_k", -1, int.MaxValue) ?? defaults.TopK ?? 0) is var k && k < 0 ? 0 : k,
+            MinP = RequestReader.Number(root, "min_p", 0, 1) ?? defaults.MinP ?? 0,
+            RepetitionPenalty = RequestReader.Number(root, "repetition_penalty", 0.01, 10) ?? defaults.RepetitionPenalty ?? 1.0,
             FrequencyPenalty = RequestReader.Number(root, "frequency_penalty", -2, 2) ?? 0,
             PresencePenalty = RequestReader.Number(root, "presence_penalty", -2, 2) ?? 0,
             Seed = RequestReader.Integer(root, "seed") ?? Random.Shared.NextInt64(),
@@ -149,7 +181,8 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
     private string RenderChat(JsonElement root)
     {
         var messages = RequestReader.Messages(root);
-        var tools = RequestReader.Tools(root);
+        // tool_choice "none": the model is not offered the tools at all.
+        var tools = RequestReader.String(root, "tool_choice") == "none" ? null : RequestReader.Tools(root);
         var kwargs = RequestReader.TemplateKwargs(root);
         try
         {
@@ -188,10 +221,13 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
     private static ApiException TooLarge(long limit) =>
         new(413, $"the request body exceeds the limit of {limit} bytes", ApiException.InvalidRequest, null, "request_too_large");
 
-    /// <summary>Stop tokens: EOS plus any stop string that is a single special token (special tokens never reach the text).</summary>
-    private static IReadOnlySet<int> StopTokensFor(ITokenizer tokenizer, IEnumerable<string> stopStrings)
+    /// <summary>
+    /// Stop tokens: EOS, the generation config's eos_token_id list, and any stop string that is a single special token
+    /// (special tokens never reach the text).
+    /// </summary>
+    private static IReadOnlySet<int> StopTokensFor(ITokenizer tokenizer, IEnumerable<string> stopStrings, IEnumerable<int> eosIds)
     {
-        var set = new HashSet<int> { tokenizer.EosId };
+        var set = new HashSet<int>(eosIds) { tokenizer.EosId };
         foreach (var s in stopStrings)
             if (tokenizer.SpecialTokens.TryGetValue(s, out var id)) set.Add(id);
         return set;

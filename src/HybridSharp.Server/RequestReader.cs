@@ -5,8 +5,8 @@ using HybridSharp.Chat;
 namespace HybridSharp.Server;
 
 /// <summary>
-/// Tolerant, precise reading of OpenAI request bodies: unknown fields are ignored, JSON null counts as absent, and every
-/// wrong type or value becomes a 400 naming the field.
+/// Precise reading of OpenAI request bodies: JSON null counts as absent; a field the server does not implement, text that
+/// is not valid Unicode, and every wrong type or value become a 400 naming the field.
 /// </summary>
 internal static class RequestReader
 {
@@ -19,7 +19,47 @@ internal static class RequestReader
         var root = doc.RootElement.Clone();
         doc.Dispose();
         if (root.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("the request body must be a JSON object");
+        CheckText(root, "");
         return root;
+    }
+
+    /// <summary>
+    /// Every string and property name must be valid text: invalid UTF-8 bytes and escaped lone surrogates
+    /// (<c>"\ud83d"</c>) are refused here, before anything reads them.
+    /// </summary>
+    private static void CheckText(JsonElement e, string path)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.String:
+                try { e.GetString(); }
+                catch (InvalidOperationException) { throw BadText(path); }
+                break;
+            case JsonValueKind.Object:
+                foreach (var p in e.EnumerateObject())
+                {
+                    string name;
+                    try { name = p.Name; }
+                    catch (InvalidOperationException) { throw BadText(path.Length == 0 ? "a field name" : $"{path}: a field name"); }
+                    CheckText(p.Value, path.Length == 0 ? name : $"{path}.{name}");
+                }
+                break;
+            case JsonValueKind.Array:
+                int i = 0;
+                foreach (var item in e.EnumerateArray()) CheckText(item, $"{path}[{i++}]");
+                break;
+        }
+    }
+
+    private static ApiException BadText(string path) =>
+        ApiException.BadRequest($"'{path}' is not valid Unicode text (invalid UTF-8 or a lone surrogate)", path.Length == 0 ? null : path);
+
+    /// <summary>Refuses any field outside <paramref name="known"/>: a field that would be ignored is a 400 naming it.</summary>
+    public static void OnlyKnownFields(JsonElement root, IReadOnlySet<string> known, string endpoint)
+    {
+        foreach (var p in root.EnumerateObject())
+            if (!known.Contains(p.Name) && p.Value.ValueKind != JsonValueKind.Null)
+                throw ApiException.BadRequest($"'{p.Name}' is not supported by {endpoint} on this server", p.Name, "unsupported_parameter");
     }
 
     private static JsonElement? Field(JsonElement root, string name) =>
@@ -128,6 +168,27 @@ internal static class RequestReader
                 throw ApiException.BadRequest($"'{p}.function.arguments' must be a JSON string or an object", $"{p}.function.arguments");
         }
         return (JsonArray)JsonNode.Parse(v.GetRawText())!;
+    }
+
+    /// <summary>
+    /// Fields whose other values this server does not implement yet: <c>tool_choice</c> beyond "auto" / "none",
+    /// <c>response_format</c> beyond "text". Each is a 400 naming the field, never a silently ignored request.
+    /// </summary>
+    public static void CheckNotYetSupported(JsonElement root)
+    {
+        if (Field(root, "tool_choice") is { } choice)
+        {
+            if (choice.ValueKind != JsonValueKind.String || choice.GetString() is not ("auto" or "none"))
+                throw ApiException.BadRequest("only tool_choice \"auto\" and \"none\" are supported (\"required\" and named functions need constrained decoding)", "tool_choice", "unsupported_parameter");
+        }
+        Bool(root, "parallel_tool_calls", true);
+        if (Field(root, "response_format") is { } format)
+        {
+            if (format.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("'response_format' must be an object", "response_format");
+            var type = String(format, "type");
+            if (type != "text")
+                throw ApiException.BadRequest($"response_format type '{type}' is not supported (only \"text\")", "response_format", "unsupported_parameter");
+        }
     }
 
     /// <summary><c>tools</c>: an array of {type: "function", function: {name, description?, parameters?}}; null when absent or empty.</summary>

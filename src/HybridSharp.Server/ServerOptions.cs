@@ -25,6 +25,10 @@ public sealed record ServerOptions
     public long MaxRequestBodyBytes { get; init; } = 1 << 20;
     /// <summary>Inference dtype: Float32 or BFloat16.</summary>
     public torch.ScalarType DType { get; init; } = torch.ScalarType.Float32;
+    /// <summary>Origins a browser page may call the API from (CORS); "*" = any; empty = no CORS headers.</summary>
+    public IReadOnlyList<string> CorsOrigins { get; init; } = [];
+    /// <summary>Request defaults from the model's generation_config.json (null fields: OpenAI's defaults).</summary>
+    public HybridSharp.IO.GenerationConfig Defaults { get; init; } = new();
     /// <summary>On shutdown, how long in-flight requests may finish before they are cancelled.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -38,6 +42,9 @@ public sealed record ServerOptions
         if (MaxRequestBodyBytes < 1024) throw new ArgumentException("the request body limit must be ≥ 1 KiB");
         if (ApiKey is { Length: 0 }) throw new ArgumentException("the API key must not be empty");
         if (DType is not (torch.ScalarType.Float32 or torch.ScalarType.BFloat16)) throw new ArgumentException("--dtype must be fp32 or bf16");
+        foreach (var origin in CorsOrigins)
+            if (origin != "*" && !(Uri.TryCreate(origin, UriKind.Absolute, out var u) && u.Scheme is "http" or "https" && u.AbsolutePath == "/" && !origin.EndsWith('/')))
+                throw new ArgumentException($"--cors-origin must be '*' or an origin such as http://localhost:3000, got '{origin}'");
         if (string.IsNullOrWhiteSpace(ModelId)) throw new ArgumentException("the model id must not be empty");
     }
 }

@@ -29,8 +29,13 @@ internal static class ServeCommand
         var maxBody = Cli.Opt("--max-body-kb", "largest request body in KiB", (int)(d.MaxRequestBodyBytes / 1024));
         var drain = Cli.Opt("--drain-seconds", "on Ctrl-C, time running requests get to finish before they are cancelled", (int)d.DrainTimeout.TotalSeconds);
         var chatTemplate = Cli.OptNoDefault<string?>("--chat-template", "a Jinja chat template file to use instead of the model's");
+        var cors = new Option<string[]>("--cors-origin")
+        {
+            Description = "let browser pages from this origin call the API, e.g. http://localhost:3000, or * for any (repeatable)",
+            DefaultValueFactory = _ => [],
+        };
         var cmd = new Command("serve", "Serve a model directory over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models).")
-            { model, host, port, name, maxBatch, queue, maxTokens, context, dtype, apiKey, maxBody, drain, chatTemplate };
+            { model, host, port, name, maxBatch, queue, maxTokens, context, dtype, apiKey, maxBody, drain, chatTemplate, cors };
         cmd.SetAction(pr => Cli.Guard(() =>
         {
             var dir = pr.GetValue(model)!;
@@ -52,6 +57,8 @@ internal static class ServeCommand
                 ApiKey = pr.GetValue(apiKey) ?? NonEmpty(Environment.GetEnvironmentVariable(ApiKeyVariable)),
                 MaxRequestBodyBytes = pr.GetValue(maxBody) * 1024L,
                 DrainTimeout = TimeSpan.FromSeconds(Math.Max(0, pr.GetValue(drain))),
+                CorsOrigins = pr.GetValue(cors) ?? [],
+                Defaults = GenerationConfig.Read(dir),
             };
             options.Validate();
             var (m, tokenizer) = ModelDirectory.Load(dir);
@@ -63,7 +70,7 @@ internal static class ServeCommand
             Console.Error.WriteLine($"serving '{options.ModelId}' ({m.Config.NumHiddenLayers} layers, {options.DType}, chat template: {template.Source}) " +
                 $"at {server.BaseAddress}v1 — max batch {options.MaxBatch}, context {server.Engine.Capacity}{(options.ApiKey is null ? "" : ", API key required")}; Ctrl-C stops");
             server.WaitForShutdownAsync().GetAwaiter().GetResult();
-            Console.Error.WriteLine($"stopped: {server.Engine.Completed} completed, {server.Engine.Cancelled} cancelled");
+            Console.Error.WriteLine($"stopped: {server.Engine.Completed} completed, {server.Engine.Cancelled} cancelled, {server.Engine.Failed} ended by an error or the shutdown");
             server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             return 0;
         }));

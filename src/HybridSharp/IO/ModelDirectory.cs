@@ -18,7 +18,6 @@ public static class ModelDirectory
     public const string ConfigFile = "config.json";
     public const string WeightsFile = "model.safetensors";
     public const string ShardIndexFile = "model.safetensors.index.json";
-    public const string GenerationConfigFile = "generation_config.json";
 
     /// <summary>Writes a complete model directory (each file atomically).</summary>
     public static void Save(CausalLM model, ITokenizer tokenizer, string directory, int maxNewTokens = 256)
@@ -38,7 +37,7 @@ public static class ModelDirectory
             ["top_k"] = 40,
             ["top_p"] = 0.95,
         };
-        AtomicFile.WriteAllText(Path.Combine(directory, GenerationConfigFile), gen.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        AtomicFile.WriteAllText(Path.Combine(directory, GenerationConfig.FileName), gen.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
     }
 
     /// <summary>Saves weights as safetensors (fp32 as held; tied lm_head is not a separate parameter, so it is not written).</summary>

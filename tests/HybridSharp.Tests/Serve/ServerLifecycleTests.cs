@@ -91,6 +91,7 @@ public sealed class ServerLifecycleTests
             var events = ServerFixture.SseData(await (await running).Content.ReadAsStringAsync());
             var last = JsonDocument.Parse(events[^1]).RootElement;
             Assert.Contains("shutting down", last.GetProperty("error").GetProperty("message").GetString());
+            Assert.Equal((0, 0, 1), (server.Engine.Completed, server.Engine.Cancelled, server.Engine.Failed)); // counted, as an error
             await server.DisposeAsync();
         }
     }

@@ -91,13 +91,13 @@ public static class HfExporter
                 throw new InvalidOperationException($"internal error: the exported tensors do not match HF {modelType}: {string.Join("; ", problems.Take(5))}");
 
             AtomicFile.WriteAllText(Path.Combine(staging, ModelDirectory.ConfigFile), hfConfig.ToJsonString(HfJson.Indented) + "\n");
-            var generation = Path.Combine(modelDir, ModelDirectory.GenerationConfigFile);
-            if (File.Exists(generation)) File.Copy(generation, Path.Combine(staging, ModelDirectory.GenerationConfigFile), overwrite: true);
+            var generation = Path.Combine(modelDir, GenerationConfig.FileName);
+            if (File.Exists(generation)) File.Copy(generation, Path.Combine(staging, GenerationConfig.FileName), overwrite: true);
             else
             {
                 var gen = new JsonObject();
                 HfJson.WriteTokenIds(gen, cfg);
-                AtomicFile.WriteAllText(Path.Combine(staging, ModelDirectory.GenerationConfigFile), gen.ToJsonString(HfJson.Indented) + "\n");
+                AtomicFile.WriteAllText(Path.Combine(staging, GenerationConfig.FileName), gen.ToJsonString(HfJson.Indented) + "\n");
             }
             HfTokenizerFiles.Write(tokenizer, staging, cfg.MaxPositionEmbeddings, notes);
             HfStaging.Publish(staging, targetDir);

@@ -111,8 +111,8 @@ public static class HfImporter
                 ModelDirectory.Save(model, tokenizer, staging, Math.Min(256, cfg.MaxPositionEmbeddings));
                 parameters = model.ParameterCount();
             }
-            var generation = Path.Combine(sourceDir, ModelDirectory.GenerationConfigFile);
-            if (File.Exists(generation)) File.Copy(generation, Path.Combine(staging, ModelDirectory.GenerationConfigFile), overwrite: true);
+            var generation = Path.Combine(sourceDir, GenerationConfig.FileName);
+            if (File.Exists(generation)) File.Copy(generation, Path.Combine(staging, GenerationConfig.FileName), overwrite: true);
 
             var (check, _) = ModelDirectory.Load(staging); // strict name/shape validation of what was written
             check.Dispose();

@@ -1,0 +1,85 @@
+namespace HybridSharp.Server;
+
+/// <summary>
+/// The bounded queue of requests waiting for a batch row. A request whose client goes away while it waits leaves the
+/// queue at once (its place is free for the next client), unlike a channel, where it would hold its place until the
+/// model thread reached it.
+/// </summary>
+internal sealed class RequestQueue(int capacity)
+{
+    private readonly LinkedList<(GenerationRequest Request, CancellationTokenRegistration Registration)> _items = new();
+    private readonly SemaphoreSlim _signal = new(0);
+    private bool _completed;
+
+    /// <summary>Requests waiting now.</summary>
+    public int Count
+    {
+        get { lock (_items) return _items.Count; }
+    }
+
+    /// <summary>Raised (outside the lock) for a request that left the queue because it was cancelled.</summary>
+    public event Action<GenerationRequest>? Cancelled;
+
+    /// <summary>Adds a request; false when the queue is full or completed.</summary>
+    public bool TryAdd(GenerationRequest request)
+    {
+        lock (_items)
+        {
+            if (_completed || _items.Count >= capacity) return false;
+            var node = _items.AddLast((request, default));
+            // Registered under the lock: a callback that fires at once blocks until the node is fully in place.
+            node.Value = (request, request.Cancellation.Register(() => Remove(node)));
+        }
+        _signal.Release();
+        return true;
+    }
+
+    /// <summary>Takes the oldest waiting request, if any.</summary>
+    public bool TryTake(out GenerationRequest request)
+    {
+        CancellationTokenRegistration registration;
+        lock (_items)
+        {
+            if (_items.First is not { } first)
+            {
+                request = null!;
+                return false;
+            }
+            _items.RemoveFirst();
+            (request, registration) = first.Value;
+        }
+        registration.Dispose();
+        return true;
+    }
+
+    /// <summary>Waits until a request may be waiting; false once the queue is completed and empty.</summary>
+    public async Task<bool> WaitAsync(CancellationToken cancellation)
+    {
+        while (true)
+        {
+            lock (_items)
+            {
+                if (_items.Count > 0) return true;
+                if (_completed) return false;
+            }
+            await _signal.WaitAsync(cancellation).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>No more requests are accepted; waiters wake up.</summary>
+    public void Complete()
+    {
+        lock (_items) _completed = true;
+        _signal.Release();
+    }
+
+    private void Remove(LinkedListNode<(GenerationRequest Request, CancellationTokenRegistration Registration)> node)
+    {
+        lock (_items)
+        {
+            if (node.List is null) return; // already taken by the model thread
+            _items.Remove(node);
+        }
+        Cancelled?.Invoke(node.Value.Request);
+    }
+}
