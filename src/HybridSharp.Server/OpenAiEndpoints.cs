@@ -31,6 +31,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         [.. CommonFields, "messages", "max_completion_tokens", "top_logprobs", "tools", "tool_choice", "parallel_tool_calls", "response_format", "chat_template_kwargs"];
     private static readonly HashSet<string> CompletionFields = [.. CommonFields, "prompt", "echo", "best_of"];
     // Template stop strings that are special tokens never reach the text; watching for them would only hold text back.
+    private readonly bool _thinks = ReasoningSplitter.AppliesTo(template);
     private readonly string[] _chatStopStrings = template.StopStrings.Where(s => !tokenizer.SpecialTokens.ContainsKey(s)).ToArray();
 
     public void Map(WebApplication app)
@@ -166,7 +167,8 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
 
         var id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N")[..24];
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var response = new ResponseWriter(ctx, id, created, options.ModelId, chat);
+        var splitter = chat && _thinks ? new ReasoningSplitter(ReasoningSplitter.PromptOpensReasoning(prompt)) : null;
+        var response = new ResponseWriter(ctx, id, created, options.ModelId, chat, splitter);
         try
         {
             if (stream) await response.StreamAsync(request, includeUsage, echo ? prompt : null);

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using HybridSharp.Chat;
 using Microsoft.AspNetCore.Http;
 
 namespace HybridSharp.Server;
@@ -7,9 +8,11 @@ namespace HybridSharp.Server;
 /// <summary>
 /// Relays a request's <see cref="GenerationEvent"/>s to the client as one JSON response or as server-sent events
 /// (chat: role chunk, content chunks, finish chunk, optional usage chunk with <c>choices: []</c>, <c>[DONE]</c>;
-/// legacy completions: text chunks, finish chunk, optional usage chunk, <c>[DONE]</c>).
+/// legacy completions: text chunks, finish chunk, optional usage chunk, <c>[DONE]</c>). With a
+/// <see cref="ReasoningSplitter"/>, a thinking model's reasoning leaves as <c>reasoning_content</c> apart from
+/// <c>content</c> (in deltas when streaming).
 /// </summary>
-internal sealed class ResponseWriter(HttpContext ctx, string id, long created, string model, bool chat)
+internal sealed class ResponseWriter(HttpContext ctx, string id, long created, string model, bool chat, ReasoningSplitter? reasoning = null)
 {
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
@@ -39,9 +42,11 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
                         w.WriteNumber("index", 0);
                         if (chat)
                         {
+                            var (thought, answer) = SplitWhole(text.ToString());
                             w.WriteStartObject("message");
                             w.WriteString("role", "assistant");
-                            w.WriteString("content", text.ToString());
+                            w.WriteString("content", answer);
+                            if (thought is not null) w.WriteString("reasoning_content", thought);
                             w.WriteNull("refusal");
                             w.WriteEndObject();
                         }
@@ -72,6 +77,9 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
         {
             switch (e)
             {
+                case TextEvent t when reasoning is not null:
+                    await SendSplitAsync(reasoning.Push(t.Text));
+                    break;
                 case TextEvent t:
                     await SendAsync(Chunk(role: false, piece: t.Text, finish: null));
                     break;
@@ -79,6 +87,7 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
                     await SendAsync(JsonBytes.Error(err.Message, err.Type, null, null));
                     return;
                 case FinishEvent f:
+                    if (reasoning is not null) await SendSplitAsync(reasoning.Flush());
                     await SendAsync(Chunk(role: false, piece: chat ? null : "", finish: f.FinishReason));
                     if (includeUsage)
                         await SendAsync(JsonBytes.Object(w =>
@@ -103,8 +112,22 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
         w.WriteString("model", model);
     }
 
-    /// <summary>One chunk with a single choice: chat delta {role?, content?} or legacy text; usage null.</summary>
-    private byte[] Chunk(bool role, string? piece, string? finish) => JsonBytes.Object(w =>
+    private (string? Reasoning, string Content) SplitWhole(string text)
+    {
+        if (reasoning is null) return (null, text);
+        var (r1, c1) = reasoning.Push(text);
+        var (r2, c2) = reasoning.Flush();
+        return (reasoning.SawReasoning ? r1 + r2 : null, c1 + c2);
+    }
+
+    private async Task SendSplitAsync((string Reasoning, string Content) split)
+    {
+        if (split.Reasoning.Length > 0) await SendAsync(Chunk(role: false, piece: null, finish: null, thought: split.Reasoning));
+        if (split.Content.Length > 0) await SendAsync(Chunk(role: false, piece: split.Content, finish: null));
+    }
+
+    /// <summary>One chunk with a single choice: chat delta {role?, content?, reasoning_content?} or legacy text; usage null.</summary>
+    private byte[] Chunk(bool role, string? piece, string? finish, string? thought = null) => JsonBytes.Object(w =>
     {
         Header(w, ChunkObjectName);
         w.WriteStartArray("choices");
@@ -115,6 +138,7 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
             w.WriteStartObject("delta");
             if (role) w.WriteString("role", "assistant");
             if (piece is not null) w.WriteString("content", piece);
+            if (thought is not null) w.WriteString("reasoning_content", thought);
             w.WriteEndObject();
         }
         else w.WriteString("text", piece ?? "");

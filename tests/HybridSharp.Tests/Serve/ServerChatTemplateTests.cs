@@ -66,4 +66,34 @@ public sealed class ServerChatTemplateTests
         (status, body) = await Post("""{"model":"m","messages":[{"role":"assistant","tool_calls":[{"id":"c1","function":{"arguments":"{}"}}]}]}""");
         Assert.Equal((HttpStatusCode.BadRequest, "messages[0].tool_calls[0].function.name"), (status, body.GetProperty("error").GetProperty("param").GetString()));
     }
+
+    [Fact]
+    public async Task AThinkingTemplatesReasoningComesBackApartFromTheAnswer()
+    {
+        using var dir = new TempDir();
+        // The generation prompt opens a think block, so everything the model writes until </think> is reasoning.
+        File.WriteAllText(dir["t.jinja"], "{% for m in messages %}{{ m.content }}{% endfor %}{% if add_generation_prompt %}<think>\n{% endif %}{% if false %}</think>{% endif %}");
+        var tokenizer = new ByteTokenizer();
+        var cfg = SlotCacheTests.MixedConfig();
+        cfg.MaxPositionEmbeddings = 512;
+        using var model = new CausalLM(cfg, seed: 3);
+        await using var server = await HybridServer.StartAsync(model, tokenizer, ChatTemplate.For(tokenizer, templateFile: dir["t.jinja"]),
+            new ServerOptions { ModelId = "m", Port = 0, MaxTokens = 8 });
+        using var http = ServerFixture.NewClient(server.BaseAddress);
+
+        var raw = await http.PostAsync("v1/completions", ServerFixture.Json("""{"model":"m","prompt":"abc<think>\n","max_tokens":8,"temperature":0}"""));
+        var expected = JsonDocument.Parse(await raw.Content.ReadAsStringAsync()).RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        Assert.DoesNotContain("</think>", expected);
+
+        var whole = await http.PostAsync("v1/chat/completions", ServerFixture.Json("""{"model":"m","messages":[{"role":"user","content":"abc"}],"max_tokens":8,"temperature":0}"""));
+        var message = JsonDocument.Parse(await whole.Content.ReadAsStringAsync()).RootElement.GetProperty("choices")[0].GetProperty("message");
+        Assert.Equal(expected, message.GetProperty("reasoning_content").GetString());
+        Assert.Equal("", message.GetProperty("content").GetString());
+
+        var streamed = await http.PostAsync("v1/chat/completions", ServerFixture.Json("""{"model":"m","messages":[{"role":"user","content":"abc"}],"max_tokens":8,"temperature":0,"stream":true}"""));
+        var deltas = ServerFixture.SseData(await streamed.Content.ReadAsStringAsync())[..^1]
+            .Select(e => JsonDocument.Parse(e).RootElement.GetProperty("choices")[0].GetProperty("delta")).ToList();
+        Assert.Equal(expected, string.Concat(deltas.Select(d => d.TryGetProperty("reasoning_content", out var r) ? r.GetString() : "")));
+        Assert.All(deltas, d => Assert.False(d.TryGetProperty("content", out var c) && c.GetString()!.Length > 0));
+    }
 }
