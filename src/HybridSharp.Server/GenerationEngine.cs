@@ -147,14 +147,19 @@ public sealed class GenerationEngine : IDisposable
             sequence = new LiveSequence(request, _tokenizer, _model.Config.VocabSize);
             row = slots.OpenRow();
             long first;
+            TokenLogprob? logprob;
             using (NewDisposeScope())
             {
                 var ids = tensor(request.PromptIds.Select(i => (long)i).ToArray(), [1, request.PromptIds.Length], device: _model.LmHeadWeight.device);
-                var logits = _model.Forward(ids, row).select(1, -1);
+                var hidden = _model.ForwardHidden(ids, row);
+                // The head runs on the last position only, unless the prompt's own log-probabilities were asked for.
+                if (request.PromptLogprobs) sequence.EmitPromptLogprobs(_model.Head(hidden));
+                var logits = _model.Head(hidden.narrow(1, -1, 1)).select(1, 0);
                 first = sequence.Sample(logits);
+                logprob = sequence.Logprob(logits, first);
             }
             Interlocked.Increment(ref _generatedTokens);
-            if (sequence.Accept(first))
+            if (sequence.Accept(first, logprob))
             {
                 row.Dispose();
                 Close(sequence, error: null);
@@ -190,8 +195,9 @@ public sealed class GenerationEngine : IDisposable
             {
                 var s = live[r];
                 if (s.Request.Cancellation.IsCancellationRequested) continue;
-                long token = s.IsGreedy ? argmax![r] : s.Sample(logits.narrow(0, r, 1));
-                s.Accept(token);
+                var row = logits.narrow(0, r, 1);
+                long token = s.IsGreedy ? argmax![r] : s.Sample(row);
+                s.Accept(token, s.Logprob(row, token));
             }
         }
         Interlocked.Increment(ref _steps);

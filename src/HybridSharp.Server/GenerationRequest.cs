@@ -15,6 +15,10 @@ public sealed class GenerationRequest
     public IReadOnlyList<string> StopStrings { get; init; } = [];
     public required IReadOnlySet<int> StopTokens { get; init; }
     public CancellationToken Cancellation { get; init; }
+    /// <summary>Null: no log-probabilities. Otherwise each generated token's log-probability and this many alternatives (0–20).</summary>
+    public int? TopLogprobs { get; init; }
+    /// <summary>Also report the log-probability of every prompt token after the first (completions with echo).</summary>
+    public bool PromptLogprobs { get; init; }
 
     /// <summary>Events for this request, written by the model thread only.</summary>
     public Channel<GenerationEvent> Events { get; } = Channel.CreateUnbounded<GenerationEvent>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
@@ -25,6 +29,16 @@ public abstract record GenerationEvent;
 
 /// <summary>Text that is safe to emit (never a split UTF-8 character or a partial stop string).</summary>
 public sealed record TextEvent(string Text) : GenerationEvent;
+
+/// <summary>
+/// One token's log-probability under the model (log-softmax of its raw logits, before temperature or penalties) and the
+/// <see cref="GenerationRequest.TopLogprobs"/> most likely alternatives. <see cref="Logprob"/> is null for the first
+/// prompt token, which has no context.
+/// </summary>
+public sealed record TokenLogprob(int Id, double? Logprob, IReadOnlyList<(int Id, double Logprob)> Top);
+
+/// <summary>Log-probabilities of tokens, in order: prompt tokens first (echo), then each generated token as it is chosen.</summary>
+public sealed record LogprobEvent(IReadOnlyList<TokenLogprob> Tokens, bool Prompt) : GenerationEvent;
 
 /// <summary>The end: "stop" or "length", and token counts for <c>usage</c>.</summary>
 public sealed record FinishEvent(string FinishReason, int PromptTokens, int CompletionTokens) : GenerationEvent;

@@ -42,10 +42,65 @@ internal sealed class LiveSequence : IDisposable
         return Sampler.Sample(logits).item<long>();
     }
 
-    /// <summary>Consumes a chosen token: emits text, detects stop token / stop string / budget. Returns true when finished.</summary>
-    public bool Accept(long token)
+    /// <summary>
+    /// The chosen token's log-probability and the top alternatives from this row's raw logits [1, V], when the request
+    /// asked for them; null otherwise.
+    /// </summary>
+    public TokenLogprob? Logprob(Tensor logits, long token)
+    {
+        if (Request.TopLogprobs is not { } top) return null;
+        using var scope = NewDisposeScope();
+        var lp = logits.to_type(ScalarType.Float32).log_softmax(-1)[0];
+        double chosen = lp[token].item<float>();
+        var alternatives = new List<(int, double)>(top);
+        if (top > 0)
+        {
+            var (values, indices) = lp.topk(top);
+            var v = values.cpu().data<float>().ToArray();
+            var ix = indices.cpu().data<long>().ToArray();
+            for (int i = 0; i < v.Length; i++) alternatives.Add(((int)ix[i], v[i]));
+        }
+        return new TokenLogprob((int)token, chosen, alternatives);
+    }
+
+    /// <summary>Log-probabilities of the prompt's tokens from the prefill's logits [1, T, V] (echo with logprobs).</summary>
+    public void EmitPromptLogprobs(Tensor logits)
+    {
+        if (!Request.PromptLogprobs || Request.TopLogprobs is not { } top) return;
+        using var scope = NewDisposeScope();
+        var ids = Request.PromptIds;
+        var list = new List<TokenLogprob>(ids.Length) { new(ids[0], null, []) };
+        if (ids.Length > 1)
+        {
+            var lp = logits[0].narrow(0, 0, ids.Length - 1).to_type(ScalarType.Float32).log_softmax(-1); // position t predicts token t+1
+            var next = tensor(ids.Skip(1).Select(i => (long)i).ToArray(), device: lp.device);
+            var chosen = lp.gather(1, next.unsqueeze(1)).squeeze(1).cpu().data<float>().ToArray();
+            float[] values = [];
+            long[] indices = [];
+            if (top > 0)
+            {
+                var (v, ix) = lp.topk(top, dim: 1);
+                values = v.cpu().data<float>().ToArray();
+                indices = ix.cpu().data<long>().ToArray();
+            }
+            for (int t = 1; t < ids.Length; t++)
+            {
+                var alternatives = new List<(int, double)>(top);
+                for (int k = 0; k < top; k++) alternatives.Add(((int)indices[(t - 1) * top + k], values[(t - 1) * top + k]));
+                list.Add(new TokenLogprob(ids[t], chosen[t - 1], alternatives));
+            }
+        }
+        Request.Events.Writer.TryWrite(new LogprobEvent(list, Prompt: true));
+    }
+
+    /// <summary>
+    /// Consumes a chosen token (with its log-probability when asked for): emits text, detects stop token / stop string /
+    /// budget. Returns true when finished. A stop token is not part of the reply, so it has no log-probability event.
+    /// </summary>
+    public bool Accept(long token, TokenLogprob? logprob = null)
     {
         if (Request.StopTokens.Contains((int)token)) return Finish(FinishReason.Stop);
+        if (logprob is not null) Request.Events.Writer.TryWrite(new LogprobEvent([logprob], Prompt: false));
         Generated++;
         if (_penalised)
         {

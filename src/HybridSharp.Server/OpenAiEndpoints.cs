@@ -104,8 +104,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         if (model != options.ModelId) throw UnknownModel(model);
         if (RequestReader.Integer(root, "n") is { } n && n != 1) throw ApiException.BadRequest($"only n = 1 is supported, got {n}", "n");
         if (RequestReader.Integer(root, "best_of") is { } bestOf && bestOf != 1) throw ApiException.BadRequest($"only best_of = 1 is supported, got {bestOf}", "best_of");
-        if (RequestReader.Bool(root, "logprobs") || RequestReader.Integer(root, "top_logprobs") is > 0)
-            throw ApiException.BadRequest("logprobs are not supported", "logprobs");
+        int? topLogprobs = Logprobs(root, chat);
         if (RequestReader.Bool(root, "store")) throw ApiException.BadRequest("this server stores nothing; 'store' must be false", "store");
         if (chat) RequestReader.CheckNotYetSupported(root);
         bool stream = RequestReader.Bool(root, "stream");
@@ -156,6 +155,8 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
             StopStrings = chat ? [.. _chatStopStrings, .. userStops] : userStops,
             StopTokens = chat ? _chatStopTokens : _textStopTokens,
             Cancellation = lifetime.Token,
+            TopLogprobs = topLogprobs,
+            PromptLogprobs = echo && topLogprobs is not null,
         };
         if (!engine.TryEnqueue(request))
         {
@@ -168,7 +169,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         var id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N")[..24];
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var splitter = chat && _thinks ? new ReasoningSplitter(ReasoningSplitter.PromptOpensReasoning(prompt)) : null;
-        var response = new ResponseWriter(ctx, id, created, options.ModelId, chat, splitter);
+        var response = new ResponseWriter(ctx, id, created, options.ModelId, chat, tokenizer, splitter);
         try
         {
             if (stream) await response.StreamAsync(request, includeUsage, echo ? prompt : null);
@@ -178,6 +179,23 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         {
             await lifetime.CancelAsync();
         }
+    }
+
+    /// <summary>
+    /// How many alternatives per token to report, or null for no log-probabilities: chat takes <c>logprobs</c> (bool)
+    /// and <c>top_logprobs</c> (0–20); completions take <c>logprobs</c> as that number.
+    /// </summary>
+    private static int? Logprobs(JsonElement root, bool chat)
+    {
+        if (!chat)
+            return RequestReader.Integer(root, "logprobs") is { } n
+                ? n is >= 0 and <= 20 ? (int)n : throw ApiException.BadRequest($"'logprobs' must be between 0 and 20, got {n}", "logprobs")
+                : null;
+        bool wanted = RequestReader.Bool(root, "logprobs");
+        var top = RequestReader.Integer(root, "top_logprobs");
+        if (top is < 0 or > 20) throw ApiException.BadRequest($"'top_logprobs' must be between 0 and 20, got {top}", "top_logprobs");
+        if (top is not null && !wanted) throw ApiException.BadRequest("'top_logprobs' needs 'logprobs': true", "top_logprobs");
+        return wanted ? (int)(top ?? 0) : null;
     }
 
     private string RenderChat(JsonElement root)

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using HybridSharp.Chat;
+using HybridSharp.Data;
 using Microsoft.AspNetCore.Http;
 
 namespace HybridSharp.Server;
@@ -12,8 +13,12 @@ namespace HybridSharp.Server;
 /// <see cref="ReasoningSplitter"/>, a thinking model's reasoning leaves as <c>reasoning_content</c> apart from
 /// <c>content</c> (in deltas when streaming).
 /// </summary>
-internal sealed class ResponseWriter(HttpContext ctx, string id, long created, string model, bool chat, ReasoningSplitter? reasoning = null)
+internal sealed class ResponseWriter(HttpContext ctx, string id, long created, string model, bool chat, ITokenizer tokenizer,
+    ReasoningSplitter? reasoning = null)
 {
+    private readonly List<TokenLogprob> _logprobs = [];   // not yet written (streaming) or all of them (whole)
+    private bool _wantsLogprobs;
+    private int _textOffset;
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
@@ -23,6 +28,7 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
 
     public async Task WholeAsync(GenerationRequest request, string? echo)
     {
+        _wantsLogprobs = request.TopLogprobs is not null;
         var text = new StringBuilder(echo);
         await foreach (var e in request.Events.Reader.ReadAllAsync(ctx.RequestAborted))
         {
@@ -30,6 +36,9 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
             {
                 case TextEvent t:
                     text.Append(t.Text);
+                    break;
+                case LogprobEvent l:
+                    _logprobs.AddRange(l.Tokens);
                     break;
                 case ErrorEvent err:
                     throw new ApiException(500, err.Message, err.Type, null, null);
@@ -51,7 +60,7 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
                             w.WriteEndObject();
                         }
                         else w.WriteString("text", text.ToString());
-                        w.WriteNull("logprobs");
+                        WriteLogprobs(w);
                         w.WriteString("finish_reason", f.FinishReason);
                         w.WriteEndObject();
                         w.WriteEndArray();
@@ -66,6 +75,7 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
 
     public async Task StreamAsync(GenerationRequest request, bool includeUsage, string? echo)
     {
+        _wantsLogprobs = request.TopLogprobs is not null;
         var response = ctx.Response;
         response.StatusCode = 200;
         response.ContentType = "text/event-stream";
@@ -82,6 +92,10 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
                     break;
                 case TextEvent t:
                     await SendAsync(Chunk(role: false, piece: t.Text, finish: null));
+                    break;
+                case LogprobEvent l:
+                    // Written with the next chunk: text may be held back (a split character, a possible stop string).
+                    _logprobs.AddRange(l.Tokens);
                     break;
                 case ErrorEvent err:
                     await SendAsync(JsonBytes.Error(err.Message, err.Type, null, null));
@@ -142,7 +156,7 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
             w.WriteEndObject();
         }
         else w.WriteString("text", piece ?? "");
-        w.WriteNull("logprobs");
+        WriteLogprobs(w);
         if (finish is null) w.WriteNull("finish_reason"); else w.WriteString("finish_reason", finish);
         w.WriteEndObject();
         w.WriteEndArray();
@@ -156,5 +170,77 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
         await body.WriteAsync(json, ctx.RequestAborted);
         await body.WriteAsync(EventEnd, ctx.RequestAborted);
         await body.FlushAsync(ctx.RequestAborted);
+    }
+
+    /// <summary>
+    /// <c>logprobs</c> of a choice from the entries gathered so far (then cleared): chat's
+    /// <c>{"content": [{token, logprob, bytes, top_logprobs}], "refusal": null}</c>, or the legacy completions form
+    /// <c>{tokens, token_logprobs, top_logprobs, text_offset}</c>; null when not asked for.
+    /// </summary>
+    private void WriteLogprobs(Utf8JsonWriter w)
+    {
+        if (!_wantsLogprobs)
+        {
+            w.WriteNull("logprobs");
+            return;
+        }
+        w.WriteStartObject("logprobs");
+        if (chat)
+        {
+            w.WriteStartArray("content");
+            foreach (var t in _logprobs)
+            {
+                w.WriteStartObject();
+                WriteToken(w, t.Id, t.Logprob ?? 0);
+                w.WriteStartArray("top_logprobs");
+                foreach (var (alt, lp) in t.Top)
+                {
+                    w.WriteStartObject();
+                    WriteToken(w, alt, lp);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteNull("refusal");
+        }
+        else
+        {
+            w.WriteStartArray("tokens");
+            foreach (var t in _logprobs) w.WriteStringValue(tokenizer.Decode([t.Id]));
+            w.WriteEndArray();
+            w.WriteStartArray("token_logprobs");
+            foreach (var t in _logprobs)
+                if (t.Logprob is { } lp) w.WriteNumberValue(lp); else w.WriteNullValue();
+            w.WriteEndArray();
+            w.WriteStartArray("top_logprobs");
+            foreach (var t in _logprobs)
+            {
+                if (t.Logprob is null) { w.WriteNullValue(); continue; }
+                w.WriteStartObject();
+                foreach (var (alt, lp) in t.Top) w.WriteNumber(tokenizer.Decode([alt]), lp);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("text_offset");
+            foreach (var t in _logprobs)
+            {
+                w.WriteNumberValue(_textOffset);
+                _textOffset += tokenizer.Decode([t.Id]).Length;
+            }
+            w.WriteEndArray();
+        }
+        w.WriteEndObject();
+        _logprobs.Clear();
+    }
+
+    private void WriteToken(Utf8JsonWriter w, int id, double logprob)
+    {
+        w.WriteString("token", tokenizer.Decode([id]));
+        w.WriteNumber("logprob", logprob);
+        w.WriteStartArray("bytes");
+        foreach (var b in tokenizer.TokenBytes(id)) w.WriteNumberValue(b);
+        w.WriteEndArray();
     }
 }
