@@ -92,7 +92,7 @@ public sealed class GenerationEngine : IDisposable
                     while (_queue.TryTake(out var queued)) FailQueued(queued, "the server is shutting down");
                     break;
                 }
-                while (live.Count < _maxBatch && _queue.TryTake(out var request)) Admit(request, slots, live);
+                while (live.Count < _maxBatch && _queue.TryTake(_maxBatch - live.Count, out var request)) Admit(request, slots, live);
                 if (live.Count == 0)
                 {
                     if (!WaitForWork()) break;
@@ -140,41 +140,53 @@ public sealed class GenerationEngine : IDisposable
             Interlocked.Increment(ref _cancelled);
             return;
         }
-        LiveSequence? sequence = null;
+        request.Remaining = request.Choices;
+        int firstRow = live.Count;
         InferenceCache? row = null;
         try
         {
-            sequence = new LiveSequence(request, _tokenizer, _model.Config.VocabSize);
+            var sequences = Enumerable.Range(0, request.Choices).Select(i => new LiveSequence(request, _tokenizer, _model.Config.VocabSize, i)).ToList();
             row = slots.OpenRow();
-            long first;
-            TokenLogprob? logprob;
             using (NewDisposeScope())
             {
                 var ids = tensor(request.PromptIds.Select(i => (long)i).ToArray(), [1, request.PromptIds.Length], device: _model.LmHeadWeight.device);
                 var hidden = _model.ForwardHidden(ids, row);
                 // The head runs on the last position only, unless the prompt's own log-probabilities were asked for.
-                if (request.PromptLogprobs) sequence.EmitPromptLogprobs(_model.Head(hidden));
+                if (request.PromptLogprobs) sequences[0].EmitPromptLogprobs(_model.Head(hidden));
                 var logits = _model.Head(hidden.narrow(1, -1, 1)).select(1, 0);
-                first = sequence.Sample(logits);
-                logprob = sequence.Logprob(logits, first);
+                // The prompt is prefilled once; every further choice starts from a copy of that row.
+                int prefilled = slots.CommitRow(row);
+                row = null;
+                live.Add(sequences[0]);
+                for (int i = 1; i < sequences.Count; i++)
+                {
+                    slots.Fork(prefilled);
+                    live.Add(sequences[i]);
+                }
+                foreach (var sequence in sequences)
+                {
+                    long first = sequence.Sample(logits);
+                    sequence.Accept(first, sequence.Logprob(logits, first));
+                }
             }
-            Interlocked.Increment(ref _generatedTokens);
-            if (sequence.Accept(first, logprob))
-            {
-                row.Dispose();
-                Close(sequence, error: null);
-                return;
-            }
-            slots.CommitRow(row);
-            row = null;
-            live.Add(sequence);
+            Interlocked.Add(ref _generatedTokens, request.Choices);
+            Leave(slots, live);
             Volatile.Write(ref _active, live.Count);
         }
         catch (Exception ex)
         {
             row?.Dispose();
-            if (sequence is not null) Close(sequence, error: $"prefill failed: {ex.Message.Split('\n')[0]}");
-            else FailQueued(request, $"prefill failed: {ex.Message.Split('\n')[0]}");
+            string message = $"prefill failed: {ex.Message.Split('\n')[0]}";
+            if (live.Count > firstRow)
+            {
+                for (int r = live.Count - 1; r >= firstRow; r--)
+                {
+                    slots.Remove(r);
+                    Close(live[r], message);
+                    live.RemoveAt(r);
+                }
+            }
+            else FailQueued(request, message);
         }
     }
 
@@ -202,8 +214,14 @@ public sealed class GenerationEngine : IDisposable
         }
         Interlocked.Increment(ref _steps);
         Interlocked.Add(ref _generatedTokens, n);
-        // Leave: walk down so that moving the last row into a freed one never skips a row.
-        for (int r = n - 1; r >= 0; r--)
+        Leave(slots, live);
+    }
+
+    /// <summary>Finished and cancelled sequences leave and free their rows.</summary>
+    private void Leave(SlotCache slots, List<LiveSequence> live)
+    {
+        // Walk down so that moving the last row into a freed one never skips a row.
+        for (int r = live.Count - 1; r >= 0; r--)
         {
             var s = live[r];
             if (!s.Finished && !s.Request.Cancellation.IsCancellationRequested) continue;
@@ -215,11 +233,15 @@ public sealed class GenerationEngine : IDisposable
         }
     }
 
+    /// <summary>Ends a sequence; requests (not choices) are counted, by their first choice.</summary>
     private void Close(LiveSequence s, string? error)
     {
-        if (error is not null) { s.Fail(error, ApiException.Server); Interlocked.Increment(ref _failed); }
-        else if (!s.Finished) { s.Abandon(); Interlocked.Increment(ref _cancelled); }
-        else Interlocked.Increment(ref _completed);
+        long dummy = 0;
+        ref long counter = ref dummy;
+        if (error is not null) { s.Fail(error, ApiException.Server); counter = ref _failed; }
+        else if (!s.Finished) { s.Abandon(); counter = ref _cancelled; }
+        else counter = ref _completed;
+        if (s.Index == 0) Interlocked.Increment(ref counter);
         s.Dispose();
     }
 

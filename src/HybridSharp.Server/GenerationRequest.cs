@@ -15,6 +15,10 @@ public sealed class GenerationRequest
     public IReadOnlyList<string> StopStrings { get; init; } = [];
     public required IReadOnlySet<int> StopTokens { get; init; }
     public CancellationToken Cancellation { get; init; }
+    /// <summary>Continuations of the prompt (OpenAI's <c>n</c>): prefilled once, then each samples with seed + its index.</summary>
+    public int Choices { get; init; } = 1;
+    /// <summary>Choices not finished yet; the event channel completes when it reaches 0 (model thread only).</summary>
+    internal int Remaining { get; set; }
     /// <summary>Null: no log-probabilities. Otherwise each generated token's log-probability and this many alternatives (0–20).</summary>
     public int? TopLogprobs { get; init; }
     /// <summary>Also report the log-probability of every prompt token after the first (completions with echo).</summary>
@@ -28,7 +32,7 @@ public sealed class GenerationRequest
 public abstract record GenerationEvent;
 
 /// <summary>Text that is safe to emit (never a split UTF-8 character or a partial stop string).</summary>
-public sealed record TextEvent(string Text) : GenerationEvent;
+public sealed record TextEvent(string Text, int Index = 0) : GenerationEvent;
 
 /// <summary>
 /// One token's log-probability under the model (log-softmax of its raw logits, before temperature or penalties) and the
@@ -38,10 +42,10 @@ public sealed record TextEvent(string Text) : GenerationEvent;
 public sealed record TokenLogprob(int Id, double? Logprob, IReadOnlyList<(int Id, double Logprob)> Top);
 
 /// <summary>Log-probabilities of tokens, in order: prompt tokens first (echo), then each generated token as it is chosen.</summary>
-public sealed record LogprobEvent(IReadOnlyList<TokenLogprob> Tokens, bool Prompt) : GenerationEvent;
+public sealed record LogprobEvent(IReadOnlyList<TokenLogprob> Tokens, bool Prompt, int Index = 0) : GenerationEvent;
 
-/// <summary>The end: "stop" or "length", and token counts for <c>usage</c>.</summary>
-public sealed record FinishEvent(string FinishReason, int PromptTokens, int CompletionTokens) : GenerationEvent;
+/// <summary>The end of choice <paramref name="Index"/>: "stop" or "length", and token counts for <c>usage</c>.</summary>
+public sealed record FinishEvent(string FinishReason, int PromptTokens, int CompletionTokens, int Index = 0) : GenerationEvent;
 
 /// <summary>Generation failed or the server stopped it.</summary>
 public sealed record ErrorEvent(string Message, string Type) : GenerationEvent;

@@ -32,13 +32,4 @@ internal static class JsonBytes
         if (code is null) w.WriteNull("code"); else w.WriteString("code", code);
         w.WriteEndObject();
     });
-
-    public static void Usage(Utf8JsonWriter w, FinishEvent finish)
-    {
-        w.WriteStartObject("usage");
-        w.WriteNumber("prompt_tokens", finish.PromptTokens);
-        w.WriteNumber("completion_tokens", finish.CompletionTokens);
-        w.WriteNumber("total_tokens", finish.PromptTokens + finish.CompletionTokens);
-        w.WriteEndObject();
-    }
 }

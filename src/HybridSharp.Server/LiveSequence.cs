@@ -14,10 +14,11 @@ internal sealed class LiveSequence : IDisposable
     private readonly StopStringFilter _filter;
     private readonly bool _penalised;
 
-    public LiveSequence(GenerationRequest request, ITokenizer tokenizer, long vocab)
+    public LiveSequence(GenerationRequest request, ITokenizer tokenizer, long vocab, int index = 0)
     {
         Request = request;
-        Sampler = new Sampler(request.Sampling, 1, vocab);
+        Index = index;
+        Sampler = new Sampler(request.Sampling with { Seed = request.Sampling.Seed + index }, 1, vocab);
         _decoder = new StreamingTextDecoder(tokenizer);
         _filter = new StopStringFilter(request.StopStrings);
         var s = request.Sampling;
@@ -27,6 +28,8 @@ internal sealed class LiveSequence : IDisposable
     }
 
     public GenerationRequest Request { get; }
+    /// <summary>Which of the request's choices this is.</summary>
+    public int Index { get; }
     public Sampler Sampler { get; }
     /// <summary>Plain argmax: can share one batched argmax with other greedy rows.</summary>
     public bool IsGreedy { get; }
@@ -100,7 +103,7 @@ internal sealed class LiveSequence : IDisposable
     public bool Accept(long token, TokenLogprob? logprob = null)
     {
         if (Request.StopTokens.Contains((int)token)) return Finish(FinishReason.Stop);
-        if (logprob is not null) Request.Events.Writer.TryWrite(new LogprobEvent([logprob], Prompt: false));
+        if (logprob is not null) Request.Events.Writer.TryWrite(new LogprobEvent([logprob], Prompt: false, Index));
         Generated++;
         if (_penalised)
         {
@@ -137,14 +140,14 @@ internal sealed class LiveSequence : IDisposable
 
     private void Emit(string text)
     {
-        if (text.Length > 0) Request.Events.Writer.TryWrite(new TextEvent(text));
+        if (text.Length > 0) Request.Events.Writer.TryWrite(new TextEvent(text, Index));
     }
 
     private bool Finish(string reason)
     {
         Finished = true;
-        Request.Events.Writer.TryWrite(new FinishEvent(reason, Request.PromptIds.Length, Generated));
-        Request.Events.Writer.TryComplete();
+        Request.Events.Writer.TryWrite(new FinishEvent(reason, Request.PromptIds.Length, Generated, Index));
+        if (--Request.Remaining <= 0) Request.Events.Writer.TryComplete();
         return true;
     }
 

@@ -102,7 +102,9 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         RequestReader.OnlyKnownFields(root, chat ? ChatFields : CompletionFields, chat ? "/v1/chat/completions" : "/v1/completions");
         var model = RequestReader.String(root, "model") ?? throw ApiException.BadRequest("'model' is required", "model");
         if (model != options.ModelId) throw UnknownModel(model);
-        if (RequestReader.Integer(root, "n") is { } n && n != 1) throw ApiException.BadRequest($"only n = 1 is supported, got {n}", "n");
+        int choices = (int)(RequestReader.Integer(root, "n") ?? 1);
+        if (choices < 1 || choices > options.MaxBatch)
+            throw ApiException.BadRequest($"'n' must be between 1 and {options.MaxBatch} (the server's --max-batch), got {choices}", "n");
         if (RequestReader.Integer(root, "best_of") is { } bestOf && bestOf != 1) throw ApiException.BadRequest($"only best_of = 1 is supported, got {bestOf}", "best_of");
         int? topLogprobs = Logprobs(root, chat);
         if (RequestReader.Bool(root, "store")) throw ApiException.BadRequest("this server stores nothing; 'store' must be false", "store");
@@ -156,6 +158,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
             StopTokens = chat ? _chatStopTokens : _textStopTokens,
             Cancellation = lifetime.Token,
             TopLogprobs = topLogprobs,
+            Choices = choices,
             PromptLogprobs = echo && topLogprobs is not null,
         };
         if (!engine.TryEnqueue(request))
@@ -168,8 +171,9 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
 
         var id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N")[..24];
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        var splitter = chat && _thinks ? new ReasoningSplitter(ReasoningSplitter.PromptOpensReasoning(prompt)) : null;
-        var response = new ResponseWriter(ctx, id, created, options.ModelId, chat, tokenizer, splitter);
+        bool opensReasoning = ReasoningSplitter.PromptOpensReasoning(prompt);
+        var response = new ResponseWriter(ctx, id, created, options.ModelId, chat, tokenizer,
+            chat && _thinks ? () => new ReasoningSplitter(opensReasoning) : null);
         try
         {
             if (stream) await response.StreamAsync(request, includeUsage, echo ? prompt : null);

@@ -34,13 +34,16 @@ internal sealed class RequestQueue(int capacity)
         return true;
     }
 
-    /// <summary>Takes the oldest waiting request, if any.</summary>
-    public bool TryTake(out GenerationRequest request)
+    /// <summary>Takes the oldest waiting request, if any (whatever rows it needs).</summary>
+    public bool TryTake(out GenerationRequest request) => TryTake(int.MaxValue, out request);
+
+    /// <summary>Takes the oldest waiting request if its choices fit in <paramref name="freeRows"/> (first come, first served).</summary>
+    public bool TryTake(int freeRows, out GenerationRequest request)
     {
         CancellationTokenRegistration registration;
         lock (_items)
         {
-            if (_items.First is not { } first)
+            if (_items.First is not { } first || first.Value.Request.Choices > freeRows)
             {
                 request = null!;
                 return false;

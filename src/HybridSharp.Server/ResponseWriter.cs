@@ -8,114 +8,142 @@ namespace HybridSharp.Server;
 
 /// <summary>
 /// Relays a request's <see cref="GenerationEvent"/>s to the client as one JSON response or as server-sent events
-/// (chat: role chunk, content chunks, finish chunk, optional usage chunk with <c>choices: []</c>, <c>[DONE]</c>;
-/// legacy completions: text chunks, finish chunk, optional usage chunk, <c>[DONE]</c>). With a
-/// <see cref="ReasoningSplitter"/>, a thinking model's reasoning leaves as <c>reasoning_content</c> apart from
-/// <c>content</c> (in deltas when streaming).
+/// (chat: role chunk, content chunks, finish chunk per choice, optional usage chunk with <c>choices: []</c>,
+/// <c>[DONE]</c>; legacy completions: text chunks, finish chunk per choice, optional usage chunk, <c>[DONE]</c>). For a
+/// thinking template (<see cref="ReasoningSplitter"/>), reasoning leaves as <c>reasoning_content</c> apart from
+/// <c>content</c>. Log-probabilities ride on the next chunk of their choice.
 /// </summary>
 internal sealed class ResponseWriter(HttpContext ctx, string id, long created, string model, bool chat, ITokenizer tokenizer,
-    ReasoningSplitter? reasoning = null)
+    Func<ReasoningSplitter>? newSplitter = null)
 {
-    private readonly List<TokenLogprob> _logprobs = [];   // not yet written (streaming) or all of them (whole)
-    private bool _wantsLogprobs;
-    private int _textOffset;
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
 
+    /// <summary>What one choice has produced so far.</summary>
+    private sealed class Choice(ReasoningSplitter? splitter)
+    {
+        public readonly StringBuilder Text = new();
+        public readonly List<TokenLogprob> Logprobs = []; // not yet written (streaming) or all of them (whole)
+        public readonly ReasoningSplitter? Splitter = splitter;
+        public FinishEvent? Finish;
+        public int TextOffset;
+    }
+
+    private Choice[] _choices = [];
+    private bool _wantsLogprobs;
+
     private string ObjectName => chat ? "chat.completion" : "text_completion";
     private string ChunkObjectName => chat ? "chat.completion.chunk" : "text_completion";
 
-    public async Task WholeAsync(GenerationRequest request, string? echo)
+    private void Start(GenerationRequest request)
     {
         _wantsLogprobs = request.TopLogprobs is not null;
-        var text = new StringBuilder(echo);
+        _choices = [.. Enumerable.Range(0, request.Choices).Select(_ => new Choice(chat ? newSplitter?.Invoke() : null))];
+    }
+
+    public async Task WholeAsync(GenerationRequest request, string? echo)
+    {
+        Start(request);
+        foreach (var c in _choices) c.Text.Append(echo);
         await foreach (var e in request.Events.Reader.ReadAllAsync(ctx.RequestAborted))
         {
             switch (e)
             {
                 case TextEvent t:
-                    text.Append(t.Text);
+                    _choices[t.Index].Text.Append(t.Text);
                     break;
                 case LogprobEvent l:
-                    _logprobs.AddRange(l.Tokens);
+                    // Prompt log-probabilities (echo) belong to every choice.
+                    foreach (var c in l.Prompt ? _choices : [_choices[l.Index]]) c.Logprobs.AddRange(l.Tokens);
                     break;
                 case ErrorEvent err:
                     throw new ApiException(500, err.Message, err.Type, null, null);
                 case FinishEvent f:
-                    await OpenAiEndpoints.WriteJson(ctx, 200, w =>
-                    {
-                        Header(w, ObjectName);
-                        w.WriteStartArray("choices");
-                        w.WriteStartObject();
-                        w.WriteNumber("index", 0);
-                        if (chat)
-                        {
-                            var (thought, answer) = SplitWhole(text.ToString());
-                            w.WriteStartObject("message");
-                            w.WriteString("role", "assistant");
-                            w.WriteString("content", answer);
-                            if (thought is not null) w.WriteString("reasoning_content", thought);
-                            w.WriteNull("refusal");
-                            w.WriteEndObject();
-                        }
-                        else w.WriteString("text", text.ToString());
-                        WriteLogprobs(w);
-                        w.WriteString("finish_reason", f.FinishReason);
-                        w.WriteEndObject();
-                        w.WriteEndArray();
-                        JsonBytes.Usage(w, f);
-                    });
-                    return;
+                    _choices[f.Index].Finish = f;
+                    break;
             }
         }
         ctx.RequestAborted.ThrowIfCancellationRequested();
-        throw new ApiException(500, "generation ended without a result", ApiException.Server);
+        if (_choices.Any(c => c.Finish is null)) throw new ApiException(500, "generation ended without a result", ApiException.Server);
+        await OpenAiEndpoints.WriteJson(ctx, 200, w =>
+        {
+            Header(w, ObjectName);
+            w.WriteStartArray("choices");
+            for (int i = 0; i < _choices.Length; i++)
+            {
+                var c = _choices[i];
+                w.WriteStartObject();
+                w.WriteNumber("index", i);
+                if (chat)
+                {
+                    var (thought, answer) = SplitWhole(c);
+                    w.WriteStartObject("message");
+                    w.WriteString("role", "assistant");
+                    w.WriteString("content", answer);
+                    if (thought is not null) w.WriteString("reasoning_content", thought);
+                    w.WriteNull("refusal");
+                    w.WriteEndObject();
+                }
+                else w.WriteString("text", c.Text.ToString());
+                WriteLogprobs(w, c);
+                w.WriteString("finish_reason", c.Finish!.FinishReason);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            WriteUsage(w);
+        });
     }
 
     public async Task StreamAsync(GenerationRequest request, bool includeUsage, string? echo)
     {
-        _wantsLogprobs = request.TopLogprobs is not null;
+        Start(request);
         var response = ctx.Response;
         response.StatusCode = 200;
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
-        if (chat) await SendAsync(Chunk(role: true, piece: "", finish: null));
-        else if (!string.IsNullOrEmpty(echo)) await SendAsync(Chunk(role: false, piece: echo, finish: null));
+        for (int i = 0; i < _choices.Length; i++)
+        {
+            if (chat) await SendAsync(Chunk(i, role: true, piece: "", finish: null));
+            else if (!string.IsNullOrEmpty(echo)) await SendAsync(Chunk(i, role: false, piece: echo, finish: null));
+        }
         await foreach (var e in request.Events.Reader.ReadAllAsync(ctx.RequestAborted))
         {
             switch (e)
             {
-                case TextEvent t when reasoning is not null:
-                    await SendSplitAsync(reasoning.Push(t.Text));
+                case TextEvent t when _choices[t.Index].Splitter is { } splitter:
+                    await SendSplitAsync(t.Index, splitter.Push(t.Text));
                     break;
                 case TextEvent t:
-                    await SendAsync(Chunk(role: false, piece: t.Text, finish: null));
+                    await SendAsync(Chunk(t.Index, role: false, piece: t.Text, finish: null));
                     break;
                 case LogprobEvent l:
-                    // Written with the next chunk: text may be held back (a split character, a possible stop string).
-                    _logprobs.AddRange(l.Tokens);
+                    // Written with the next chunk of the choice: text may be held back (a split character, a possible stop string).
+                    foreach (var c in l.Prompt ? _choices : [_choices[l.Index]]) c.Logprobs.AddRange(l.Tokens);
                     break;
                 case ErrorEvent err:
                     await SendAsync(JsonBytes.Error(err.Message, err.Type, null, null));
                     return;
                 case FinishEvent f:
-                    if (reasoning is not null) await SendSplitAsync(reasoning.Flush());
-                    await SendAsync(Chunk(role: false, piece: chat ? null : "", finish: f.FinishReason));
-                    if (includeUsage)
-                        await SendAsync(JsonBytes.Object(w =>
-                        {
-                            Header(w, ChunkObjectName);
-                            w.WriteStartArray("choices");
-                            w.WriteEndArray();
-                            JsonBytes.Usage(w, f);
-                        }));
-                    await response.Body.WriteAsync(Done, ctx.RequestAborted);
-                    await response.Body.FlushAsync(ctx.RequestAborted);
-                    return;
+                    _choices[f.Index].Finish = f;
+                    if (_choices[f.Index].Splitter is { } last) await SendSplitAsync(f.Index, last.Flush());
+                    await SendAsync(Chunk(f.Index, role: false, piece: chat ? null : "", finish: f.FinishReason));
+                    break;
             }
         }
+        ctx.RequestAborted.ThrowIfCancellationRequested();
+        if (_choices.Any(c => c.Finish is null)) return; // ended without a result: the stream just stops
+        if (includeUsage)
+            await SendAsync(JsonBytes.Object(w =>
+            {
+                Header(w, ChunkObjectName);
+                w.WriteStartArray("choices");
+                w.WriteEndArray();
+                WriteUsage(w);
+            }));
+        await response.Body.WriteAsync(Done, ctx.RequestAborted);
+        await response.Body.FlushAsync(ctx.RequestAborted);
     }
 
     private void Header(Utf8JsonWriter w, string objectName)
@@ -126,27 +154,38 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
         w.WriteString("model", model);
     }
 
-    private (string? Reasoning, string Content) SplitWhole(string text)
+    /// <summary>Usage of the whole request: the prompt once, the completion tokens of all choices.</summary>
+    private void WriteUsage(Utf8JsonWriter w)
     {
-        if (reasoning is null) return (null, text);
-        var (r1, c1) = reasoning.Push(text);
-        var (r2, c2) = reasoning.Flush();
-        return (reasoning.SawReasoning ? r1 + r2 : null, c1 + c2);
+        int prompt = _choices[0].Finish!.PromptTokens, completion = _choices.Sum(c => c.Finish!.CompletionTokens);
+        w.WriteStartObject("usage");
+        w.WriteNumber("prompt_tokens", prompt);
+        w.WriteNumber("completion_tokens", completion);
+        w.WriteNumber("total_tokens", prompt + completion);
+        w.WriteEndObject();
     }
 
-    private async Task SendSplitAsync((string Reasoning, string Content) split)
+    private static (string? Reasoning, string Content) SplitWhole(Choice c)
     {
-        if (split.Reasoning.Length > 0) await SendAsync(Chunk(role: false, piece: null, finish: null, thought: split.Reasoning));
-        if (split.Content.Length > 0) await SendAsync(Chunk(role: false, piece: split.Content, finish: null));
+        if (c.Splitter is not { } splitter) return (null, c.Text.ToString());
+        var (r1, c1) = splitter.Push(c.Text.ToString());
+        var (r2, c2) = splitter.Flush();
+        return (splitter.SawReasoning ? r1 + r2 : null, c1 + c2);
+    }
+
+    private async Task SendSplitAsync(int index, (string Reasoning, string Content) split)
+    {
+        if (split.Reasoning.Length > 0) await SendAsync(Chunk(index, role: false, piece: null, finish: null, thought: split.Reasoning));
+        if (split.Content.Length > 0) await SendAsync(Chunk(index, role: false, piece: split.Content, finish: null));
     }
 
     /// <summary>One chunk with a single choice: chat delta {role?, content?, reasoning_content?} or legacy text; usage null.</summary>
-    private byte[] Chunk(bool role, string? piece, string? finish, string? thought = null) => JsonBytes.Object(w =>
+    private byte[] Chunk(int index, bool role, string? piece, string? finish, string? thought = null) => JsonBytes.Object(w =>
     {
         Header(w, ChunkObjectName);
         w.WriteStartArray("choices");
         w.WriteStartObject();
-        w.WriteNumber("index", 0);
+        w.WriteNumber("index", index);
         if (chat)
         {
             w.WriteStartObject("delta");
@@ -156,28 +195,19 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
             w.WriteEndObject();
         }
         else w.WriteString("text", piece ?? "");
-        WriteLogprobs(w);
+        WriteLogprobs(w, _choices[index]);
         if (finish is null) w.WriteNull("finish_reason"); else w.WriteString("finish_reason", finish);
         w.WriteEndObject();
         w.WriteEndArray();
         w.WriteNull("usage");
     });
 
-    private async Task SendAsync(byte[] json)
-    {
-        var body = ctx.Response.Body;
-        await body.WriteAsync(DataPrefix, ctx.RequestAborted);
-        await body.WriteAsync(json, ctx.RequestAborted);
-        await body.WriteAsync(EventEnd, ctx.RequestAborted);
-        await body.FlushAsync(ctx.RequestAborted);
-    }
-
     /// <summary>
     /// <c>logprobs</c> of a choice from the entries gathered so far (then cleared): chat's
     /// <c>{"content": [{token, logprob, bytes, top_logprobs}], "refusal": null}</c>, or the legacy completions form
     /// <c>{tokens, token_logprobs, top_logprobs, text_offset}</c>; null when not asked for.
     /// </summary>
-    private void WriteLogprobs(Utf8JsonWriter w)
+    private void WriteLogprobs(Utf8JsonWriter w, Choice c)
     {
         if (!_wantsLogprobs)
         {
@@ -188,7 +218,7 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
         if (chat)
         {
             w.WriteStartArray("content");
-            foreach (var t in _logprobs)
+            foreach (var t in c.Logprobs)
             {
                 w.WriteStartObject();
                 WriteToken(w, t.Id, t.Logprob ?? 0);
@@ -208,14 +238,14 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
         else
         {
             w.WriteStartArray("tokens");
-            foreach (var t in _logprobs) w.WriteStringValue(tokenizer.Decode([t.Id]));
+            foreach (var t in c.Logprobs) w.WriteStringValue(tokenizer.Decode([t.Id]));
             w.WriteEndArray();
             w.WriteStartArray("token_logprobs");
-            foreach (var t in _logprobs)
+            foreach (var t in c.Logprobs)
                 if (t.Logprob is { } lp) w.WriteNumberValue(lp); else w.WriteNullValue();
             w.WriteEndArray();
             w.WriteStartArray("top_logprobs");
-            foreach (var t in _logprobs)
+            foreach (var t in c.Logprobs)
             {
                 if (t.Logprob is null) { w.WriteNullValue(); continue; }
                 w.WriteStartObject();
@@ -224,15 +254,15 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
             }
             w.WriteEndArray();
             w.WriteStartArray("text_offset");
-            foreach (var t in _logprobs)
+            foreach (var t in c.Logprobs)
             {
-                w.WriteNumberValue(_textOffset);
-                _textOffset += tokenizer.Decode([t.Id]).Length;
+                w.WriteNumberValue(c.TextOffset);
+                c.TextOffset += tokenizer.Decode([t.Id]).Length;
             }
             w.WriteEndArray();
         }
         w.WriteEndObject();
-        _logprobs.Clear();
+        c.Logprobs.Clear();
     }
 
     private void WriteToken(Utf8JsonWriter w, int id, double logprob)
@@ -242,5 +272,14 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
         w.WriteStartArray("bytes");
         foreach (var b in tokenizer.TokenBytes(id)) w.WriteNumberValue(b);
         w.WriteEndArray();
+    }
+
+    private async Task SendAsync(byte[] json)
+    {
+        var body = ctx.Response.Body;
+        await body.WriteAsync(DataPrefix, ctx.RequestAborted);
+        await body.WriteAsync(json, ctx.RequestAborted);
+        await body.WriteAsync(EventEnd, ctx.RequestAborted);
+        await body.FlushAsync(ctx.RequestAborted);
     }
 }

@@ -73,6 +73,19 @@ public sealed class SlotCache : IDisposable
     }
 
     /// <summary>
+    /// Copies live row <paramref name="row"/> into the next free row (every layer's KV prefix, conv and SSM state) and
+    /// makes it live; returns its index. Used for several continuations of one prefilled prompt.
+    /// </summary>
+    public int Fork(int row)
+    {
+        if (row < 0 || row >= Count) throw new ArgumentOutOfRangeException(nameof(row));
+        if (Count >= MaxBatch) throw new InvalidOperationException($"all {MaxBatch} cache rows are in use");
+        foreach (var layer in _storage.Layers) layer!.CopyRow(row, Count, _lengths[row]);
+        _lengths[Count] = _lengths[row];
+        return Count++;
+    }
+
+    /// <summary>
     /// A slot-mode view of the live rows for one forward call; dispose it after the call, then <see cref="Advance"/>.
     /// </summary>
     public InferenceCache StepView()
