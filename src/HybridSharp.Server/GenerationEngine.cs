@@ -43,6 +43,9 @@ public sealed class GenerationEngine : IDisposable
         _thread.Start();
     }
 
+    /// <summary>Raised on the model thread after each decode step with the number of sequences it advanced.</summary>
+    public event Action<int>? Stepped;
+
     /// <summary>Tokens one sequence may hold: prompt + completion.</summary>
     public long Capacity { get; }
     /// <summary>Completes when the cache is allocated (or faults if it could not be).</summary>
@@ -214,6 +217,7 @@ public sealed class GenerationEngine : IDisposable
         }
         Interlocked.Increment(ref _steps);
         Interlocked.Add(ref _generatedTokens, n);
+        Stepped?.Invoke(n);
         Leave(slots, live);
     }
 

@@ -70,11 +70,18 @@ public sealed class HybridServer : IAsyncDisposable
                     p.AllowAnyHeader().WithMethods("GET", "POST").SetPreflightMaxAge(TimeSpan.FromHours(1));
                 }));
             var app = builder.Build();
+            var metrics = new ServerMetrics(() => engine.Waiting, () => engine.Active);
+            engine.Stepped += n => metrics.BatchSize.Observe(n);
+            app.Use(async (ctx, next) =>
+            {
+                try { await next(ctx); }
+                finally { metrics.Requests.WithLabels(OpenAiEndpoints.RouteLabel(ctx.Request.Path), ctx.Response.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture)).Inc(); }
+            });
             app.Use(ErrorsAsOpenAi);
             // CORS runs before the key check: browsers send preflights without credentials.
             if (options.CorsOrigins.Count > 0) app.UseCors();
             if (options.ApiKey is { } key) app.Use((ctx, next) => RequireKey(ctx, next, key));
-            new OpenAiEndpoints(engine, tokenizer, template, options).Map(app);
+            new OpenAiEndpoints(engine, tokenizer, template, options, metrics).Map(app);
             app.Lifetime.ApplicationStopping.Register(() => engine.ShutdownAsync(options.DrainTimeout).GetAwaiter().GetResult());
             await app.StartAsync();
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

@@ -14,7 +14,7 @@ namespace HybridSharp.Server;
 /// <c>POST /v1/completions</c> (both streaming over SSE or not) and <c>GET /health</c>. Handlers parse and validate,
 /// queue a <see cref="GenerationRequest"/> and relay its events; they never touch the model.
 /// </summary>
-internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokenizer, ChatTemplate template, ServerOptions options)
+internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokenizer, ChatTemplate template, ServerOptions options, ServerMetrics metrics)
 {
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     private readonly IReadOnlySet<int> _chatStopTokens = StopTokensFor(tokenizer, template.StopStrings, options.Defaults.EosTokenIds);
@@ -37,6 +37,11 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
     public void Map(WebApplication app)
     {
         app.MapGet("/health", Health);
+        app.MapGet("/metrics", async ctx =>
+        {
+            ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+            await metrics.WriteAsync(ctx.Response.Body, ctx.RequestAborted);
+        });
         app.MapGet("/v1/models", ctx => WriteJson(ctx, 200, w =>
         {
             w.WriteString("object", "list");
@@ -60,7 +65,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
             string? allow = path switch
             {
                 "/v1/chat/completions" or "/v1/completions" => "POST",
-                "/health" or "/v1/models" => "GET",
+                "/health" or "/metrics" or "/v1/models" => "GET",
                 _ when path.StartsWith("/v1/models/", StringComparison.Ordinal) => "GET",
                 _ => null,
             };
@@ -96,8 +101,17 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
     private ApiException UnknownModel(string? id) =>
         new(404, $"the model '{id}' does not exist; this server serves '{options.ModelId}'", ApiException.InvalidRequest, "model", "model_not_found");
 
+    /// <summary>The route a request path counts under in /metrics (a fixed set, so labels stay few).</summary>
+    public static string RouteLabel(PathString path) => path.Value switch
+    {
+        "/v1/chat/completions" or "/v1/completions" or "/v1/models" or "/health" or "/metrics" => path.Value,
+        var p when p?.StartsWith("/v1/models/", StringComparison.Ordinal) == true => "/v1/models/{id}",
+        _ => "other",
+    };
+
     private async Task Complete(HttpContext ctx, bool chat)
     {
+        long arrival = System.Diagnostics.Stopwatch.GetTimestamp();
         var root = RequestReader.ParseObject(await ReadBodyAsync(ctx));
         RequestReader.OnlyKnownFields(root, chat ? ChatFields : CompletionFields, chat ? "/v1/chat/completions" : "/v1/completions");
         var model = RequestReader.String(root, "model") ?? throw ApiException.BadRequest("'model' is required", "model");
@@ -173,7 +187,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         bool opensReasoning = ReasoningSplitter.PromptOpensReasoning(prompt);
         var response = new ResponseWriter(ctx, id, created, options.ModelId, chat, tokenizer,
-            chat && _thinks ? () => new ReasoningSplitter(opensReasoning) : null);
+            chat && _thinks ? () => new ReasoningSplitter(opensReasoning) : null, new RequestTimer(metrics, arrival));
         try
         {
             if (stream) await response.StreamAsync(request, includeUsage, echo ? prompt : null);

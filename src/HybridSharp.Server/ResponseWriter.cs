@@ -14,7 +14,7 @@ namespace HybridSharp.Server;
 /// <c>content</c>. Log-probabilities ride on the next chunk of their choice.
 /// </summary>
 internal sealed class ResponseWriter(HttpContext ctx, string id, long created, string model, bool chat, ITokenizer tokenizer,
-    Func<ReasoningSplitter>? newSplitter = null)
+    Func<ReasoningSplitter>? newSplitter = null, RequestTimer? timer = null)
 {
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
@@ -48,6 +48,7 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
         foreach (var c in _choices) c.Text.Append(echo);
         await foreach (var e in request.Events.Reader.ReadAllAsync(ctx.RequestAborted))
         {
+            timer?.Observe(e);
             switch (e)
             {
                 case TextEvent t:
@@ -110,6 +111,7 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
         }
         await foreach (var e in request.Events.Reader.ReadAllAsync(ctx.RequestAborted))
         {
+            timer?.Observe(e);
             switch (e)
             {
                 case TextEvent t when _choices[t.Index].Splitter is { } splitter:

@@ -181,4 +181,31 @@ public sealed class ServerProtocolTests
                 longer.GetProperty("choices")[0].GetProperty("finish_reason").GetString() == "stop");
         }
     }
+
+    [Fact]
+    public async Task MetricsCountRequestsTokensAndTimings()
+    {
+        var (server, model, http) = await Start(new ServerOptions { ModelId = "m", Port = 0 });
+        await using (server)
+        using (model)
+        using (http)
+        {
+            var ok = await http.PostAsync("v1/completions", ServerFixture.Json("""{"model":"m","prompt":"abcd","max_tokens":4,"temperature":0}"""));
+            var usage = JsonDocument.Parse(await ok.Content.ReadAsStringAsync()).RootElement.GetProperty("usage");
+            await http.PostAsync("v1/completions", ServerFixture.Json("""{"model":"m","prompt":"x","max_tokens":0}"""));
+            var reply = await http.GetAsync("metrics");
+            Assert.Equal(HttpStatusCode.OK, reply.StatusCode);
+            Assert.StartsWith("text/plain", reply.Content.Headers.ContentType!.ToString());
+            var lines = (await reply.Content.ReadAsStringAsync()).Split('\n');
+            double Value(string series) => double.Parse(lines.Single(l => l.StartsWith(series + " ", StringComparison.Ordinal))[(series.Length + 1)..],
+                System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(1, Value("hybrid_requests_total{route=\"/v1/completions\",status=\"200\"}"));
+            Assert.Equal(1, Value("hybrid_requests_total{route=\"/v1/completions\",status=\"400\"}"));
+            Assert.Equal(usage.GetProperty("prompt_tokens").GetInt32(), Value("hybrid_prompt_tokens_total"));
+            Assert.Equal(usage.GetProperty("completion_tokens").GetInt32(), Value("hybrid_completion_tokens_total"));
+            Assert.Equal(1, Value("hybrid_time_to_first_token_seconds_count"));
+            Assert.True(Value("hybrid_batch_size_count") >= 1);
+            Assert.Equal(0, Value("hybrid_queue_depth"));
+        }
+    }
 }
