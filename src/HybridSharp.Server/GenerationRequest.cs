@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using HybridSharp.Inference;
+using HybridSharp.Inference.Constraints;
 
 namespace HybridSharp.Server;
 
@@ -15,6 +16,8 @@ public sealed class GenerationRequest
     public IReadOnlyList<string> StopStrings { get; init; } = [];
     public required IReadOnlySet<int> StopTokens { get; init; }
     public CancellationToken Cancellation { get; init; }
+    /// <summary>When set, every choice's output is a value of this grammar (structured output, forced tool calls).</summary>
+    public GrammarNode? Grammar { get; init; }
     /// <summary>Continuations of the prompt (OpenAI's <c>n</c>): prefilled once, then each samples with seed + its index.</summary>
     public int Choices { get; init; } = 1;
     /// <summary>Choices not finished yet; the event channel completes when it reaches 0 (model thread only).</summary>

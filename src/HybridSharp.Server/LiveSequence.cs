@@ -1,5 +1,6 @@
 using HybridSharp.Data;
 using HybridSharp.Inference;
+using HybridSharp.Inference.Constraints;
 using static TorchSharp.torch;
 
 namespace HybridSharp.Server;
@@ -13,6 +14,7 @@ internal sealed class LiveSequence : IDisposable
     private readonly StreamingTextDecoder _decoder;
     private readonly StopStringFilter _filter;
     private readonly bool _penalised;
+    private readonly ConstrainedChooser? _grammar;
 
     public LiveSequence(GenerationRequest request, ITokenizer tokenizer, long vocab, int index = 0)
     {
@@ -23,7 +25,9 @@ internal sealed class LiveSequence : IDisposable
         _filter = new StopStringFilter(request.StopStrings);
         var s = request.Sampling;
         _penalised = s.RepetitionPenalty != 1.0 || s.FrequencyPenalty != 0 || s.PresencePenalty != 0;
-        IsGreedy = s.Temperature == 0 && !_penalised;
+        if (request.Grammar is { } grammar)
+            _grammar = new ConstrainedChooser(tokenizer, grammar, request.StopTokens, request.Sampling.Seed + index);
+        IsGreedy = s.Temperature == 0 && !_penalised && _grammar is null;
         if (s.RepetitionPenalty != 1.0) Sampler.ObservePrompt(0, request.PromptIds);
     }
 
@@ -42,7 +46,11 @@ internal sealed class LiveSequence : IDisposable
     public long Sample(Tensor logits)
     {
         using var scope = NewDisposeScope();
-        return Sampler.Sample(logits).item<long>();
+        if (_grammar is null) return Sampler.Sample(logits).item<long>();
+        // Constrained: the grammar picks among the sampler's processed logits, on the CPU.
+        var processed = Sampler.Process(logits).cpu().data<float>().ToArray();
+        var raw = logits.to_type(ScalarType.Float32).cpu().data<float>().ToArray();
+        return _grammar.Choose(processed, raw, Request.Sampling.Temperature == 0);
     }
 
     /// <summary>
@@ -103,6 +111,7 @@ internal sealed class LiveSequence : IDisposable
     public bool Accept(long token, TokenLogprob? logprob = null)
     {
         if (Request.StopTokens.Contains((int)token)) return Finish(FinishReason.Stop);
+        _grammar?.Accept((int)token);
         if (logprob is not null) Request.Events.Writer.TryWrite(new LogprobEvent([logprob], Prompt: false, Index));
         Generated++;
         if (_penalised)
@@ -112,6 +121,13 @@ internal sealed class LiveSequence : IDisposable
         }
         Emit(_filter.Push(_decoder.Push((int)token)));
         if (_filter.Stopped) return Finish(FinishReason.Stop);
+        if (_grammar is { State.IsComplete: true })
+        {
+            // The value is complete: nothing may follow.
+            Emit(_filter.Push(_decoder.Flush()));
+            if (!_filter.Stopped) Emit(_filter.Flush());
+            return Finish(FinishReason.Stop);
+        }
         if (Generated >= Request.MaxNewTokens)
         {
             Emit(_filter.Push(_decoder.Flush()));

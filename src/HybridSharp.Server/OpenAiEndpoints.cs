@@ -123,6 +123,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         int? topLogprobs = Logprobs(root, chat);
         if (RequestReader.Bool(root, "store")) throw ApiException.BadRequest("this server stores nothing; 'store' must be false", "store");
         if (chat) RequestReader.CheckNotYetSupported(root);
+        var grammar = chat ? RequestReader.ResponseFormat(root) : null;
         bool stream = RequestReader.Bool(root, "stream");
         bool includeUsage = stream && root.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
             && RequestReader.Bool(so, "include_usage");
@@ -173,6 +174,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
             Cancellation = lifetime.Token,
             TopLogprobs = topLogprobs,
             Choices = choices,
+            Grammar = grammar,
             PromptLogprobs = echo && topLogprobs is not null,
         };
         if (!engine.TryEnqueue(request))

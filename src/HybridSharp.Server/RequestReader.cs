@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using HybridSharp.Chat;
+using HybridSharp.Inference.Constraints;
 
 namespace HybridSharp.Server;
 
@@ -171,8 +172,8 @@ internal static class RequestReader
     }
 
     /// <summary>
-    /// Fields whose other values this server does not implement yet: <c>tool_choice</c> beyond "auto" / "none",
-    /// <c>response_format</c> beyond "text". Each is a 400 naming the field, never a silently ignored request.
+    /// Fields whose other values this server does not implement yet: <c>tool_choice</c> beyond "auto" / "none". Each is
+    /// a 400 naming the field, never a silently ignored request.
     /// </summary>
     public static void CheckNotYetSupported(JsonElement root)
     {
@@ -182,12 +183,35 @@ internal static class RequestReader
                 throw ApiException.BadRequest("only tool_choice \"auto\" and \"none\" are supported (\"required\" and named functions need constrained decoding)", "tool_choice", "unsupported_parameter");
         }
         Bool(root, "parallel_tool_calls", true);
-        if (Field(root, "response_format") is { } format)
+    }
+
+    /// <summary>
+    /// <c>response_format</c>: "text" (null), "json_object" (any JSON object) or "json_schema" (the schema's grammar);
+    /// a schema keyword outside the supported subset is a 400 naming it.
+    /// </summary>
+    public static GrammarNode? ResponseFormat(JsonElement root)
+    {
+        if (Field(root, "response_format") is not { } format) return null;
+        if (format.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("'response_format' must be an object", "response_format");
+        switch (String(format, "type"))
         {
-            if (format.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest("'response_format' must be an object", "response_format");
-            var type = String(format, "type");
-            if (type != "text")
-                throw ApiException.BadRequest($"response_format type '{type}' is not supported (only \"text\")", "response_format", "unsupported_parameter");
+            case "text":
+                return null;
+            case "json_object":
+                return new AnyObjectNode();
+            case "json_schema":
+                if (Field(format, "json_schema") is not { ValueKind: JsonValueKind.Object } spec || Field(spec, "schema") is not { } schema)
+                    throw ApiException.BadRequest("response_format json_schema needs 'json_schema': {\"name\", \"schema\"}", "response_format");
+                try
+                {
+                    return JsonSchemaGrammar.Compile(schema);
+                }
+                catch (ArgumentException ex)
+                {
+                    throw ApiException.BadRequest($"response_format: {ex.Message}", "response_format", "unsupported_schema");
+                }
+            case var other:
+                throw ApiException.BadRequest($"response_format type must be text, json_object or json_schema, got '{other}'", "response_format");
         }
     }
 

@@ -43,11 +43,21 @@ public sealed class Sampler : IDisposable
     public Tensor Sample(Tensor logits)
     {
         using var scope = NewDisposeScope();
-        var l = ApplyPenalties(logits.to_type(ScalarType.Float32));
+        var l = Process(logits);
         if (_o.Temperature == 0) return l.argmax(-1).MoveToOuterDisposeScope();
-        var filtered = FilterLogits(l, _o.TopK, _o.TopP, _o.MinP).div_(_o.Temperature);
-        var probs = filtered.softmax(-1);
-        return multinomial(probs, 1, generator: _gen).view(-1).MoveToOuterDisposeScope();
+        return multinomial(l.softmax(-1), 1, generator: _gen).view(-1).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The logits tokens are drawn from [B, V]: penalties applied; when sampling, also top-k / top-p / min-p (removed
+    /// tokens −∞) and divided by the temperature. Greedy decoding takes their argmax.
+    /// </summary>
+    public Tensor Process(Tensor logits)
+    {
+        using var scope = NewDisposeScope();
+        var l = ApplyPenalties(logits.to_type(ScalarType.Float32));
+        if (_o.Temperature == 0) return l.MoveToOuterDisposeScope();
+        return FilterLogits(l, _o.TopK, _o.TopP, _o.MinP).div_(_o.Temperature).MoveToOuterDisposeScope();
     }
 
     private Tensor ApplyPenalties(Tensor l)
