@@ -61,7 +61,7 @@ public sealed class ServerProtocolTests
                 ("logit_bias", """{"model":"m","messages":[{"role":"user","content":"x"}],"logit_bias":{"1":5}}"""),
                 ("functions", """{"model":"m","messages":[{"role":"user","content":"x"}],"functions":[]}"""),
                 ("tool_choice", """{"model":"m","messages":[{"role":"user","content":"x"}],"tool_choice":"required"}"""),
-                ("response_format", """{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}}"""),
+                ("response_format", """{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"yaml"}}"""),
                 ("suffix", """{"model":"m","prompt":"x","suffix":"y"}"""),
                 ("store", """{"model":"m","prompt":"x","store":true}"""),
             })
