@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 using HybridSharp.Inference;
-using HybridSharp.Inference.Constraints;
+using HybridSharp.Grammar;
 
 namespace HybridSharp.Server;
 

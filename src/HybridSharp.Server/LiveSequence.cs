@@ -1,6 +1,6 @@
 using HybridSharp.Data;
 using HybridSharp.Inference;
-using HybridSharp.Inference.Constraints;
+using HybridSharp.Grammar;
 using static TorchSharp.torch;
 
 namespace HybridSharp.Server;

@@ -3,6 +3,7 @@ using System.Text.Json;
 using HybridSharp.Chat;
 using HybridSharp.Data;
 using HybridSharp.Jinja;
+using System.Text.Json.Nodes;
 using HybridSharp.Inference;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -32,6 +33,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
     private static readonly HashSet<string> CompletionFields = [.. CommonFields, "prompt", "echo", "best_of"];
     // Template stop strings that are special tokens never reach the text; watching for them would only hold text back.
     private readonly bool _thinks = ReasoningSplitter.AppliesTo(template);
+    private readonly ToolCallFormat _toolFormat = ToolCallFormat.For(template);
     private readonly string[] _chatStopStrings = template.StopStrings.Where(s => !tokenizer.SpecialTokens.ContainsKey(s)).ToArray();
 
     public void Map(WebApplication app)
@@ -122,14 +124,21 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         if (RequestReader.Integer(root, "best_of") is { } bestOf && bestOf != 1) throw ApiException.BadRequest($"only best_of = 1 is supported, got {bestOf}", "best_of");
         int? topLogprobs = Logprobs(root, chat);
         if (RequestReader.Bool(root, "store")) throw ApiException.BadRequest("this server stores nothing; 'store' must be false", "store");
-        if (chat) RequestReader.CheckNotYetSupported(root);
         var grammar = chat ? RequestReader.ResponseFormat(root) : null;
+        var (tools, toolChoice) = chat ? RequestReader.ToolChoice(root) : (null, null);
+        if (toolChoice is not null)
+        {
+            if (grammar is not null)
+                throw ApiException.BadRequest("a forced tool call and response_format cannot both shape the reply; drop one", "tool_choice");
+            try { grammar = _toolFormat.Grammar(tools!, toolChoice == RequestReader.AnyTool ? null : toolChoice); }
+            catch (ArgumentException ex) { throw ApiException.BadRequest(ex.Message, "tools"); }
+        }
         bool stream = RequestReader.Bool(root, "stream");
         bool includeUsage = stream && root.TryGetProperty("stream_options", out var so) && so.ValueKind == JsonValueKind.Object
             && RequestReader.Bool(so, "include_usage");
         bool echo = !chat && RequestReader.Bool(root, "echo");
 
-        string prompt = chat ? RenderChat(root) : RequestReader.Prompt(root);
+        string prompt = chat ? RenderChat(root, tools) : RequestReader.Prompt(root);
         // A chat prompt is encoded as rendered (its template writes BOS where it wants one); a text prompt gets the
         // tokenizer's own special tokens (BOS for most, none for Qwen).
         var promptIds = tokenizer.Encode(prompt, addSpecialTokens: !chat);
@@ -189,7 +198,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         bool opensReasoning = ReasoningSplitter.PromptOpensReasoning(prompt);
         var response = new ResponseWriter(ctx, id, created, options.ModelId, chat, tokenizer,
-            chat && _thinks ? () => new ReasoningSplitter(opensReasoning) : null, new RequestTimer(metrics, arrival));
+            chat && _thinks ? () => new ReasoningSplitter(opensReasoning) : null, new RequestTimer(metrics, arrival), tools is null ? null : _toolFormat);
         try
         {
             if (stream) await response.StreamAsync(request, includeUsage, echo ? prompt : null);
@@ -218,11 +227,9 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         return wanted ? (int)(top ?? 0) : null;
     }
 
-    private string RenderChat(JsonElement root)
+    private string RenderChat(JsonElement root, JsonArray? tools)
     {
         var messages = RequestReader.Messages(root);
-        // tool_choice "none": the model is not offered the tools at all.
-        var tools = RequestReader.String(root, "tool_choice") == "none" ? null : RequestReader.Tools(root);
         var kwargs = RequestReader.TemplateKwargs(root);
         try
         {

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using HybridSharp.Chat;
-using HybridSharp.Inference.Constraints;
+using HybridSharp.Grammar;
 
 namespace HybridSharp.Server;
 
@@ -171,18 +171,34 @@ internal static class RequestReader
         return (JsonArray)JsonNode.Parse(v.GetRawText())!;
     }
 
+    /// <summary>Marks <c>tool_choice: "required"</c> in <see cref="ToolChoice"/>'s answer.</summary>
+    public const string AnyTool = "\u0001required";
+
     /// <summary>
-    /// Fields whose other values this server does not implement yet: <c>tool_choice</c> beyond "auto" / "none". Each is
-    /// a 400 naming the field, never a silently ignored request.
+    /// <c>tools</c> and <c>tool_choice</c>: the tools the model is offered (null for none, or with "none") and the call
+    /// it is forced to make — null ("auto": it may answer or call), <see cref="AnyTool"/> ("required"), or a function's
+    /// name (<c>{"type": "function", "function": {"name": …}}</c>).
     /// </summary>
-    public static void CheckNotYetSupported(JsonElement root)
+    public static (JsonArray? Tools, string? Forced) ToolChoice(JsonElement root)
     {
-        if (Field(root, "tool_choice") is { } choice)
-        {
-            if (choice.ValueKind != JsonValueKind.String || choice.GetString() is not ("auto" or "none"))
-                throw ApiException.BadRequest("only tool_choice \"auto\" and \"none\" are supported (\"required\" and named functions need constrained decoding)", "tool_choice", "unsupported_parameter");
-        }
+        var tools = Tools(root);
         Bool(root, "parallel_tool_calls", true);
+        if (Field(root, "tool_choice") is not { } choice) return (tools, null);
+        string? forced = choice.ValueKind switch
+        {
+            JsonValueKind.String => choice.GetString() switch
+            {
+                "auto" => null,
+                "none" => "none",
+                "required" => AnyTool,
+                var other => throw ApiException.BadRequest($"tool_choice must be auto, none, required or a function, got '{other}'", "tool_choice"),
+            },
+            JsonValueKind.Object when Field(choice, "function") is { ValueKind: JsonValueKind.Object } f && String(f, "name") is { } name => name,
+            _ => throw ApiException.BadRequest("tool_choice must be auto, none, required or {\"type\": \"function\", \"function\": {\"name\": …}}", "tool_choice"),
+        };
+        if (forced == "none") return (null, null); // the model is not offered the tools at all
+        if (forced is not null && tools is null) throw ApiException.BadRequest("tool_choice asks for a tool call, but no tools are given", "tool_choice");
+        return (tools, forced);
     }
 
     /// <summary>

@@ -14,20 +14,38 @@ namespace HybridSharp.Server;
 /// <c>content</c>. Log-probabilities ride on the next chunk of their choice.
 /// </summary>
 internal sealed class ResponseWriter(HttpContext ctx, string id, long created, string model, bool chat, ITokenizer tokenizer,
-    Func<ReasoningSplitter>? newSplitter = null, RequestTimer? timer = null)
+    Func<ReasoningSplitter>? newSplitter = null, RequestTimer? timer = null, ToolCallFormat? tools = null)
 {
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
 
     /// <summary>What one choice has produced so far.</summary>
-    private sealed class Choice(ReasoningSplitter? splitter)
+    private sealed class Choice(ReasoningSplitter? splitter, ToolCallParser? toolCalls)
     {
         public readonly StringBuilder Text = new();
         public readonly List<TokenLogprob> Logprobs = []; // not yet written (streaming) or all of them (whole)
         public readonly ReasoningSplitter? Splitter = splitter;
+        public readonly ToolCallParser? ToolCalls = toolCalls;
         public FinishEvent? Finish;
         public int TextOffset;
+
+        /// <summary>Generated text → (reasoning, content that can be shown now).</summary>
+        public (string Reasoning, string Content) Push(string text)
+        {
+            var (reasoning, content) = Splitter is null ? ("", text) : Splitter.Push(text);
+            return (reasoning, ToolCalls is null ? content : ToolCalls.Push(content));
+        }
+
+        /// <summary>At the end: what was held back, and the parsed tool calls.</summary>
+        public (string Reasoning, string Content, IReadOnlyList<ToolCall> Calls) End()
+        {
+            var (reasoning, content) = Splitter is null ? ("", "") : Splitter.Flush();
+            if (ToolCalls is null) return (reasoning, content, []);
+            content = ToolCalls.Push(content);
+            var (rest, calls) = ToolCalls.Finish();
+            return (reasoning, content + rest, calls);
+        }
     }
 
     private Choice[] _choices = [];
@@ -39,7 +57,7 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
     private void Start(GenerationRequest request)
     {
         _wantsLogprobs = request.TopLogprobs is not null;
-        _choices = [.. Enumerable.Range(0, request.Choices).Select(_ => new Choice(chat ? newSplitter?.Invoke() : null))];
+        _choices = [.. Enumerable.Range(0, request.Choices).Select(_ => new Choice(chat ? newSplitter?.Invoke() : null, chat ? tools?.NewParser() : null))];
     }
 
     public async Task WholeAsync(GenerationRequest request, string? echo)
@@ -76,19 +94,29 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
                 var c = _choices[i];
                 w.WriteStartObject();
                 w.WriteNumber("index", i);
+                string finish = c.Finish!.FinishReason;
                 if (chat)
                 {
-                    var (thought, answer) = SplitWhole(c);
+                    var (r1, c1) = c.Push(c.Text.ToString());
+                    var (r2, c2, calls) = c.End();
+                    var answer = c1 + c2;
                     w.WriteStartObject("message");
                     w.WriteString("role", "assistant");
-                    w.WriteString("content", answer);
-                    if (thought is not null) w.WriteString("reasoning_content", thought);
+                    if (calls.Count > 0 && answer.Trim().Length == 0) w.WriteNull("content"); else w.WriteString("content", answer);
+                    if (c.Splitter is { SawReasoning: true }) w.WriteString("reasoning_content", r1 + r2);
+                    if (calls.Count > 0)
+                    {
+                        w.WriteStartArray("tool_calls");
+                        foreach (var call in calls) WriteCall(w, call, index: null);
+                        w.WriteEndArray();
+                        finish = "tool_calls";
+                    }
                     w.WriteNull("refusal");
                     w.WriteEndObject();
                 }
                 else w.WriteString("text", c.Text.ToString());
                 WriteLogprobs(w, c);
-                w.WriteString("finish_reason", c.Finish!.FinishReason);
+                w.WriteString("finish_reason", finish);
                 w.WriteEndObject();
             }
             w.WriteEndArray();
@@ -114,8 +142,8 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
             timer?.Observe(e);
             switch (e)
             {
-                case TextEvent t when _choices[t.Index].Splitter is { } splitter:
-                    await SendSplitAsync(t.Index, splitter.Push(t.Text));
+                case TextEvent t when chat:
+                    await SendSplitAsync(t.Index, _choices[t.Index].Push(t.Text));
                     break;
                 case TextEvent t:
                     await SendAsync(Chunk(t.Index, role: false, piece: t.Text, finish: null));
@@ -128,9 +156,18 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
                     await SendAsync(JsonBytes.Error(err.Message, err.Type, null, null));
                     return;
                 case FinishEvent f:
-                    _choices[f.Index].Finish = f;
-                    if (_choices[f.Index].Splitter is { } last) await SendSplitAsync(f.Index, last.Flush());
-                    await SendAsync(Chunk(f.Index, role: false, piece: chat ? null : "", finish: f.FinishReason));
+                    var choice = _choices[f.Index];
+                    choice.Finish = f;
+                    string reason = f.FinishReason;
+                    if (chat)
+                    {
+                        var (thought, rest, calls) = choice.End();
+                        await SendSplitAsync(f.Index, (thought, rest));
+                        for (int k = 0; k < calls.Count; k++)
+                            await SendAsync(Chunk(f.Index, role: false, piece: null, finish: null, call: (calls[k], k)));
+                        if (calls.Count > 0) reason = "tool_calls";
+                    }
+                    await SendAsync(Chunk(f.Index, role: false, piece: chat ? null : "", finish: reason));
                     break;
             }
         }
@@ -167,12 +204,18 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
         w.WriteEndObject();
     }
 
-    private static (string? Reasoning, string Content) SplitWhole(Choice c)
+    /// <summary>A tool call in OpenAI's form; in a streamed delta it carries its <paramref name="index"/>.</summary>
+    private static void WriteCall(Utf8JsonWriter w, ToolCall call, int? index)
     {
-        if (c.Splitter is not { } splitter) return (null, c.Text.ToString());
-        var (r1, c1) = splitter.Push(c.Text.ToString());
-        var (r2, c2) = splitter.Flush();
-        return (splitter.SawReasoning ? r1 + r2 : null, c1 + c2);
+        w.WriteStartObject();
+        if (index is { } i) w.WriteNumber("index", i);
+        w.WriteString("id", call.Id);
+        w.WriteString("type", "function");
+        w.WriteStartObject("function");
+        w.WriteString("name", call.Name);
+        w.WriteString("arguments", call.Arguments);
+        w.WriteEndObject();
+        w.WriteEndObject();
     }
 
     private async Task SendSplitAsync(int index, (string Reasoning, string Content) split)
@@ -182,7 +225,7 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
     }
 
     /// <summary>One chunk with a single choice: chat delta {role?, content?, reasoning_content?} or legacy text; usage null.</summary>
-    private byte[] Chunk(int index, bool role, string? piece, string? finish, string? thought = null) => JsonBytes.Object(w =>
+    private byte[] Chunk(int index, bool role, string? piece, string? finish, string? thought = null, (ToolCall Call, int Index)? call = null) => JsonBytes.Object(w =>
     {
         Header(w, ChunkObjectName);
         w.WriteStartArray("choices");
@@ -194,6 +237,12 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
             if (role) w.WriteString("role", "assistant");
             if (piece is not null) w.WriteString("content", piece);
             if (thought is not null) w.WriteString("reasoning_content", thought);
+            if (call is { } c)
+            {
+                w.WriteStartArray("tool_calls");
+                WriteCall(w, c.Call, c.Index);
+                w.WriteEndArray();
+            }
             w.WriteEndObject();
         }
         else w.WriteString("text", piece ?? "");

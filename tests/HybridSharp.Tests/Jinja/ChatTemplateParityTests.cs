@@ -20,7 +20,16 @@ public class ChatTemplateParityTests
     public void RealTemplatesRenderLikeTheReference(string model)
     {
         var tok = HfBpeTokenizer.Load(NodeReference.TokenizerDir(model));
-        var template = tok.ChatTemplate ?? throw new InvalidOperationException($"{model} has no chat template");
+        AssertParity(model, tok.ChatTemplate ?? throw new InvalidOperationException($"{model} has no chat template"), tok.SpecialTokenTexts);
+    }
+
+    /// <summary>The built-in ChatML (with its Hermes-style tools) against the reference on the same conversations.</summary>
+    [Fact]
+    public void BuiltInChatMlRendersLikeTheReference() =>
+        AssertParity("built-in ChatML", HybridSharp.Data.ChatMl.Template, new Dictionary<string, string> { ["bos_token"] = "<|bos|>", ["eos_token"] = "<|eos|>" });
+
+    private static void AssertParity(string model, string template, IReadOnlyDictionary<string, string> specials)
+    {
         var contexts = new List<JsonObject>();
         foreach (var (_, messages, tools) in ReferenceConversations.All())
             foreach (var generation in new[] { true, false })
@@ -32,7 +41,7 @@ public class ChatTemplateParityTests
                         ["tools"] = tools?.DeepClone(),
                         ["add_generation_prompt"] = generation,
                     };
-                    foreach (var (k, v) in tok.SpecialTokenTexts) ctx[k] = v;
+                    foreach (var (k, v) in specials) ctx[k] = v;
                     if (thinking is bool t) ctx["enable_thinking"] = t;
                     contexts.Add(ctx);
                 }

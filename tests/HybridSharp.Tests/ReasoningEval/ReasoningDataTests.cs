@@ -57,7 +57,7 @@ public class ReasoningDataTests
         var longSft = ChatDataReader.Read(Path.Combine(tmp.Path, ReasoningDataBuilder.LongSftFile));
         Assert.Equal(12, longSft.Count);
         Assert.All(longSft, c => Assert.Equal([ChatMessage.User, ChatMessage.Assistant], c.Messages.Select(m => m.Role)));
-        Assert.All(longSft, c => Assert.NotNull(AnswerExtractor.LastBoxed(c.Messages[1].Content)));
+        Assert.All(longSft, c => Assert.NotNull(AnswerExtractor.LastBoxed(c.Messages[1].Content!)));
         Assert.Equal(12, ChatDataReader.Read(Path.Combine(tmp.Path, ReasoningDataBuilder.ConciseReferenceFile)).Count);
 
         var distill = File.ReadAllLines(Path.Combine(tmp.Path, ReasoningDataBuilder.DistillProblemsFile)).Select(l => JsonDocument.Parse(l).RootElement).ToList();

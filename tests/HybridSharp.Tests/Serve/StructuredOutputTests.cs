@@ -3,7 +3,7 @@ using System.ClientModel;
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using HybridSharp.Tests.Constraints;
+using HybridSharp.Tests.Grammar;
 using Json.Schema;
 using OpenAI;
 using OpenAI.Chat;

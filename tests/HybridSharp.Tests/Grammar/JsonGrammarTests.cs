@@ -2,12 +2,12 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using HybridSharp.Data;
-using HybridSharp.Inference.Constraints;
+using HybridSharp.Grammar;
 using HybridSharp.Tests.Reference;
 using Json.Schema;
 using Xunit;
 
-namespace HybridSharp.Tests.Constraints;
+namespace HybridSharp.Tests.Grammar;
 
 /// <summary>
 /// The JSON grammar against an independent validator (JsonSchema.Net): texts it accepts validate, texts it rejects do

@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
-namespace HybridSharp.Inference.Constraints;
+namespace HybridSharp.Grammar;
 
 /// <summary>
 /// Compiles a JSON schema into a <see cref="GrammarNode"/>: the subset OpenAI's structured outputs accept — <c>type</c>

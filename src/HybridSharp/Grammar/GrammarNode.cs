@@ -1,4 +1,4 @@
-namespace HybridSharp.Inference.Constraints;
+namespace HybridSharp.Grammar;
 
 /// <summary>
 /// What a JSON value may be, compiled from a JSON schema (<see cref="JsonSchemaGrammar"/>): the node tree the

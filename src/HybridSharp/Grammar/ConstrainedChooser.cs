@@ -1,6 +1,6 @@
 using HybridSharp.Data;
 
-namespace HybridSharp.Inference.Constraints;
+namespace HybridSharp.Grammar;
 
 /// <summary>
 /// Picks tokens that keep generation inside a grammar. The most likely candidates are tried first, as llama.cpp does:
@@ -45,7 +45,7 @@ public sealed class ConstrainedChooser
     public void Accept(int id) => State = Try(id) ?? throw new InvalidOperationException($"token {id} is not allowed by the grammar here");
 
     /// <summary>
-    /// Chooses a token from processed logits (<see cref="Sampler.Process"/>: −∞ for filtered tokens) and the raw logits
+    /// Chooses a token from processed logits (the sampler's processed logits: −∞ for filtered tokens) and the raw logits
     /// (fallback when the grammar allows none of the unfiltered tokens).
     /// </summary>
     public int Choose(float[] processed, float[] raw, bool greedy)

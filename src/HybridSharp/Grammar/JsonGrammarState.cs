@@ -1,4 +1,4 @@
-namespace HybridSharp.Inference.Constraints;
+namespace HybridSharp.Grammar;
 
 /// <summary>
 /// Where generation stands inside a constrained value: an immutable set of alternative parse stacks (alternatives
