@@ -92,6 +92,9 @@ switch (mode)
             foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
                 ServeStepProbe.Run(preset, dtype, 64);
         break;
+    case "serve-features":
+        ServeFeaturesBench.Run(argList.Contains("--qwen") ? Arg("--qwen", "") : null, int.Parse(Arg("--tokens", "128")), argList.Contains("--reps") ? reps : 5);
+        break;
     case "serve":
     {
         ServeBench.Run(Arg("--presets", "transformer-tiny,transxssm-tiny").Split(',', StringSplitOptions.RemoveEmptyEntries),

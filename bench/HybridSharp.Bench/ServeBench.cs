@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
+using HybridSharp.Chat;
 using HybridSharp.Config;
 using HybridSharp.Data;
 using HybridSharp.Inference;
@@ -39,7 +40,7 @@ internal static class ServeBench
         var cfg = Presets.Get(preset);
         using var model = new CausalLM(cfg, seed: 1);
         var options = new ServerOptions { ModelId = preset, Port = 0, MaxBatch = 16, QueueCapacity = 64, MaxTokens = tokens, ContextLength = 512, DType = dtype };
-        await using var server = await HybridServer.StartAsync(model, new ByteTokenizer(), ChatTemplate.ChatMl, options);
+        await using var server = await HybridServer.StartAsync(model, new ByteTokenizer(), ChatTemplate.For(new ByteTokenizer()), options);
         using var http = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromMinutes(5) };
         await Round(http, preset, 16, 8); // warm-up
         var results = new Dictionary<int, (double, double)>();

@@ -48,9 +48,10 @@ internal sealed class LiveSequence : IDisposable
         using var scope = NewDisposeScope();
         if (_grammar is null) return Sampler.Sample(logits).item<long>();
         // Constrained: the grammar picks among the sampler's processed logits, on the CPU.
-        var processed = Sampler.Process(logits).cpu().data<float>().ToArray();
+        bool greedy = Request.Sampling.Temperature == 0;
         var raw = logits.to_type(ScalarType.Float32).cpu().data<float>().ToArray();
-        return _grammar.Choose(processed, raw, Request.Sampling.Temperature == 0);
+        var processed = greedy && !_penalised ? raw : Sampler.Process(logits).cpu().data<float>().ToArray();
+        return _grammar.Choose(processed, raw, greedy);
     }
 
     /// <summary>

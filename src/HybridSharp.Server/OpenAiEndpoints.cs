@@ -25,7 +25,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
     private static readonly string[] CommonFields =
     [
         "model", "max_tokens", "temperature", "top_p", "stop", "seed", "frequency_penalty", "presence_penalty", "stream",
-        "stream_options", "n", "logprobs", "top_k", "min_p", "repetition_penalty", "user", "metadata", "store", "service_tier",
+        "stream_options", "n", "logprobs", "top_k", "min_p", "repetition_penalty", "ignore_eos", "user", "metadata", "store", "service_tier",
         "prompt_cache_key", "safety_identifier",
     ];
     private static readonly HashSet<string> ChatFields =
@@ -169,6 +169,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
             Seed = RequestReader.Integer(root, "seed") ?? Random.Shared.NextInt64(),
         };
         var userStops = RequestReader.Stop(root);
+        bool ignoreEos = RequestReader.Bool(root, "ignore_eos");
         // Cancelled when the client disconnects and whenever this handler exits, so the model thread never keeps
         // generating for a request nobody reads.
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
@@ -178,8 +179,9 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
             PromptIds = promptIds,
             MaxNewTokens = maxNew,
             Sampling = sampling,
-            StopStrings = chat ? [.. _chatStopStrings, .. userStops] : userStops,
-            StopTokens = chat ? _chatStopTokens : _textStopTokens,
+            // vLLM's ignore_eos: generate the whole budget (benchmarks); the user's own stop strings still apply.
+            StopStrings = chat && !ignoreEos ? [.. _chatStopStrings, .. userStops] : userStops,
+            StopTokens = ignoreEos ? new HashSet<int>() : chat ? _chatStopTokens : _textStopTokens,
             Cancellation = lifetime.Token,
             TopLogprobs = topLogprobs,
             Choices = choices,

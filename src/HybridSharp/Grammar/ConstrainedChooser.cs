@@ -62,6 +62,10 @@ public sealed class ConstrainedChooser
 
     private int ChooseGreedy(float[] logits, float[] raw)
     {
+        // The best token first (usually allowed), then the next best ones, then the whole vocabulary.
+        int best = 0;
+        for (int i = 1; i < logits.Length; i++) if (logits[i] > logits[best]) best = i;
+        if (Allowed(best)) return best;
         foreach (var id in TopIndices(logits, Candidates))
             if (Allowed(id)) return id;
         return BestAllowed(logits, raw);
