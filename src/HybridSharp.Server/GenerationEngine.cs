@@ -22,6 +22,7 @@ public sealed class GenerationEngine : IDisposable
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _accepting = true;
+    private int _disposed;
     private int _active;
     private long _completed, _cancelled, _failed, _steps, _generatedTokens;
 
@@ -258,6 +259,7 @@ public sealed class GenerationEngine : IDisposable
 
     public void Dispose()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _accepting = false;
         _queue.Complete();
         _abort.Cancel();

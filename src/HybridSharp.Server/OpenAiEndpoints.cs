@@ -274,7 +274,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
     /// Stop tokens: EOS, the generation config's eos_token_id list, and any stop string that is a single special token
     /// (special tokens never reach the text).
     /// </summary>
-    private static IReadOnlySet<int> StopTokensFor(ITokenizer tokenizer, IEnumerable<string> stopStrings, IEnumerable<int> eosIds)
+    internal static IReadOnlySet<int> StopTokensFor(ITokenizer tokenizer, IEnumerable<string> stopStrings, IEnumerable<int> eosIds)
     {
         var set = new HashSet<int>(eosIds) { tokenizer.EosId };
         foreach (var s in stopStrings)

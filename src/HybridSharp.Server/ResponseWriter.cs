@@ -20,35 +20,7 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
     private static readonly byte[] Done = "data: [DONE]\n\n"u8.ToArray();
 
-    /// <summary>What one choice has produced so far.</summary>
-    private sealed class Choice(ReasoningSplitter? splitter, ToolCallParser? toolCalls)
-    {
-        public readonly StringBuilder Text = new();
-        public readonly List<TokenLogprob> Logprobs = []; // not yet written (streaming) or all of them (whole)
-        public readonly ReasoningSplitter? Splitter = splitter;
-        public readonly ToolCallParser? ToolCalls = toolCalls;
-        public FinishEvent? Finish;
-        public int TextOffset;
-
-        /// <summary>Generated text → (reasoning, content that can be shown now).</summary>
-        public (string Reasoning, string Content) Push(string text)
-        {
-            var (reasoning, content) = Splitter is null ? ("", text) : Splitter.Push(text);
-            return (reasoning, ToolCalls is null ? content : ToolCalls.Push(content));
-        }
-
-        /// <summary>At the end: what was held back, and the parsed tool calls.</summary>
-        public (string Reasoning, string Content, IReadOnlyList<ToolCall> Calls) End()
-        {
-            var (reasoning, content) = Splitter is null ? ("", "") : Splitter.Flush();
-            if (ToolCalls is null) return (reasoning, content, []);
-            content = ToolCalls.Push(content);
-            var (rest, calls) = ToolCalls.Finish();
-            return (reasoning, content + rest, calls);
-        }
-    }
-
-    private Choice[] _choices = [];
+    private ReplyAssembler[] _choices = [];
     private bool _wantsLogprobs;
 
     private string ObjectName => chat ? "chat.completion" : "text_completion";
@@ -57,7 +29,7 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
     private void Start(GenerationRequest request)
     {
         _wantsLogprobs = request.TopLogprobs is not null;
-        _choices = [.. Enumerable.Range(0, request.Choices).Select(_ => new Choice(chat ? newSplitter?.Invoke() : null, chat ? tools?.NewParser() : null))];
+        _choices = [.. Enumerable.Range(0, request.Choices).Select(_ => new ReplyAssembler(chat ? newSplitter?.Invoke() : null, chat ? tools?.NewParser() : null))];
     }
 
     public async Task WholeAsync(GenerationRequest request, string? echo)
@@ -258,7 +230,7 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
     /// <c>{"content": [{token, logprob, bytes, top_logprobs}], "refusal": null}</c>, or the legacy completions form
     /// <c>{tokens, token_logprobs, top_logprobs, text_offset}</c>; null when not asked for.
     /// </summary>
-    private void WriteLogprobs(Utf8JsonWriter w, Choice c)
+    private void WriteLogprobs(Utf8JsonWriter w, ReplyAssembler c)
     {
         if (!_wantsLogprobs)
         {
