@@ -23,6 +23,7 @@ public sealed class GenerationEngine : IDisposable
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool _accepting = true;
     private int _disposed;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(Action Run, Action Cancel)> _work = new();
     private int _active;
     private long _completed, _cancelled, _failed, _steps, _generatedTokens;
 
@@ -49,6 +50,8 @@ public sealed class GenerationEngine : IDisposable
 
     /// <summary>Tokens one sequence may hold: prompt + completion.</summary>
     public long Capacity { get; }
+    /// <summary>The model's hidden size (the length of its embeddings).</summary>
+    public int HiddenSize => _model.Config.HiddenSize;
     /// <summary>Completes when the cache is allocated (or faults if it could not be).</summary>
     public Task Ready => _ready.Task;
     public int Active => Volatile.Read(ref _active);
@@ -60,6 +63,29 @@ public sealed class GenerationEngine : IDisposable
     public long Steps => Interlocked.Read(ref _steps);
     public long GeneratedTokens => Interlocked.Read(ref _generatedTokens);
     public bool Accepting => _accepting;
+
+    /// <summary>
+    /// Runs <paramref name="work"/> with the model on the model thread, between decode steps (inference mode); the task
+    /// fails with the work's exception, or is cancelled when the engine stops first.
+    /// </summary>
+    public Task<T> RunOnModelThreadAsync<T>(Func<CausalLM, T> work)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_accepting) { done.SetCanceled(); return done.Task; }
+        _work.Enqueue((() =>
+        {
+            try
+            {
+                using (NewDisposeScope()) done.TrySetResult(work(_model));
+            }
+            catch (Exception ex)
+            {
+                done.TrySetException(ex);
+            }
+        }, () => done.TrySetCanceled()));
+        _queue.Wake();
+        return done.Task;
+    }
 
     /// <summary>Queues a request; false when the queue is full or the engine is shutting down.</summary>
     public bool TryEnqueue(GenerationRequest request) => _accepting && _queue.TryAdd(request);
@@ -96,6 +122,7 @@ public sealed class GenerationEngine : IDisposable
                     while (_queue.TryTake(out var queued)) FailQueued(queued, "the server is shutting down");
                     break;
                 }
+                while (_work.TryDequeue(out var job)) job.Run(); // e.g. embeddings: between decode steps, on this thread
                 while (live.Count < _maxBatch && _queue.TryTake(_maxBatch - live.Count, out var request)) Admit(request, slots, live);
                 if (live.Count == 0)
                 {
@@ -124,6 +151,7 @@ public sealed class GenerationEngine : IDisposable
             _accepting = false;
             _queue.Complete();
             while (_queue.TryTake(out var queued)) FailQueued(queued, "the server is shutting down");
+            while (_work.TryDequeue(out var job)) job.Cancel();
             _stopped.TrySetResult();
         }
     }
@@ -131,7 +159,7 @@ public sealed class GenerationEngine : IDisposable
     /// <summary>Blocks the model thread until a request arrives; false when the queue is closed and empty, or on abort.</summary>
     private bool WaitForWork()
     {
-        try { return _queue.WaitAsync(_abort.Token).GetAwaiter().GetResult(); }
+        try { return _queue.WaitAsync(_abort.Token, () => !_work.IsEmpty).GetAwaiter().GetResult(); }
         catch (OperationCanceledException) { return true; } // loop round to the abort branch
     }
 

@@ -61,12 +61,13 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         });
         app.MapPost("/v1/chat/completions", ctx => Complete(ctx, chat: true));
         app.MapPost("/v1/completions", ctx => Complete(ctx, chat: false));
+        app.MapPost("/v1/embeddings", Embeddings);
         app.MapFallback(ctx =>
         {
             var path = ctx.Request.Path.Value ?? "";
             string? allow = path switch
             {
-                "/v1/chat/completions" or "/v1/completions" => "POST",
+                "/v1/chat/completions" or "/v1/completions" or "/v1/embeddings" => "POST",
                 "/health" or "/metrics" or "/v1/models" => "GET",
                 _ when path.StartsWith("/v1/models/", StringComparison.Ordinal) => "GET",
                 _ => null,
@@ -106,7 +107,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
     /// <summary>The route a request path counts under in /metrics (a fixed set, so labels stay few).</summary>
     public static string RouteLabel(PathString path) => path.Value switch
     {
-        "/v1/chat/completions" or "/v1/completions" or "/v1/models" or "/health" or "/metrics" => path.Value,
+        "/v1/chat/completions" or "/v1/completions" or "/v1/embeddings" or "/v1/models" or "/health" or "/metrics" => path.Value,
         var p when p?.StartsWith("/v1/models/", StringComparison.Ordinal) == true => "/v1/models/{id}",
         _ => "other",
     };
@@ -242,6 +243,80 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
             // The model's template refused this conversation (e.g. roles that do not alternate): the client's to fix.
             throw ApiException.BadRequest($"the model's chat template rejected the conversation: {ex.Message}", "messages");
         }
+    }
+
+    private static readonly HashSet<string> EmbeddingFields = ["model", "input", "encoding_format", "dimensions", "user"];
+
+    /// <summary>
+    /// <c>POST /v1/embeddings</c>: per input (a string, a list of strings, a list of token ids or a list of such lists),
+    /// the mean of the model's final normalised hidden states over the input's tokens (BOS included, as the tokenizer
+    /// frames a document), scaled to unit length. <c>encoding_format</c> float or base64 (little-endian float32).
+    /// </summary>
+    private async Task Embeddings(HttpContext ctx)
+    {
+        var root = RequestReader.ParseObject(await ReadBodyAsync(ctx));
+        RequestReader.OnlyKnownFields(root, EmbeddingFields, "/v1/embeddings");
+        var model = RequestReader.String(root, "model") ?? throw ApiException.BadRequest("'model' is required", "model");
+        if (model != options.ModelId) throw UnknownModel(model);
+        var inputs = RequestReader.EmbeddingInputs(root, tokenizer);
+        if (inputs.Count > 256) throw ApiException.BadRequest($"at most 256 inputs per request, got {inputs.Count}", "input");
+        foreach (var ids in inputs)
+        {
+            if (ids.Length > engine.Capacity) throw ApiException.BadRequest($"an input is {ids.Length} tokens; the context is {engine.Capacity}", "input");
+            if (ids.Any(id => id < 0 || id >= tokenizer.VocabSize)) throw ApiException.BadRequest("a token id is outside the vocabulary", "input");
+        }
+        var format = RequestReader.String(root, "encoding_format") ?? "float";
+        if (format is not ("float" or "base64")) throw ApiException.BadRequest($"'encoding_format' must be float or base64, got '{format}'", "encoding_format");
+        if (RequestReader.Integer(root, "dimensions") is { } dims && dims != engine.HiddenSize)
+            throw ApiException.BadRequest($"this model's embeddings have {engine.HiddenSize} dimensions; 'dimensions' cannot change that", "dimensions");
+        List<float[]> vectors;
+        try
+        {
+            vectors = await engine.RunOnModelThreadAsync(m => inputs.Select(ids => Embedding(m, ids)).ToList());
+        }
+        catch (TaskCanceledException)
+        {
+            throw new ApiException(503, "the server is shutting down", ApiException.Server, null, "unavailable");
+        }
+        int tokens = inputs.Sum(i => i.Length);
+        await WriteJson(ctx, 200, w =>
+        {
+            w.WriteString("object", "list");
+            w.WriteStartArray("data");
+            for (int i = 0; i < vectors.Count; i++)
+            {
+                w.WriteStartObject();
+                w.WriteString("object", "embedding");
+                w.WriteNumber("index", i);
+                if (format == "base64")
+                {
+                    var bytes = new byte[vectors[i].Length * 4];
+                    for (int j = 0; j < vectors[i].Length; j++) System.Buffers.Binary.BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(j * 4), vectors[i][j]);
+                    w.WriteString("embedding", Convert.ToBase64String(bytes));
+                }
+                else
+                {
+                    w.WriteStartArray("embedding");
+                    foreach (var v in vectors[i]) w.WriteNumberValue(v);
+                    w.WriteEndArray();
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteString("model", options.ModelId);
+            w.WriteStartObject("usage");
+            w.WriteNumber("prompt_tokens", tokens);
+            w.WriteNumber("total_tokens", tokens);
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary>Mean of the final normalised hidden states, unit length (runs on the model thread).</summary>
+    internal static float[] Embedding(HybridSharp.Models.CausalLM model, int[] ids)
+    {
+        var x = TorchSharp.torch.tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length], device: model.LmHeadWeight.device);
+        var mean = model.ForwardHidden(x).to_type(TorchSharp.torch.ScalarType.Float32).mean([1])[0];
+        return TorchSharp.torch.nn.functional.normalize(mean.unsqueeze(0), p: 2, dim: 1)[0].cpu().data<float>().ToArray();
     }
 
     private async Task<byte[]> ReadBodyAsync(HttpContext ctx)

@@ -55,19 +55,25 @@ internal sealed class RequestQueue(int capacity)
         return true;
     }
 
-    /// <summary>Waits until a request may be waiting; false once the queue is completed and empty.</summary>
-    public async Task<bool> WaitAsync(CancellationToken cancellation)
+    /// <summary>
+    /// Waits until a request may be waiting or <paramref name="otherWork"/> reports work (see <see cref="Wake"/>);
+    /// false once the queue is completed and empty.
+    /// </summary>
+    public async Task<bool> WaitAsync(CancellationToken cancellation, Func<bool>? otherWork = null)
     {
         while (true)
         {
             lock (_items)
             {
-                if (_items.Count > 0) return true;
+                if (_items.Count > 0 || otherWork?.Invoke() == true) return true;
                 if (_completed) return false;
             }
             await _signal.WaitAsync(cancellation).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Wakes a waiter so that it looks for other work.</summary>
+    public void Wake() => _signal.Release();
 
     /// <summary>No more requests are accepted; waiters wake up.</summary>
     public void Complete()

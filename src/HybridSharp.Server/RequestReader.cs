@@ -274,6 +274,31 @@ internal static class RequestReader
         return text.ToString();
     }
 
+    /// <summary>
+    /// <c>input</c> of /v1/embeddings as token ids: a string, a list of strings (each encoded with the tokenizer's special
+    /// tokens), a list of token ids, or a list of such lists.
+    /// </summary>
+    public static List<int[]> EmbeddingInputs(JsonElement root, HybridSharp.Data.ITokenizer tokenizer)
+    {
+        if (Field(root, "input") is not { } v) throw ApiException.BadRequest("'input' is required", "input");
+        const string shape = "'input' must be a string, a list of strings, a list of token ids or a list of such lists";
+        int[] Ids(JsonElement list) => [.. list.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out var id) ? id : throw ApiException.BadRequest(shape, "input"))];
+        var inputs = new List<int[]>();
+        if (v.ValueKind == JsonValueKind.String) inputs.Add(tokenizer.Encode(v.GetString()!, addSpecialTokens: true));
+        else if (v.ValueKind == JsonValueKind.Array && v.GetArrayLength() > 0 && v.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number)) inputs.Add(Ids(v));
+        else if (v.ValueKind == JsonValueKind.Array)
+            foreach (var item in v.EnumerateArray())
+                inputs.Add(item.ValueKind switch
+                {
+                    JsonValueKind.String => tokenizer.Encode(item.GetString()!, addSpecialTokens: true),
+                    JsonValueKind.Array => Ids(item),
+                    _ => throw ApiException.BadRequest(shape, "input"),
+                });
+        else throw ApiException.BadRequest(shape, "input");
+        if (inputs.Count == 0 || inputs.Any(i => i.Length == 0)) throw ApiException.BadRequest("'input' must not be empty", "input");
+        return inputs;
+    }
+
     /// <summary><c>prompt</c> of /v1/completions: a string or an array holding one string.</summary>
     public static string Prompt(JsonElement root)
     {
