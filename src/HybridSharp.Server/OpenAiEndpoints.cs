@@ -15,7 +15,7 @@ namespace HybridSharp.Server;
 /// <c>POST /v1/completions</c> (both streaming over SSE or not) and <c>GET /health</c>. Handlers parse and validate,
 /// queue a <see cref="GenerationRequest"/> and relay its events; they never touch the model.
 /// </summary>
-internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokenizer, ChatTemplate template, ServerOptions options, ServerMetrics metrics)
+internal sealed partial class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokenizer, ChatTemplate template, ServerOptions options, ServerMetrics metrics)
 {
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     private readonly IReadOnlySet<int> _chatStopTokens = StopTokensFor(tokenizer, template.StopStrings, options.Defaults.EosTokenIds);
@@ -62,12 +62,13 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
         app.MapPost("/v1/chat/completions", ctx => Complete(ctx, chat: true));
         app.MapPost("/v1/completions", ctx => Complete(ctx, chat: false));
         app.MapPost("/v1/embeddings", Embeddings);
+        app.MapPost("/v1/responses", Responses);
         app.MapFallback(ctx =>
         {
             var path = ctx.Request.Path.Value ?? "";
             string? allow = path switch
             {
-                "/v1/chat/completions" or "/v1/completions" or "/v1/embeddings" => "POST",
+                "/v1/chat/completions" or "/v1/completions" or "/v1/embeddings" or "/v1/responses" => "POST",
                 "/health" or "/metrics" or "/v1/models" => "GET",
                 _ when path.StartsWith("/v1/models/", StringComparison.Ordinal) => "GET",
                 _ => null,
@@ -107,7 +108,7 @@ internal sealed class OpenAiEndpoints(GenerationEngine engine, ITokenizer tokeni
     /// <summary>The route a request path counts under in /metrics (a fixed set, so labels stay few).</summary>
     public static string RouteLabel(PathString path) => path.Value switch
     {
-        "/v1/chat/completions" or "/v1/completions" or "/v1/embeddings" or "/v1/models" or "/health" or "/metrics" => path.Value,
+        "/v1/chat/completions" or "/v1/completions" or "/v1/embeddings" or "/v1/responses" or "/v1/models" or "/health" or "/metrics" => path.Value,
         var p when p?.StartsWith("/v1/models/", StringComparison.Ordinal) == true => "/v1/models/{id}",
         _ => "other",
     };

@@ -299,6 +299,52 @@ internal static class RequestReader
         return inputs;
     }
 
+    /// <summary>
+    /// <c>input</c> (and <c>instructions</c>) of /v1/responses as chat messages: a string is one user message; a list
+    /// holds message items <c>{"role", "content"}</c> whose content is a string or <c>input_text</c> / <c>output_text</c>
+    /// parts. Other item types (function calls, images, files) are refused naming them.
+    /// </summary>
+    public static List<ChatMessage> ResponseInput(JsonElement root)
+    {
+        var messages = new List<ChatMessage>();
+        if (String(root, "instructions") is { } instructions) messages.Add(ChatMessage.FromSystem(instructions));
+        if (Field(root, "input") is not { } input) throw ApiException.BadRequest("'input' is required", "input");
+        if (input.ValueKind == JsonValueKind.String) { messages.Add(ChatMessage.FromUser(input.GetString()!)); return messages; }
+        if (input.ValueKind != JsonValueKind.Array || input.GetArrayLength() == 0) throw ApiException.BadRequest("'input' must be a string or a non-empty list of messages", "input");
+        int i = 0;
+        foreach (var item in input.EnumerateArray())
+        {
+            string param = $"input[{i++}]";
+            if (item.ValueKind != JsonValueKind.Object) throw ApiException.BadRequest($"'{param}' must be an object", param);
+            if (String(item, "type") is { } type && type != "message")
+                throw ApiException.BadRequest($"'{param}': items of type '{type}' are not supported (messages only)", param, "unsupported_parameter");
+            var role = String(item, "role") switch
+            {
+                "system" or "developer" => ChatMessage.System,
+                "user" => ChatMessage.User,
+                "assistant" => ChatMessage.Assistant,
+                var other => throw ApiException.BadRequest($"'{param}.role' must be system, developer, user or assistant; got '{other}'", $"{param}.role"),
+            };
+            if (Field(item, "content") is not { } content) throw ApiException.BadRequest($"'{param}.content' is required", $"{param}.content");
+            string text;
+            if (content.ValueKind == JsonValueKind.String) text = content.GetString()!;
+            else if (content.ValueKind == JsonValueKind.Array)
+            {
+                var sb = new System.Text.StringBuilder();
+                foreach (var part in content.EnumerateArray())
+                {
+                    if (part.ValueKind != JsonValueKind.Object || String(part, "type") is not ("input_text" or "output_text"))
+                        throw ApiException.BadRequest($"'{param}.content': only input_text and output_text parts are supported", $"{param}.content", "unsupported_parameter");
+                    sb.Append(String(part, "text") ?? throw ApiException.BadRequest($"'{param}.content': a text part needs 'text'", $"{param}.content"));
+                }
+                text = sb.ToString();
+            }
+            else throw ApiException.BadRequest($"'{param}.content' must be a string or a list of text parts", $"{param}.content");
+            messages.Add(new ChatMessage(role, text));
+        }
+        return messages;
+    }
+
     /// <summary><c>prompt</c> of /v1/completions: a string or an array holding one string.</summary>
     public static string Prompt(JsonElement root)
     {
