@@ -39,6 +39,12 @@ internal sealed partial class OpenAiEndpoints(GenerationEngine engine, ITokenize
     public void Map(WebApplication app)
     {
         app.MapGet("/health", Health);
+        app.MapGet("/", async ctx =>
+        {
+            ctx.Response.ContentType = "text/html; charset=utf-8";
+            ctx.Response.Headers.CacheControl = "no-cache";
+            await ctx.Response.Body.WriteAsync(ChatPage.Value, ctx.RequestAborted);
+        });
         app.MapGet("/metrics", async ctx =>
         {
             ctx.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
@@ -69,7 +75,7 @@ internal sealed partial class OpenAiEndpoints(GenerationEngine engine, ITokenize
             string? allow = path switch
             {
                 "/v1/chat/completions" or "/v1/completions" or "/v1/embeddings" or "/v1/responses" => "POST",
-                "/health" or "/metrics" or "/v1/models" => "GET",
+                "/" or "/health" or "/metrics" or "/v1/models" => "GET",
                 _ when path.StartsWith("/v1/models/", StringComparison.Ordinal) => "GET",
                 _ => null,
             };
@@ -108,7 +114,7 @@ internal sealed partial class OpenAiEndpoints(GenerationEngine engine, ITokenize
     /// <summary>The route a request path counts under in /metrics (a fixed set, so labels stay few).</summary>
     public static string RouteLabel(PathString path) => path.Value switch
     {
-        "/v1/chat/completions" or "/v1/completions" or "/v1/embeddings" or "/v1/responses" or "/v1/models" or "/health" or "/metrics" => path.Value,
+        "/" or "/v1/chat/completions" or "/v1/completions" or "/v1/embeddings" or "/v1/responses" or "/v1/models" or "/health" or "/metrics" => path.Value,
         var p when p?.StartsWith("/v1/models/", StringComparison.Ordinal) == true => "/v1/models/{id}",
         _ => "other",
     };
@@ -245,6 +251,16 @@ internal sealed partial class OpenAiEndpoints(GenerationEngine engine, ITokenize
             throw ApiException.BadRequest($"the model's chat template rejected the conversation: {ex.Message}", "messages");
         }
     }
+
+    /// <summary>The chat page served at <c>/</c> (one static file, no build step), read once from the assembly.</summary>
+    private static readonly Lazy<byte[]> ChatPage = new(() =>
+    {
+        using var stream = typeof(OpenAiEndpoints).Assembly.GetManifestResourceStream("HybridSharp.Server.chat.html")
+            ?? throw new InvalidOperationException("the chat page is missing from the assembly");
+        using var copy = new MemoryStream();
+        stream.CopyTo(copy);
+        return copy.ToArray();
+    });
 
     private static readonly HashSet<string> EmbeddingFields = ["model", "input", "encoding_format", "dimensions", "user"];
 

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Installs the test references: Node.js (Debian's nodejs + npm when missing) and the npm packages in package-lock.json.
+# Installs the test references: Node.js (Debian's nodejs + npm), headless Chromium (Debian's chromium) when missing,
+# and the npm packages in package-lock.json.
 set -euo pipefail
 cd "$(dirname "$0")"
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  echo "installing nodejs and npm from Debian" >&2
+missing=()
+{ command -v node >/dev/null && command -v npm >/dev/null; } || missing+=(nodejs npm)
+{ [ -x /usr/bin/chromium ] || [ -x /usr/bin/chromium-browser ]; } || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} from Debian" >&2
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json .installed-lock; then
   npm ci --no-audit --no-fund --loglevel=error
