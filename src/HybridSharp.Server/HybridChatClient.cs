@@ -179,7 +179,7 @@ public sealed class HybridChatClient : IChatClient
             Grammar = grammar,
         };
         var reply = new ReplyAssembler(ReasoningSplitter.AppliesTo(_template) ? new ReasoningSplitter(ReasoningSplitter.PromptOpensReasoning(prompt)) : null,
-            tools is null ? null : _toolFormat.NewParser());
+            tools is null ? null : _toolFormat.NewParser(), options?.AllowMultipleToolCalls ?? true);
         return (request, reply);
     }
 

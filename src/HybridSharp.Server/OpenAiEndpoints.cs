@@ -208,7 +208,8 @@ internal sealed partial class OpenAiEndpoints(GenerationEngine engine, ITokenize
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         bool opensReasoning = ReasoningSplitter.PromptOpensReasoning(prompt);
         var response = new ResponseWriter(ctx, id, created, options.ModelId, chat, tokenizer,
-            chat && _thinks ? () => new ReasoningSplitter(opensReasoning) : null, new RequestTimer(metrics, arrival), tools is null ? null : _toolFormat);
+            chat && _thinks ? () => new ReasoningSplitter(opensReasoning) : null, new RequestTimer(metrics, arrival), tools is null ? null : _toolFormat,
+            RequestReader.Bool(root, "parallel_tool_calls", fallback: true));
         try
         {
             if (stream) await response.StreamAsync(request, includeUsage, echo ? prompt : null);

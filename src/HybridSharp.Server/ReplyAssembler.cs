@@ -8,7 +8,7 @@ namespace HybridSharp.Server;
 /// generated text to what a client sees — reasoning split off (<see cref="ReasoningSplitter"/>), then tool calls parsed
 /// out (<see cref="ToolCallParser"/>).
 /// </summary>
-internal sealed class ReplyAssembler(ReasoningSplitter? splitter, ToolCallParser? toolCalls)
+internal sealed class ReplyAssembler(ReasoningSplitter? splitter, ToolCallParser? toolCalls, bool parallelToolCalls = true)
 {
     public readonly StringBuilder Text = new();
     public readonly List<TokenLogprob> Logprobs = []; // not yet written (streaming) or all of them (whole)
@@ -31,6 +31,7 @@ internal sealed class ReplyAssembler(ReasoningSplitter? splitter, ToolCallParser
         if (ToolCalls is null) return (reasoning, content, []);
         content = ToolCalls.Push(content);
         var (rest, calls) = ToolCalls.Finish();
-        return (reasoning, content + rest, calls);
+        // parallel_tool_calls: false keeps the first call only.
+        return (reasoning, content + rest, parallelToolCalls || calls.Count <= 1 ? calls : [calls[0]]);
     }
 }

@@ -182,7 +182,6 @@ internal static class RequestReader
     public static (JsonArray? Tools, string? Forced) ToolChoice(JsonElement root)
     {
         var tools = Tools(root);
-        Bool(root, "parallel_tool_calls", true);
         if (Field(root, "tool_choice") is not { } choice) return (tools, null);
         string? forced = choice.ValueKind switch
         {

@@ -14,7 +14,7 @@ namespace HybridSharp.Server;
 /// <c>content</c>. Log-probabilities ride on the next chunk of their choice.
 /// </summary>
 internal sealed class ResponseWriter(HttpContext ctx, string id, long created, string model, bool chat, ITokenizer tokenizer,
-    Func<ReasoningSplitter>? newSplitter = null, RequestTimer? timer = null, ToolCallFormat? tools = null)
+    Func<ReasoningSplitter>? newSplitter = null, RequestTimer? timer = null, ToolCallFormat? tools = null, bool parallelToolCalls = true)
 {
     private static readonly byte[] DataPrefix = "data: "u8.ToArray();
     private static readonly byte[] EventEnd = "\n\n"u8.ToArray();
@@ -29,7 +29,7 @@ internal sealed class ResponseWriter(HttpContext ctx, string id, long created, s
     private void Start(GenerationRequest request)
     {
         _wantsLogprobs = request.TopLogprobs is not null;
-        _choices = [.. Enumerable.Range(0, request.Choices).Select(_ => new ReplyAssembler(chat ? newSplitter?.Invoke() : null, chat ? tools?.NewParser() : null))];
+        _choices = [.. Enumerable.Range(0, request.Choices).Select(_ => new ReplyAssembler(chat ? newSplitter?.Invoke() : null, chat ? tools?.NewParser() : null, parallelToolCalls))];
     }
 
     public async Task WholeAsync(GenerationRequest request, string? echo)
