@@ -28,8 +28,23 @@ public sealed record ArrayNode(GrammarNode Items, int MinItems = 0, int? MaxItem
 /// <summary>Any string.</summary>
 public sealed record StringNode : GrammarNode;
 
-/// <summary>A number; <paramref name="Integer"/>: no fraction and no exponent.</summary>
-public sealed record NumberNode(bool Integer) : GrammarNode;
+/// <summary>A number; <paramref name="Integer"/>: no fraction and no exponent. <paramref name="Bounds"/>: its allowed range.</summary>
+public sealed record NumberNode(bool Integer, NumberBounds? Bounds = null) : GrammarNode;
+
+/// <summary>
+/// <c>minimum</c> / <c>maximum</c> (inclusive) and <c>exclusiveMinimum</c> / <c>exclusiveMaximum</c> of a number; null
+/// = unbounded on that side.
+/// </summary>
+public sealed record NumberBounds(decimal? Minimum, decimal? Maximum, bool ExclusiveMinimum = false, bool ExclusiveMaximum = false)
+{
+    /// <summary>True when <paramref name="value"/> is inside the bounds.</summary>
+    public bool Contains(decimal value) =>
+        (Minimum is not { } lo || (ExclusiveMinimum ? value > lo : value >= lo)) &&
+        (Maximum is not { } hi || (ExclusiveMaximum ? value < hi : value <= hi));
+
+    /// <summary>True when [<paramref name="low"/>, <paramref name="high"/>] overlaps the bounds (closed; exclusivity is checked at the end).</summary>
+    public bool Overlaps(decimal low, decimal high) => (Minimum is not { } lo || high >= lo) && (Maximum is not { } hi || low <= hi);
+}
 
 /// <summary>One of these exact JSON texts (enum, const, true/false, null).</summary>
 public sealed record LiteralNode(IReadOnlyList<byte[]> Texts) : GrammarNode;

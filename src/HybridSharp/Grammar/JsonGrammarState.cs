@@ -75,7 +75,7 @@ public sealed class JsonGrammarState
                 yield return new ParseStack(new LiteralFrame("\""u8.ToArray(), 0), new ParseStack(new StringFrame(StringFrame.Phase.Text, 0), rest));
                 break;
             case NumberNode n:
-                yield return new ParseStack(new NumberFrame(n.Integer, NumberFrame.Phase.Start, 0), rest);
+                yield return new ParseStack(new NumberFrame(n.Integer, NumberFrame.Phase.Start, 0, n.Bounds, ""), rest);
                 break;
             case LiteralNode l:
                 foreach (var text in l.Texts) yield return new ParseStack(new LiteralFrame(text, 0), rest);
@@ -160,15 +160,58 @@ internal sealed class StringFrame(StringFrame.Phase phase, int hexLeft) : Frame
 
 /// <summary>
 /// A JSON number: <c>-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?</c>, fraction and exponent only for numbers;
-/// <paramref name="digits"/> counts the digits of the current part.
+/// <paramref name="digits"/> counts the digits of the current part. With <paramref name="bounds"/>, no exponent is
+/// written, the fraction has at most 12 digits, and a prefix is allowed only while some completion of it lies in range
+/// (<paramref name="text"/> is the number so far).
 /// </summary>
-internal sealed class NumberFrame(bool integer, NumberFrame.Phase phase, int digits) : Frame
+internal sealed class NumberFrame(bool integer, NumberFrame.Phase phase, int digits, NumberBounds? bounds, string text) : Frame
 {
     public enum Phase { Start, Minus, Zero, Digits, Dot, Fraction, Exponent, ExponentSign, ExponentDigits }
 
-    private const int MaxPartDigits = 15, MaxExponentDigits = 2;
+    private const int MaxPartDigits = 15, MaxExponentDigits = 2, MaxBoundedFractionDigits = 12;
 
-    public override bool CanEnd => phase is Phase.Zero or Phase.Digits or Phase.Fraction or Phase.ExponentDigits;
+    public override bool CanEnd => phase is Phase.Zero or Phase.Digits or Phase.Fraction or Phase.ExponentDigits
+        && (bounds is null || bounds.Contains(decimal.Parse(text, System.Globalization.CultureInfo.InvariantCulture)));
+
+    /// <summary>Whether some number that starts with <paramref name="prefix"/> (in <paramref name="p"/>) is in range.</summary>
+    private bool Viable(Phase p, string prefix)
+    {
+        if (bounds is null) return true;
+        if (p is Phase.Start) return true;
+        bool negative = prefix.StartsWith('-');
+        var body = negative ? prefix[1..] : prefix;
+        decimal low, high; // magnitudes reachable from here
+        if (p is Phase.Minus) { low = 0; high = decimal.Parse(new string('9', MaxPartDigits)) + (integer ? 0 : 1); }
+        else
+        {
+            int dot = body.IndexOf('.');
+            var intPart = dot < 0 ? body : body[..dot];
+            var frac = dot < 0 ? "" : body[(dot + 1)..];
+            decimal whole = decimal.Parse(intPart, System.Globalization.CultureInfo.InvariantCulture);
+            if (dot >= 0)
+            {
+                low = decimal.Parse(intPart + "." + (frac.Length == 0 ? "0" : frac), System.Globalization.CultureInfo.InvariantCulture);
+                high = low + Pow10(-frac.Length);
+            }
+            else if (p is Phase.Zero) { low = 0; high = integer ? 0 : 1; }
+            else
+            {
+                // More integer digits (up to the cap) or, for numbers, a fraction: any magnitude from `whole` up.
+                low = whole;
+                int room = MaxPartDigits - intPart.Length;
+                high = room > 0 ? (whole + 1) * Pow10(room) - 1 : whole + (integer ? 0 : 1);
+                if (room > 0 && !integer) high += 1;
+            }
+        }
+        return negative ? bounds.Overlaps(-high, -low) : bounds.Overlaps(low, high);
+    }
+
+    private static decimal Pow10(int n)
+    {
+        decimal r = 1;
+        for (int i = 0; i < Math.Abs(n); i++) r = n > 0 ? r * 10 : r / 10;
+        return r;
+    }
 
     public override void Feed(byte b, ParseStack? rest, List<ParseStack?> output)
     {
@@ -186,13 +229,16 @@ internal sealed class NumberFrame(bool integer, NumberFrame.Phase phase, int dig
             Phase.Exponent or Phase.ExponentSign or Phase.ExponentDigits when digit => Phase.ExponentDigits,
             _ => null,
         };
+        if (next is Phase.Exponent && bounds is not null) next = null;
         if (next is { } p)
         {
             // Digits of one part: the integer part, the fraction or the exponent.
             int count = !digit ? 0 : p == phase || (phase, p) is (Phase.Dot, Phase.Fraction) or (Phase.Exponent or Phase.ExponentSign, Phase.ExponentDigits) ? digits + 1 : 1;
             if (phase is Phase.Dot or Phase.Exponent or Phase.ExponentSign) count = digit ? 1 : 0;
-            if (count <= (p == Phase.ExponentDigits ? MaxExponentDigits : MaxPartDigits))
-                output.Add(new ParseStack(new NumberFrame(integer, p, count), rest));
+            int cap = p == Phase.ExponentDigits ? MaxExponentDigits : p == Phase.Fraction && bounds is not null ? MaxBoundedFractionDigits : MaxPartDigits;
+            string extended = text + (char)b;
+            if (count <= cap && Viable(p, extended))
+                output.Add(new ParseStack(new NumberFrame(integer, p, count, bounds, extended), rest));
         }
         else if (CanEnd) JsonGrammarState.FeedAfterEnd(b, rest, output); // the number ended before this byte
     }

@@ -8,7 +8,8 @@ namespace HybridSharp.Grammar;
 /// Compiles a JSON schema into a <see cref="GrammarNode"/>: the subset OpenAI's structured outputs accept — <c>type</c>
 /// (one or a list), <c>properties</c> with <c>required</c> (written in schema order; <c>additionalProperties</c> may
 /// be false or true, no others are written), <c>items</c>, <c>minItems</c>, <c>maxItems</c>, <c>enum</c>,
-/// <c>const</c>, <c>anyOf</c>, <c>$defs</c> / <c>definitions</c> with local <c>$ref</c>s (recursion allowed).
+/// <c>const</c>, <c>anyOf</c>, <c>minimum</c> / <c>maximum</c> / <c>exclusiveMinimum</c> / <c>exclusiveMaximum</c>,
+/// <c>$defs</c> / <c>definitions</c> with local <c>$ref</c>s (recursion allowed).
 /// Annotations (<c>description</c>, <c>title</c>, <c>default</c>, <c>examples</c>, <c>$schema</c>, <c>$id</c>,
 /// <c>strict</c>) are ignored. Any other keyword is refused, naming it and where it is, never silently dropped.
 /// </summary>
@@ -77,8 +78,8 @@ public static class JsonSchemaGrammar
             "array" => new ArrayNode(s.TryGetProperty("items", out var items) ? Node(items, $"{path}/items") : GrammarNode.Any,
                 Count(s, "minItems", path) ?? 0, Count(s, "maxItems", path)),
             "string" => new StringNode(),
-            "number" => new NumberNode(false),
-            "integer" => new NumberNode(true),
+            "number" => new NumberNode(false, Bounds(s, path)),
+            "integer" => new NumberNode(true, Bounds(s, path)),
             "boolean" => new LiteralNode(["true"u8.ToArray(), "false"u8.ToArray()]),
             "null" => new LiteralNode(["null"u8.ToArray()]),
             _ => throw new ArgumentException($"{path}: unknown type '{type}'"),
@@ -104,7 +105,30 @@ public static class JsonSchemaGrammar
     }
 
     private static readonly HashSet<string> Known =
-        ["type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "enum", "const", "anyOf", "$defs", "definitions", "$ref"];
+    [
+        "type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "enum", "const", "anyOf", "$defs", "definitions", "$ref",
+        "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    ];
+
+    /// <summary><c>minimum</c>, <c>maximum</c>, <c>exclusiveMinimum</c>, <c>exclusiveMaximum</c> (draft 2020 numbers); null when none.</summary>
+    private static NumberBounds? Bounds(JsonElement s, string path)
+    {
+        decimal? Read(string name)
+        {
+            if (!s.TryGetProperty(name, out var v)) return null;
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetDecimal(out var d)) throw new ArgumentException($"{path}: {name} must be a number");
+            return d;
+        }
+        decimal? min = Read("minimum"), max = Read("maximum"), xmin = Read("exclusiveMinimum"), xmax = Read("exclusiveMaximum");
+        if (min is null && max is null && xmin is null && xmax is null) return null;
+        // The tighter of an inclusive and an exclusive bound on each side.
+        bool exclusiveLow = xmin is { } a && (min is not { } b || a >= b);
+        bool exclusiveHigh = xmax is { } c && (max is not { } d2 || c <= d2);
+        var bounds = new NumberBounds(exclusiveLow ? xmin : min, exclusiveHigh ? xmax : max, exclusiveLow, exclusiveHigh);
+        if (bounds.Minimum is { } lo && bounds.Maximum is { } hi && (lo > hi || (lo == hi && (exclusiveLow || exclusiveHigh))))
+            throw new ArgumentException($"{path}: no number satisfies these minimum / maximum bounds");
+        return bounds;
+    }
 
     private static int? Count(JsonElement s, string name, string path) =>
         s.TryGetProperty(name, out var v) ? v.TryGetInt32(out var n) && n >= 0 ? n : throw new ArgumentException($"{path}: {name} must be a non-negative integer") : null;
