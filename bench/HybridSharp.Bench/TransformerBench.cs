@@ -9,7 +9,7 @@ namespace HybridSharp.Bench;
 /// <summary>Training / prefill / decode throughput of the Transformer baseline and MFU against measured GEMM peak.</summary>
 public static class TransformerBench
 {
-    private const int Vocab = 8192; // comparable to the reference table in platform.md §14.4
+    private const int Vocab = 8192; // comparable to the reference table
     private const int SeqLen = 256;
     private const int Batch = 8;
 

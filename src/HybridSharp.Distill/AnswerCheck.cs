@@ -4,10 +4,10 @@ using HybridSharp.Eval.Reasoning;
 namespace HybridSharp.Distill;
 
 /// <summary>
-/// The <c>answer</c> validator's comparison (distill.md §5): the last \boxed{} of the solution against the reference's
-/// boxed answer (or the whole reference when it is short and unboxed), after §11.3 normalisation; a letter match for
+/// The <c>answer</c> validator's comparison: the last \boxed{} of the solution against the reference's
+/// boxed answer (or the whole reference when it is short and unboxed), after normalisation; a letter match for
 /// multiple-choice references; code is not checked here. Extraction and normalisation are the shared
-/// <see cref="AnswerExtractor"/> / <see cref="AnswerNormalizer"/> (distill.md §11.3); answers that only a symbolic
+/// <see cref="AnswerExtractor"/> / <see cref="AnswerNormalizer"/>; answers that only a symbolic
 /// check could settle count as mismatches with their own detail.
 /// </summary>
 public static partial class AnswerCheck

@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 
 namespace HybridSharp.Distill;
 
-/// <summary>A teacher answer split into its Thought and Solution parts (distill.md §2.3).</summary>
+/// <summary>A teacher answer split into its Thought and Solution parts.</summary>
 /// <param name="Thought">Text before the solution (tag-free).</param>
 /// <param name="Solution">The solution block, starting with <c>**Solution:**</c>.</param>
 /// <param name="FormatError">Null when the answer has exactly one well-formed solution part; otherwise why not.</param>

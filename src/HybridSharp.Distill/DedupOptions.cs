@@ -1,6 +1,6 @@
 namespace HybridSharp.Distill;
 
-/// <summary>Dedup and decontamination settings (distill.md §8).</summary>
+/// <summary>Dedup and decontamination settings.</summary>
 public sealed record DedupOptions
 {
     /// <summary>Drop problems whose whitespace/case-normalised text equals an earlier one.</summary>

@@ -3,8 +3,8 @@ using System.Text.RegularExpressions;
 namespace HybridSharp.Distill;
 
 /// <summary>
-/// Recovers the difficulty the teacher chose from the Thought headers (distill.md §6) and checks the header sequence
-/// against the three frameworks of §2.1.
+/// Recovers the difficulty the teacher chose from the Thought headers and checks the header sequence
+/// against the three difficulty frameworks of the DAP prompt (easy, medium, hard).
 /// </summary>
 public static partial class DifficultyLabeler
 {
@@ -22,7 +22,7 @@ public static partial class DifficultyLabeler
     public static List<string> Headers(string thought) =>
         HeaderRegex().Matches(thought).Select(m => m.Groups[1].Value.Trim()).Where(Known.Contains).ToList();
 
-    /// <summary>§6: decomposition/sub-problem headers → hard; initial approach + reflection + improvement → medium; approach only → easy.</summary>
+    /// <summary>Decomposition/sub-problem headers → hard; initial approach + reflection + improvement → medium; approach only → easy.</summary>
     public static string Label(string thought)
     {
         var h = Headers(thought);

@@ -11,7 +11,7 @@ namespace HybridSharp.Distill;
 public sealed record ExportResult(IReadOnlyList<string> Files, int Rows, IReadOnlyList<string> Warnings);
 
 /// <summary>
-/// Exports accepted rows (distill.md §7), each once, in input order, every file written to a temp name and renamed:
+/// Exports accepted rows, each once, in input order, every file written to a temp name and renamed:
 /// <c>sft.jsonl</c> (TRL <c>messages</c> + <c>problem</c>/<c>solution</c>; with a student format also <c>text</c> and
 /// <c>tokens</c>), <c>sft.parquet</c> (same columns, messages as a list of role/content structs), <c>sharegpt.jsonl</c> + <c>dataset_info.json</c> (LLaMA-Factory),
 /// <c>full.jsonl</c> (every field: long CoT, difficulty, teacher, prompt version and hashes, usage, finish reason,
@@ -28,7 +28,7 @@ public static class DistillExporter
         string? System(DistillRow r) => options.UseGenerationPrompt ? r.SystemPrompt : options.SftSystemPrompt;
         if (accepted.Count > 0 && !options.UseGenerationPrompt)
             warnings.Add(options.SftSystemPrompt is null
-                ? "SFT exports carry no system prompt, while the data was generated with the DAP system prompt (LiteCoT's trainer also replaces it, distill.md §10.1)"
+                ? "SFT exports carry no system prompt, while the data was generated with the DAP system prompt (LiteCoT's trainer also replaces it)"
                 : "the SFT system prompt differs from the generation (DAP) prompt");
 
         string sft = Path.Combine(directory, "sft.jsonl");

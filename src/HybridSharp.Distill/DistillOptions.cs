@@ -2,7 +2,7 @@ using HybridSharp.Data;
 
 namespace HybridSharp.Distill;
 
-/// <summary>One-call (DAP system prompt, reasoning = long trace) or two-call (long trace, then DAP rewrite) — distill.md §2.4.</summary>
+/// <summary>One-call (DAP system prompt, reasoning = long trace) or two-call (long trace, then DAP rewrite) —</summary>
 public enum DistillMode { OneCall, TwoCall }
 
 /// <summary>What to do when a teacher call still fails after all retries.</summary>

@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace HybridSharp.Distill;
 
 /// <summary>
-/// Runs distillation over a problem list (distill.md §1): dedup/decontaminate → pre-filter → generate (one- or
+/// Runs distillation over a problem list: dedup/decontaminate → pre-filter → generate (one- or
 /// two-call, every call through the content-addressed cache) → parse → validate → label → store one row per problem.
 /// Resumable: rows already final under the same settings are skipped, cached calls are never re-sent, identical
 /// in-flight calls are coalesced, and a failed row is retried on the next run.

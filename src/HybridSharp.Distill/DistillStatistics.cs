@@ -27,7 +27,7 @@ public sealed record GroupLengths(string Group, int Rows, LengthSummary LongCot,
     public double Compression => LongCot.Mean > 0 && Content.Mean > 0 ? LongCot.Mean / Content.Mean : 0;
 }
 
-/// <summary>Everything the report states (distill.md §9.2).</summary>
+/// <summary>Everything the report states.</summary>
 public sealed record DistillStatistics
 {
     public int Rows { get; init; }

@@ -4,7 +4,7 @@ using FuzzySharp;
 namespace HybridSharp.Distill;
 
 /// <summary>
-/// Exact and fuzzy dedup within the data and decontamination against evaluation texts (distill.md §8). The fuzzy
+/// Exact and fuzzy dedup within the data and decontamination against evaluation texts. The fuzzy
 /// score is FuzzySharp's <c>Fuzz.Ratio</c> (normalised InDel similarity × 100, rapidfuzz's <c>fuzz.ratio</c> family).
 /// Candidates: a ratio ≥ 95 needs lengths within a factor 0.905, so small sets scan a length window; large sets use
 /// MinHash-LSH over character 5-grams (16 bands × 4 rows) and confirm every candidate with the ratio.

@@ -1,6 +1,6 @@
 namespace HybridSharp.Distill;
 
-/// <summary>One input problem (distill.md §1 stage 1).</summary>
+/// <summary>One input problem.</summary>
 /// <param name="Id">Stable identifier: the id field when mapped, else a hash of the problem text.</param>
 /// <param name="Index">Position in the input (0-based); exports keep this order.</param>
 /// <param name="Problem">The problem statement as sent to the teacher.</param>

@@ -6,7 +6,7 @@ using System.Text.RegularExpressions;
 namespace HybridSharp.Distill;
 
 /// <summary>
-/// The versioned prompt templates of a distillation run (distill.md §2). Five markdown files:
+/// The versioned prompt templates of a distillation run. Five markdown files:
 /// <c>system.md</c> (DAP system prompt, one-call), <c>user.md</c> (one-call user turn), <c>long.md</c> (two-call, first
 /// call's user turn), <c>rewrite-system.md</c> and <c>rewrite-user.md</c> (two-call rewrite). Placeholders:
 /// <c>{{problem}}</c>, <c>{{reference}}</c>, <c>{{long_cot}}</c>; <c>{{#name}}…{{/name}}</c> keeps its body only when

@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 
 namespace HybridSharp.Distill;
 
-/// <summary>Which source filters (distill.md §3, math row) are on.</summary>
+/// <summary>Which source filters (math row) are on.</summary>
 public sealed record SourceFilterOptions
 {
     /// <summary>Drop problems mentioning figures, diagrams, image files or containing "answer:".</summary>
@@ -16,7 +16,7 @@ public sealed record SourceFilterOptions
     public bool Any => Figures || MultiPart || RequireBoxed;
 }
 
-/// <summary>The §3 source filters; <see cref="Check"/> returns the reason a problem is dropped, or null to keep it.</summary>
+/// <summary>The source filters; <see cref="Check"/> returns the reason a problem is dropped, or null to keep it.</summary>
 public static partial class SourceFilter
 {
     public static string? Check(ProblemRecord p, SourceFilterOptions o)

@@ -10,12 +10,12 @@ using Polly.Retry;
 namespace HybridSharp.Distill;
 
 /// <summary>
-/// Client for OpenAI-compatible <c>POST {base}/chat/completions</c> (platform.md §13), plain or SSE streaming.
+/// Client for OpenAI-compatible <c>POST {base}/chat/completions</c>, plain or SSE streaming.
 /// </summary>
 /// <remarks>
 /// Raw <see cref="HttpClient"/> + System.Text.Json rather than the official OpenAI SDK: the SDK's ChatCompletion
 /// surfaces neither <c>message.reasoning_content</c> (DeepSeek, older vLLM) nor <c>message.reasoning</c> (newer vLLM),
-/// nor their streaming deltas, and those long traces are the point of the one-call mode (distill.md §2.3, §4). We
+/// nor their streaming deltas, and those long traces are the point of the one-call mode. We
 /// speak the same wire format the SDK does: JSON body with <c>model</c>, <c>messages</c>, <c>max_tokens</c>,
 /// <c>temperature</c>, <c>top_p</c>, <c>seed</c>, <c>stream</c>, <c>stream_options.include_usage</c>; responses with
 /// <c>choices[0].message</c> / <c>choices[0].delta</c>, <c>finish_reason</c> and <c>usage</c>; SSE <c>data:</c> lines

@@ -1,6 +1,6 @@
 namespace HybridSharp.Distill;
 
-/// <summary>The switchable validators of distill.md §5 and their limits. Reason codes: <see cref="RejectionCodes"/>.</summary>
+/// <summary>The switchable validators and their limits. Reason codes: <see cref="RejectionCodes"/>.</summary>
 public sealed record ValidatorOptions
 {
     public bool Truncated { get; init; } = true;

@@ -9,7 +9,7 @@ using Spectre.Console;
 namespace HybridSharp.Cli.Commands;
 
 /// <summary>
-/// <c>hybrid distill</c>: difficulty-aware CoT distillation against an OpenAI-compatible teacher (distill.md).
+/// <c>hybrid distill</c>: difficulty-aware CoT distillation against an OpenAI-compatible teacher.
 /// Subcommands: <c>run</c> (generate, validate, export, report; resumable), <c>export</c>, <c>stats</c>,
 /// <c>prompts</c> (copy the built-in templates for editing), <c>teacher-sim</c> (local scripted teacher) and
 /// <c>bench</c> (throughput against the local teacher).

@@ -6,7 +6,7 @@ using Spectre.Console;
 namespace HybridSharp.Cli.Commands;
 
 /// <summary>
-/// <c>hybrid mqar</c>: the Zoology multi-query associative recall sweep (benchmarks.md §4) — mixers × d_model ×
+/// <c>hybrid mqar</c>: the Zoology multi-query associative recall sweep — mixers × d_model ×
 /// (T, K) × learning rates, best LR kept — with resumable per-cell results and CSV / markdown / PNG summaries.
 /// </summary>
 internal static class MqarCommand
@@ -61,7 +61,7 @@ internal static class MqarCommand
             protocol.Validate();
             sweep.Validate();
             if (sweep.LearningRates.Distinct().Count() < 3)
-                Console.WriteLine("note: fewer than 3 learning rates; SSM-type mixers succeed only in a narrow LR window (benchmarks.md §4.3)");
+                Console.WriteLine("note: fewer than 3 learning rates; SSM-type mixers succeed only in a narrow LR window");
             return pr.GetValue(reportOnly) ? ReportOnly(pr.GetValue(output)!, sweep, protocol) : Run(pr.GetValue(output)!, sweep, protocol);
         }));
         return cmd;

@@ -47,7 +47,7 @@ public static partial class ArithmeticDapRewriter
     public static string Difficulty(int steps) => steps <= 2 ? DifficultyLabeler.Easy : steps <= 4 ? DifficultyLabeler.Medium : DifficultyLabeler.Hard;
 
     /// <summary>
-    /// A DAP answer whose headers follow the difficulty's framework (distill.md §2.1), one short line each, then the
+    /// A DAP answer whose headers follow the difficulty's framework, one short line each, then the
     /// equations and \boxed{}: the framework grows with difficulty, the wording stays minimal.
     /// </summary>
     public static string Compose(string difficulty, IReadOnlyList<string> steps, string answer)

@@ -31,7 +31,7 @@ public sealed record ScriptedTeacherOptions
 public sealed record RecordedRequest(string Body, int Attempt, int Status, string Outcome, double HandlerMilliseconds);
 
 /// <summary>
-/// A local OpenAI-compatible chat-completions server (platform.md §13) on 127.0.0.1 whose answers come from a
+/// A local OpenAI-compatible chat-completions server on 127.0.0.1 whose answers come from a
 /// pluggable <see cref="ITeacherResponder"/>: <c>GET /v1/models</c>, <c>POST /v1/chat/completions</c> (plain JSON or SSE
 /// with <c>reasoning_content</c> deltas and a final usage chunk), OpenAI error bodies, Retry-After on 429, hangs,
 /// truncated streams and malformed JSON on demand. Used by the tests, <c>hybrid distill teacher-sim</c> and the

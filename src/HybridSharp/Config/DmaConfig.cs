@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace HybridSharp.Config;
 
 /// <summary>
-/// Settings of Dynamic Mask Attention layers, the <c>dma</c> sub-object of config.json (architecture.md §7).
+/// Settings of Dynamic Mask Attention layers, the <c>dma</c> sub-object of config.json.
 /// <see cref="Layout"/> "upstream" (HF transformers Doge) sizes <c>A</c> and <c>dt_proj</c> by the KV heads and
 /// shares one mask head among the g query heads of a group; "legacy" (published SmallDoge checkpoints,
 /// WonderfulMatrices) sizes them by the query heads. The two coincide when H == Hkv.

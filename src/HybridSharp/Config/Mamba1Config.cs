@@ -3,8 +3,8 @@ using System.Text.Json.Serialization;
 namespace HybridSharp.Config;
 
 /// <summary>
-/// Settings of Mamba-1 (selective scan) layers as used by OTCE, the <c>mamba1</c> sub-object of config.json
-/// (architecture.md §6). Defaults are OTCE's: expand 1, state 64, conv 4, no projection / conv biases, RMSNorms on dt, B
+/// Settings of Mamba-1 (selective scan) layers as used by OTCE, the <c>mamba1</c> sub-object of config.json.
+/// Defaults are OTCE's: expand 1, state 64, conv 4, no projection / conv biases, RMSNorms on dt, B
 /// and C, RoPE on B and C with a table of dimension N (same θ and positions as attention).
 /// </summary>
 public sealed class Mamba1Config

@@ -3,20 +3,20 @@ using System.Text.Json.Serialization;
 namespace HybridSharp.Config;
 
 /// <summary>
-/// Settings of mixture-of-experts FFNs, the <c>moe</c> sub-object of config.json (architecture.md §8–10, §13).
+/// Settings of mixture-of-experts FFNs, the <c>moe</c> sub-object of config.json.
 /// Used by the layers whose <c>mlp_types</c> entry is <see cref="CdMoe"/> (product-key CDMoE of current Doge),
 /// <see cref="CdMoeMultiHead"/> (older multi-head CDMoE of Cheems / Wonderful Matrices) or <see cref="TopKMoe"/>
 /// (top-k softmax MoE baseline).
 /// </summary>
 public sealed class MoeConfig
 {
-    /// <summary><c>mlp_types</c> entry: product-key cross-domain MoE (§8).</summary>
+    /// <summary><c>mlp_types</c> entry: product-key cross-domain MoE.</summary>
     public const string CdMoe = "cdmoe";
-    /// <summary><c>mlp_types</c> entry: multi-head cross-domain MoE (§9).</summary>
+    /// <summary><c>mlp_types</c> entry: multi-head cross-domain MoE.</summary>
     public const string CdMoeMultiHead = "cdmoe_mh";
-    /// <summary><c>mlp_types</c> entry: top-k softmax MoE baseline (§10).</summary>
+    /// <summary><c>mlp_types</c> entry: top-k softmax MoE baseline.</summary>
     public const string TopKMoe = "moe";
-    /// <summary><c>mlp_types</c> entry: OTCE cross-domain MoE (§11), variant chosen by <see cref="OtceMoeKind"/>.</summary>
+    /// <summary><c>mlp_types</c> entry: OTCE cross-domain MoE, variant chosen by <see cref="OtceMoeKind"/>.</summary>
     public const string OtceMoe = "otce_moe";
     /// <summary><see cref="OtceMoeKind"/>: one shared OTCE MLP of width I feeding gated private experts of width I/2.</summary>
     public const string OtceExpansive = "expansive";
@@ -40,8 +40,8 @@ public sealed class MoeConfig
     /// <summary>Ie: intermediate size of each baseline expert; null = the model's <c>intermediate_size</c>.</summary>
     [JsonPropertyName("moe_intermediate_size")] public int? MoeIntermediateSize { get; set; }
     /// <summary>
-    /// Reproduce upstream Doge's cross-token router reshape (<c>[B,T,2Kk] → [2, B·T, Kk]</c>, §8.3) and its
-    /// rank-ordered aux loss (§8.4), for bit-parity with small-doge / HF on multi-token inputs. Off = per-token routing.
+    /// Reproduce upstream Doge's cross-token router reshape (<c>[B,T,2Kk] → [2, B·T, Kk]</c>) and its
+    /// rank-ordered aux loss, for bit-parity with small-doge / HF on multi-token inputs. Off = per-token routing.
     /// </summary>
     [JsonPropertyName("cdmoe_upstream_router_view")] public bool CdmoeUpstreamRouterView { get; set; }
     /// <summary>OTCE MoE variant: "expansive" (default) or "cohesive".</summary>

@@ -1,7 +1,7 @@
 namespace HybridSharp.Config;
 
 /// <summary>
-/// Named model configurations. Sizes follow architecture.md §12.4: Doge-20M widths for the comparable "-S" presets,
+/// Named model configurations. Sizes follow: Doge-20M widths for the comparable "-S" presets,
 /// plus a tiny preset that trains in minutes on a 2-core laptop (the quickstart default). All use the byte-level
 /// vocabulary (261 ids) unless a tokenizer says otherwise.
 /// </summary>
@@ -29,7 +29,7 @@ public static class Presets
     };
 
     /// <summary>
-    /// TransXSSM-S (architecture.md §12.4): Doge-20M widths, 8 layers, attention at i mod 8 = 7, the stripped
+    /// TransXSSM-S: Doge-20M widths, 8 layers, attention at i mod 8 = 7, the stripped
     /// Cheems/TransXSSM SSD elsewhere (no conv, no gate/norm, G = H, N = P = 128, x_e = 1) under Unified RoPE, SwiGLU,
     /// learnable residual vectors. <paramref name="rope"/> false gives the no-RoPE ablation.
     /// </summary>
@@ -48,7 +48,7 @@ public static class Presets
         return cfg;
     }
 
-    /// <summary>Mamba2-S (architecture.md §12.4): d 256, 8 SSD layers (x_e 2, P 64 → 8 heads, N 64, G 1, K 4, gated), no FFN.</summary>
+    /// <summary>Mamba2-S: d 256, 8 SSD layers (x_e 2, P 64 → 8 heads, N 64, G 1, K 4, gated), no FFN.</summary>
     private static ModelConfig Mamba2(int d = 256, int layers = 8)
     {
         var cfg = Transformer(d, 512, layers, 2, 1, 128);
@@ -63,7 +63,7 @@ public static class Presets
 
     /// <summary>
     /// Doge (SmallDoge): every layer Dynamic Mask Attention with residual vectors, SwiGLU or product-key CDMoE.
-    /// Shapes follow architecture.md §12.3 (Doge-20M: d 256, I 512, 8 layers, 2/1 heads × 128; Doge-60M: d 512,
+    /// Shapes follow (Doge-20M: d 256, I 512, 8 layers, 2/1 heads × 128; Doge-60M: d 512,
     /// I 1024, 16 layers, 4/2 heads × 128) with the byte-level vocabulary.
     /// </summary>
     private static ModelConfig Doge(int d, int inter, int layers, int heads, int kvHeads, int headDim, bool moe, int experts = 1024, int topK = 8)
@@ -107,7 +107,7 @@ public static class Presets
     }
 
     /// <summary>
-    /// OTCE (arXiv 2406.16495; architecture.md §6, §11, §12): Observer (Mamba-1 × <paramref name="observer"/>) → Thinker
+    /// OTCE (arXiv 2406.16495): Observer (Mamba-1 × <paramref name="observer"/>) → Thinker
     /// (attention × <paramref name="thinker"/>) → Conceiver (Mamba-1 × <paramref name="conceiver"/>) → Expresser (one
     /// attention layer with the dense/projection tail). FFNs: OTCE MLP in layer 0, in the last Conceiver layer and in the
     /// Expresser; the OTCE MoE (4 experts, top-1, expansive) everywhere else. Untied head, RMS eps 1e-6, θ 1e4, no RoPE

@@ -5,7 +5,7 @@ namespace HybridSharp.Inference;
 /// <summary>
 /// Decode state of one Dynamic Mask Attention layer: the usual preallocated K/V cache [B, Hkv, capacity, P] plus
 /// Δ = softplus(dt_proj(V)) per key and mask head, [B, Hm, capacity]. Δ depends only on the key's own value
-/// vector, so it is computed once when the key is written (architecture.md §7.3). Everything is written in place
+/// vector, so it is computed once when the key is written. Everything is written in place
 /// at [past, past+T); no per-step concatenation.
 /// </summary>
 public sealed class DmaKvCache : ILayerCache

@@ -78,7 +78,7 @@ public sealed partial class CausalLM : nn.Module
         {
             if (name.EndsWith(".bias")) p.zero_();
             else if (name.EndsWith("norm.weight") || name.EndsWith("_residual")) p.fill_(1.0);
-            else if (name.EndsWith("mlp.keys")) p.zero_();   // multi-head CDMoE product keys start at zero (§9)
+            else if (name.EndsWith("mlp.keys")) p.zero_();   // multi-head CDMoE product keys start at zero
             else if (name.EndsWith("o_proj.weight") || name.EndsWith("down_proj.weight") || name.EndsWith("out_proj.weight"))
                 p.normal_(0, residualStd, gen);
             else if (p.dim() >= 2 && !name.Contains(".conv1d.")) p.normal_(0, std, gen);

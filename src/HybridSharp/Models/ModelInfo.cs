@@ -11,7 +11,7 @@ public sealed record LayerInfo(int Index, string Mixer, string Ffn, long Paramet
 /// Parameter counts and FLOPs per token, computed from the configuration alone (no weights needed).
 /// Forward FLOPs per token = 2 × matmul parameters + the attention term 2·2·H·P·(T/2) per attention layer
 /// (scores and A·V over a causal context of T tokens, averaged over positions), or the chunked-SSD scan cost of
-/// architecture.md §3.5 per SSD layer, or the selective scan per Mamba-1 layer (≈ 7·d_in·N per token: decay exp and
+/// per SSD layer, or the selective scan per Mamba-1 layer (≈ 7·d_in·N per token: decay exp and
 /// multiply, Δ·x⊗B, state update, C contraction; plus the conv). Training FLOPs per token use the PaLM / nanoGPT
 /// convention 6·N + 12·L_attn·H·P·T (no causal saving) plus 3 × the SSD / Mamba-1 scan FLOPs, which MFU figures are based on.
 /// </summary>
@@ -46,7 +46,7 @@ public sealed record ModelInfo(ModelConfig Config, int Context, IReadOnlyList<La
                 long scalars = sh * (s.UseD ? 3 : 2);
                 mixerParams = inProj + (s.UseBias ? (s.Gated ? din : 0) + cconv + sh : 0) + conv + scalars + (s.Gated ? din : 0) + din * d;
                 long q = s.ChunkSize;
-                // chunked SSD (architecture.md §3.5): 2·[Q·N·H + Q·P·H + 2·P·N·H] per token + inter-chunk passing; conv 2·K·C
+                // chunked SSD: 2·[Q·N·H + Q·P·H + 2·P·N·H] per token + inter-chunk passing; conv 2·K·C
                 seqFlops = 2.0 * (q * n * sh + q * sp * sh + 2.0 * sp * n * sh) + 2.0 * (context / (double)q) * sh * sp * n / q + 2.0 * s.ConvKernel * cconv;
             }
             else if (mixer == ModelConfig.Mamba1)

@@ -10,9 +10,9 @@
 // continues training as a sparse one. Batched: gather the k rows of down_embed / up_embed per token ([N, k, d]), no
 // [N, E] tensor. The auxiliary loss (Switch, Fedus et al. 2021) uses the candidate softmax over all E experts, which
 // factorises: softmax(r_x ⊕ r_y) = softmax(r_x) ⊗ softmax(r_y), so P_e = (1/N)·Σ_n p_x,n ⊗ p_y,n is one [Kk, Kk] matmul.
-// Upstream quirk (architecture.md §8.3), flag cdmoe_upstream_router_view: logits [N, 2Kk] are viewed row-major as
+// Upstream quirk, flag cdmoe_upstream_router_view: logits [N, 2Kk] are viewed row-major as
 // [2, N, Kk], so token n's x-half is half (n mod 2) of token ⌊n/2⌋ and its y-half is half ((N+n) mod 2) of token
-// ⌊(N+n)/2⌋; its aux loss averages the candidate softmax in sorted-rank order (§8.4).
+// ⌊(N+n)/2⌋; its aux loss averages the candidate softmax in sorted-rank order.
 using HybridSharp.Config;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -27,7 +27,7 @@ namespace HybridSharp.Modules;
 public sealed record CdMoeRouting(Tensor LogitsX, Tensor LogitsY, Tensor Weights, Tensor Experts);
 
 /// <summary>
-/// Product-key cross-domain MoE (architecture.md §8). Weight names: gate_proj, up_proj, down_proj (shared SwiGLU),
+/// Product-key cross-domain MoE. Weight names: gate_proj, up_proj, down_proj (shared SwiGLU),
 /// router_gate [2·Kk, d], down_embed [E, d], up_embed [E, d].
 /// </summary>
 public sealed class CrossDomainMoE : nn.Module<Tensor, Tensor>, IMoeLayer
@@ -44,7 +44,7 @@ public sealed class CrossDomainMoE : nn.Module<Tensor, Tensor>, IMoeLayer
     /// <summary>k.</summary>
     public int TopK { get; }
     public bool NormTopkProb { get; }
-    /// <summary>Reproduce the upstream cross-token router view (§8.3) and rank-ordered aux loss (§8.4).</summary>
+    /// <summary>Reproduce the upstream cross-token router view and rank-ordered aux loss.</summary>
     public bool UpstreamRouterView { get; }
 
     /// <summary>From the model config (hidden_size, intermediate_size, mlp_bias, hidden_act) and its <c>moe</c> section.</summary>
@@ -99,7 +99,7 @@ public sealed class CrossDomainMoE : nn.Module<Tensor, Tensor>, IMoeLayer
 
     /// <summary>
     /// Splits router logits [N, 2Kk] into the per-token halves r_x, r_y [N, Kk]. Intended: row n → (r[n, :Kk], r[n, Kk:]).
-    /// <paramref name="upstreamView"/>: the row-major view [2, N, Kk] of upstream Doge (mixes tokens, §8.3).
+    /// <paramref name="upstreamView"/>: the row-major view [2, N, Kk] of upstream Doge (mixes tokens).
     /// </summary>
     public static (Tensor X, Tensor Y) SplitRouterLogits(Tensor logits, int numKeys, bool upstreamView)
     {

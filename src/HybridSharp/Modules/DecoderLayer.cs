@@ -1,7 +1,7 @@
 // Pre-norm decoder block (GPT-2 / Llama), optionally with the learnable residual vectors of Doge / Cheems / TransXSSM:
 //   h = r₁ ⊙ h + Mixer(RMSNorm(h));   h = r₂ ⊙ h + FFN(RMSNorm(h))
 // with r₁ = input_residual, r₂ = post_attention_residual ∈ ℝ^d initialised to 1 (plain pre-norm when disabled).
-// OTCE Expresser tail (arXiv 2406.16495; architecture.md §12.1), on the layers listed in expresser_layers, h₀ = block input:
+// OTCE Expresser tail (arXiv 2406.16495), on the layers listed in expresser_layers, h₀ = block input:
 //   h = h₀ + Mixer(RMSNorm(h₀));  h = h + FFN(RMSNorm(h));  h = RMSNorm_pd(h) + h₀;  h = projection(act(dense(h)))
 // with pre_dense_layernorm = RMSNorm_pd and dense, projection ∈ ℝ^{d×d}; no residual around dense/projection.
 using HybridSharp.Config;

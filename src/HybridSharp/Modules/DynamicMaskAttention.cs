@@ -1,5 +1,5 @@
 // Dynamic Mask Attention (DMA) of Wonderful Matrices (arXiv 2412.11834) and Doge / SmallDoge (SmallDoges/small-doge,
-// HF transformers DogeAttention), eager semantics of architecture.md §7.2:
+// HF transformers DogeAttention), eager semantics:
 //   Q = x·W_qᵀ → [B,H,T,P],  K, V = x·W_kᵀ, x·W_vᵀ → [B,Hkv,T,P];  optional Q, K ← RMSNorm_P (q_norm / k_norm), then RoPE
 //   Δ = softplus(dt_proj(V_flat)) [B,Tk,Hm] from the unrotated values of every visible key (cached per key when decoding)
 //   β[b,m,j] = exp(A_m·Δ[b,j,m])                          (query-independent, added to the logits)
@@ -17,7 +17,7 @@ namespace HybridSharp.Modules;
 
 /// <summary>
 /// Dynamic Mask Attention. Weight names (under <c>self_attn.</c>): q_proj, k_proj, v_proj, o_proj, optional
-/// q_norm / k_norm, <c>A</c> [Hm] and <c>dt_proj</c> [Hm, Hkv·P] (architecture.md §7.1, §14.2); Hm = Hkv (upstream)
+/// q_norm / k_norm, <c>A</c> [Hm] and <c>dt_proj</c> [Hm, Hkv·P]; Hm = Hkv (upstream)
 /// or H (legacy).
 /// </summary>
 public sealed class DynamicMaskAttention : nn.Module

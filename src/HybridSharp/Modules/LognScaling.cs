@@ -1,4 +1,4 @@
-// OTCE "logn" length scaling (Shi et al. 2024, arXiv 2406.16495; architecture.md §6 step 4 and "OTCE attention"):
+// OTCE "logn" length scaling (Shi et al. 2024, arXiv 2406.16495; and "OTCE attention"):
 //   s_t = max(1, ln(64 + i_t) / ln(4096)),   i_t = position_t + 1   (absolute position, so prefill + decode ≡ full forward)
 //   C_t ← s_t · C_t in Mamba-1 layers,   Q_t ← s_t · Q_t in attention layers
 // 4096 is OTCE's average training length; s_t = 1 exactly for i_t ≤ 4032, i.e. positions ≤ 4031. Upstream counts i_t

@@ -1,6 +1,6 @@
 // Mamba-1 selective-scan mixer (Gu & Dao 2023, "Mamba: Linear-Time Sequence Modeling with Selective State Spaces",
 // arXiv 2312.00752) in the form of OTCE (Shi et al. 2024, "OTCE: Hybrid SSM and Attention with Cross Domain Mixture of
-// Experts to construct Observer-Thinker-Conceiver-Expresser", arXiv 2406.16495; architecture.md §6):
+// Experts to construct Observer-Thinker-Conceiver-Expresser", arXiv 2406.16495):
 //   [x | z] = in_proj(u)                                   x, z ∈ ℝ^{d_in}
 //   x = SiLU(causal_depthwise_conv(x) (+ conv_bias))
 //   [dt_low | B | C] = x_proj(x)                           dt_low ∈ ℝ^R, B, C ∈ ℝ^N
@@ -20,7 +20,7 @@ using static TorchSharp.torch;
 namespace HybridSharp.Modules;
 
 /// <summary>
-/// Mamba-1 sequence mixer. Weight names (under <c>model.layers.{i}.mamba.</c>, architecture.md §14.6): in_proj, conv1d,
+/// Mamba-1 sequence mixer. Weight names (under <c>model.layers.{i}.mamba.</c>): in_proj, conv1d,
 /// x_proj, dt_proj, A_log [d_in, N], D [d_in], dt_layernorm, B_layernorm, C_layernorm, out_proj.
 /// </summary>
 public sealed class Mamba1Mixer : nn.Module

@@ -6,7 +6,7 @@
 // Two equal implementations: grouped (sort the N·k token-slots by expert, one gather, one contiguous segment and one
 // matmul chain per expert, one index_add) and loop (per expert: find its token-slots, gather, compute, index_add).
 // Expert weights are stacked parameters (experts.gate_proj.weight [E, Ie, d], experts.up_proj.weight [E, Ie, d],
-// experts.down_proj.weight [E, d, Ie]); checkpoints use per-expert names experts.{j}.gate_proj.weight etc. (§14.2),
+// experts.down_proj.weight [E, d, Ie]); checkpoints use per-expert names experts.{j}.gate_proj.weight etc.,
 // converted by ToCheckpointNames / FromCheckpointNames.
 using System.Text.RegularExpressions;
 using HybridSharp.Config;
@@ -61,7 +61,7 @@ public sealed class StackedExperts : nn.Module
 }
 
 /// <summary>
-/// Top-k softmax MoE of SwiGLU experts (architecture.md §10). Names: router.weight [E, d]; experts held stacked
+/// Top-k softmax MoE of SwiGLU experts. Names: router.weight [E, d]; experts held stacked
 /// (see file header and <see cref="ToCheckpointNames"/>).
 /// </summary>
 public sealed class MixtureOfExperts : nn.Module<Tensor, Tensor>, IMoeLayer
@@ -196,7 +196,7 @@ public sealed class MixtureOfExperts : nn.Module<Tensor, Tensor>, IMoeLayer
     }
 
     /// <summary>
-    /// Module state names → checkpoint names (§14.2): replaces each <c>{prefix}experts.{proj}.weight</c> [E, …] of a
+    /// Module state names → checkpoint names: replaces each <c>{prefix}experts.{proj}.weight</c> [E, …] of a
     /// <see cref="MixtureOfExperts"/> in <paramref name="model"/> by views <c>{prefix}experts.{j}.{proj}.weight</c>.
     /// Other entries pass through. New views belong to the current dispose scope.
     /// </summary>

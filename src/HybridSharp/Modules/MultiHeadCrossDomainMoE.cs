@@ -14,7 +14,7 @@ using static TorchSharp.torch;
 namespace HybridSharp.Modules;
 
 /// <summary>
-/// Multi-head CDMoE (architecture.md §9). Weight names: queries.weight [heads·R, d], keys [heads, Kk, 2, R/2],
+/// Multi-head CDMoE. Weight names: queries.weight [heads·R, d], keys [heads, Kk, 2, R/2],
 /// down_embed.weight, up_embed.weight [E, d], shared gate_proj / up_proj / down_proj.
 /// </summary>
 public sealed class MultiHeadCrossDomainMoE : nn.Module<Tensor, Tensor>, IMoeLayer

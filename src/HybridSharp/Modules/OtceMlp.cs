@@ -1,4 +1,4 @@
-// The feed-forward form of OTCE (arXiv 2406.16495; architecture.md §11), used by its dense layers and its experts:
+// The feed-forward form of OTCE (arXiv 2406.16495), used by its dense layers and its experts:
 //   mlp(x) = down_proj( tanh(up_proj(x)) ⊙ SiLU(gate_proj(x)) )
 using HybridSharp.Config;
 using TorchSharp.Modules;

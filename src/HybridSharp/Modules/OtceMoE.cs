@@ -1,4 +1,4 @@
-// Cross-domain mixture of experts of OTCE (arXiv 2406.16495, LoserCheems/OTCE CheemsSharedMoeLayer; architecture.md §11).
+// Cross-domain mixture of experts of OTCE (arXiv 2406.16495, LoserCheems/OTCE CheemsSharedMoeLayer).
 // Router: p = softmax_fp32(router(x)) ∈ ℝ^E, (w, e) = topk(p, k) (default E 4, k 1); weights are the selected
 // probabilities, not renormalised;  y = Σ_j w_j · expert_{e_j}(x).  OTCE MLP form: mlp(x) = down(tanh(up(x)) ⊙ SiLU(gate(x))).
 //   expansive: s = shared(x) (shared_{gate,up}_proj [I, d], shared_down_proj [d, I], computed once for all experts);
@@ -67,7 +67,7 @@ public sealed class OtceExpert : nn.Module
 /// OTCE cross-domain MoE (<c>mlp_types</c> entry "otce_moe"; variant from <c>moe.otce_moe_kind</c>). Names:
 /// router.weight [E, d]; expansive: shared_{gate,up}_proj [I, d], shared_down_proj [d, I], experts.{j}.{gate_proj,
 /// up_proj} [I/2, d], experts.{j}.down_proj [d, I/2], experts.{j}.shared_expert_gate [1, d]; cohesive: shared_up_proj
-/// [I/2, d], experts.{j}.gate_proj [I/2, d], experts.{j}.down_proj [d, I/2] (architecture.md §14.6).
+/// [I/2, d], experts.{j}.gate_proj [I/2, d], experts.{j}.down_proj [d, I/2].
 /// </summary>
 public sealed class OtceMoE : nn.Module<Tensor, Tensor>, IMoeLayer
 {

@@ -19,7 +19,7 @@ namespace HybridSharp.Modules;
 
 /// <summary>
 /// SSD (Mamba-2) sequence mixer. Weight names: in_proj (packed z|x|B|C|dt), conv1d, dt_bias, A_log, D, norm, out_proj
-/// (architecture.md §3.1, under <c>model.layers.{i}.mamba.</c>).
+/// (under <c>model.layers.{i}.mamba.</c>).
 /// </summary>
 public sealed class SsdMixer : nn.Module
 {
@@ -78,7 +78,7 @@ public sealed class SsdMixer : nn.Module
     public int ConvKernel => _kernel;
 
     /// <summary>
-    /// Mamba-2 initialisation of the SSM scalars and the conv (§3.10): dt_bias = softplus⁻¹(dt), dt = exp(U(ln dt_min,
+    /// Mamba-2 initialisation of the SSM scalars and the conv: dt_bias = softplus⁻¹(dt), dt = exp(U(ln dt_min,
     /// ln dt_max)) clamped ≥ dt_init_floor; A_log = ln U(1, 16); D = 1; conv1d weight and bias U(±1/√K) (PyTorch's
     /// default conv init, fan_in = K). in_proj, out_proj and norm weights are left to the model's generic init.
     /// </summary>

@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 
 namespace HybridSharp.Tests.Dma;
 
-/// <summary>architecture.md §15 tests 2 and 3 for DMA (also past the window), causality, left padding, gradients.</summary>
+/// <summary> for DMA (also past the window), causality, left padding, gradients.</summary>
 [Collection("Torch")]
 public sealed class DmaCacheTests(ITestOutputHelper output)
 {

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 
 namespace HybridSharp.Tests.Dma;
 
-/// <summary>architecture.md §15 tests 9 and 10: DMA at A = 0 is plain attention; legacy and upstream layouts agree.</summary>
+/// <summary>DMA at A = 0 is plain attention; legacy and upstream layouts agree.</summary>
 [Collection("Torch")]
 public sealed class DmaEquivalenceTests(ITestOutputHelper output)
 {

@@ -4,7 +4,7 @@ using static HybridSharp.Tests.IO.SafetensorsTestFiles;
 
 namespace HybridSharp.Tests.IO;
 
-/// <summary>Every reader rejection rule of platform.md §9.1, each on a hand-built file.</summary>
+/// <summary>Every reader rejection rule, each on a hand-built file.</summary>
 [Collection("Torch")]
 public sealed class SafetensorsValidationTests : IDisposable
 {

@@ -10,8 +10,8 @@ using static TorchSharp.torch;
 namespace HybridSharp.Tests.Mamba1;
 
 /// <summary>
-/// OTCE's "logn" factor s_t = max(1, ln(64 + i_t)/ln 4096), i_t = position + 1, on Mamba-1 C and attention Q
-/// (architecture.md §6): value, the config switch, where it acts, and cache paths across position 4032.
+/// OTCE's "logn" factor s_t = max(1, ln(64 + i_t)/ln 4096), i_t = position + 1, on Mamba-1 C and attention Q:
+/// value, the config switch, where it acts, and cache paths across position 4032.
 /// </summary>
 [Collection("Torch")]
 public sealed class LognScalingTests

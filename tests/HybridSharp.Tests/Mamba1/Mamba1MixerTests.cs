@@ -80,7 +80,7 @@ public sealed class Mamba1MixerTests
     public void ForwardMatchesAnIndependentReference()
     {
         // Reference from the checkpoint tensors: PyTorch conv1d (padding K−1, first T outputs), plain RMSNorms, explicit
-        // pairwise RoPE and a per-token loop of h = exp(Δ·A)·h + Δ·x·B, y = C·h + D·x (architecture.md §6).
+        // pairwise RoPE and a per-token loop of h = exp(Δ·A)·h + Δ·x·B, y = C·h + D·x.
         var cfg = MixerConfig();
         using var m = NewMixer(cfg, ScalarType.Float64);
         using var scope = NewDisposeScope();

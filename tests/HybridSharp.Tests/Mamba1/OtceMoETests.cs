@@ -22,7 +22,7 @@ public sealed class OtceMoETests
 
     private static Tensor Lin(OtceMoE m, string name, Tensor x) => nn.functional.linear(x, Param(m, name + ".weight"));
 
-    /// <summary>Expert j of the spec (§11) applied to one token x [1, d], from the parameters.</summary>
+    /// <summary>Expert j of the spec applied to one token x [1, d], from the parameters.</summary>
     private static Tensor ReferenceExpert(OtceMoE m, int j, Tensor x, bool expansive)
     {
         string e = $"experts.{j}.";

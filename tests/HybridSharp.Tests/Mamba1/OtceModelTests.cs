@@ -84,7 +84,7 @@ public sealed class OtceModelTests
             var info = ModelInfo.For(cfg, 512);
             if (preset == "otce")
             {
-                // Too big to build in a unit test: check the Mamba-1 layer by hand (§14.6 shapes, no biases).
+                // Too big to build in a unit test: check the Mamba-1 layer by hand (shapes, no biases).
                 long d = 1024, din = 1024, n = 64, r = 64;
                 long mixer = 2 * din * d + din * 4 + (r + 2 * n) * din + din * r + din * n + din + (r + 2 * n) + d * din;
                 long dense = 3 * d * 4096;

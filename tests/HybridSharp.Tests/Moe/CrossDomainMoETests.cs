@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace HybridSharp.Tests.Moe;
 
-/// <summary>Product-key CDMoE: names, hand-computed routing, §15 tests 11–13, upstream quirk mapping, sparse gradients.</summary>
+/// <summary>Product-key CDMoE: names, hand-computed routing, uniform weights for equal scores, per-token routing, the top-k shortcut against a full sort, upstream quirk mapping, sparse gradients.</summary>
 [Collection("Torch")]
 public sealed class CrossDomainMoETests
 {
@@ -85,7 +85,7 @@ public sealed class CrossDomainMoETests
     }
 
     [Fact]
-    public void KEqualsEWithEqualScoresGivesUniformWeights()   // §15 test 11
+    public void KEqualsEWithEqualScoresGivesUniformWeights()
     {
         using var scope = NewDisposeScope();
         var m = NewMoe(16, 16);
@@ -98,7 +98,7 @@ public sealed class CrossDomainMoETests
     }
 
     [Fact]
-    public void TokensAreRoutedIndependently()   // §15 test 12, intended mode
+    public void TokensAreRoutedIndependently()   // intended mode
     {
         using var scope = NewDisposeScope();
         var m = NewMoe(16, 3);
@@ -124,7 +124,7 @@ public sealed class CrossDomainMoETests
     }
 
     [Fact]
-    public void UpstreamViewReproducesTheCrossTokenMapping()   // §15 test 12, quirk flag
+    public void UpstreamViewReproducesTheCrossTokenMapping()   // quirk flag
     {
         using var scope = NewDisposeScope();
         const int kk = 4, n = 10;
@@ -133,7 +133,7 @@ public sealed class CrossDomainMoETests
         var x = randn(2, 5, D, ScalarType.Float64);
         var logits = x.reshape(n, D).matmul(Param(m, "router_gate.weight").t());   // [N, 2Kk], intended layout
 
-        // §8.3: token t's x-half = half (t mod 2) of token ⌊t/2⌋; y-half = half ((N+t) mod 2) of token ⌊(N+t)/2⌋.
+        //: token t's x-half = half (t mod 2) of token ⌊t/2⌋; y-half = half ((N+t) mod 2) of token ⌊(N+t)/2⌋.
         var ex = stack(Enumerable.Range(0, n).Select(t => logits[t / 2].narrow(0, (t % 2) * kk, kk)), 0);
         var ey = stack(Enumerable.Range(0, n).Select(t => logits[(n + t) / 2].narrow(0, ((n + t) % 2) * kk, kk)), 0);
         var r = m.Route(x);
@@ -157,7 +157,7 @@ public sealed class CrossDomainMoETests
         Assert.Equal(Longs(intended.Route(one).Experts), Longs(m.Route(one).Experts));
     }
 
-    [Theory]   // §15 test 13
+    [Theory]
     [InlineData(16, 1)]
     [InlineData(16, 3)]
     [InlineData(16, 4)]

@@ -9,7 +9,7 @@ using static TorchSharp.torch;
 
 namespace HybridSharp.Tests.Moe;
 
-/// <summary>Top-k MoE baseline: grouped ≡ loop ≡ per-token reference (§15 test 14), checkpoint names, aux statistics.</summary>
+/// <summary>Top-k MoE baseline: grouped ≡ loop ≡ per-token reference, checkpoint names, aux statistics.</summary>
 [Collection("Torch")]
 public sealed class MixtureOfExpertsTests(ITestOutputHelper output)
 {
@@ -68,7 +68,7 @@ public sealed class MixtureOfExpertsTests(ITestOutputHelper output)
         Assert.Equal(x.shape, yg.shape);
         Assert.True(MaxAbs(yg, yl) < 1e-12);
 
-        // Per-token reference straight from §10.
+        // Per-token reference straight from
         var (wg, wu, wd) = m.ExpertWeights;
         var xf = x.reshape(-1, D);
         var probs = xf.matmul(Param(m, "router.weight").t()).softmax(-1);

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace HybridSharp.Tests.Moe;
 
-/// <summary>Multi-head CDMoE (§9): names, zero keys, forward vs a per-head reference, aux loss.</summary>
+/// <summary>Multi-head CDMoE: names, zero keys, forward vs a per-head reference, aux loss.</summary>
 [Collection("Torch")]
 public sealed class MultiHeadCrossDomainMoETests
 {

@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace HybridSharp.Tests.Ssd;
 
-/// <summary>Chunked SSD vs the recurrence, segsum stability, head→group mapping (architecture.md §15 tests 1, 5, 6, 8).</summary>
+/// <summary>Chunked SSD vs the recurrence, segsum stability, head→group mapping.</summary>
 [Collection("Torch")]
 public sealed class SsdKernelTests(ITestOutputHelper output)
 {

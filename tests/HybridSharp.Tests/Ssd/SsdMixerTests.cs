@@ -10,7 +10,7 @@ namespace HybridSharp.Tests.Ssd;
 
 /// <summary>
 /// SSD mixer: parameter layout, grouped gated norm, prefill/decode ≡ full forward, RoPE shift invariance, left padding,
-/// gradients, constant decode memory, causality (architecture.md §15 tests 2–7).
+/// gradients, constant decode memory, causality.
 /// </summary>
 [Collection("Torch")]
 public sealed class SsdMixerTests(ITestOutputHelper output)
@@ -142,7 +142,7 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
     public void ForwardMatchesAnIndependentReference(bool stripped)
     {
         // Reference built from the checkpoint tensors: PyTorch conv1d semantics (padding K−1, first T outputs),
-        // explicit pairwise RoPE, the naive recurrence, and a per-group norm loop (architecture.md §3.2).
+        // explicit pairwise RoPE, the naive recurrence, and a per-group norm loop.
         var cfg = MixerConfig(stripped);
         var ssm = cfg.Ssm!;
         using var m = NewMixer(cfg, ScalarType.Float32);
@@ -270,7 +270,7 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
         var y0 = m.Forward(x, c0, s0, null, 0);
         var y1 = m.Forward(x, c1, s1, null, 0);
         double err = MaxAbs(y0, y1);
-        // The model's own tables are computed in fp32 (architecture.md §1.1), so they are only shift-invariant to ~1e-6.
+        // The model's own tables are computed in fp32, so they are only shift-invariant to ~1e-6.
         var (d0, e0) = Rope(Positions(b, 0, t), n, ScalarType.Float64);
         var (d1, e1) = Rope(Positions(b, 37, t), n, ScalarType.Float64);
         double err32 = MaxAbs(m.Forward(x, d0, e0, null, 0), m.Forward(x, d1, e1, null, 0));

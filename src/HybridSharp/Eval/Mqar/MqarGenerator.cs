@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace HybridSharp.Eval.Mqar;
 
 /// <summary>
-/// One MQAR data segment's parameters (benchmarks.md §4.1): vocabulary V, sequence length T, K key–value pairs,
+/// One MQAR data segment's parameters: vocabulary V, sequence length T, K key–value pairs,
 /// power-law exponent a of the query gaps, context passes, and whether filler positions get random ids.
 /// </summary>
 public sealed record MqarSpec(int VocabSize, int SeqLen, int NumKvPairs, double PowerA = 0.01, int NumPasses = 1, bool RandomNonQueries = true)
@@ -83,7 +83,7 @@ public sealed class MqarData
 }
 
 /// <summary>
-/// Zoology's multi-query associative recall generator (benchmarks.md §4.1), reimplemented with our own PRNG
+/// Zoology's multi-query associative recall generator, reimplemented with our own PRNG
 /// (<see cref="MqarRandom"/>): equivalence with Zoology's NumPy streams is distributional, not bitwise.
 /// <list type="number">
 /// <item>Per example, K distinct keys from [1, V/2) and K distinct values from [V/2, V) (0 is never a key).</item>

@@ -4,7 +4,7 @@ using HybridSharp.Config;
 namespace HybridSharp.Eval.Mqar;
 
 /// <summary>
-/// Two-layer MQAR models in the "hybridsharp" harness mode of benchmarks.md §4.2: our decoder blocks (pre-RMSNorm,
+/// Two-layer MQAR models in the "hybridsharp" harness mode: our decoder blocks (pre-RMSNorm,
 /// RoPE, tied head, normal(0, 0.02) init with scaled output projections), one attention head of width d
 /// (Zoology Figure 2: 1-head MHA), no FFN (Figure 2: state mixer = identity) or a SwiGLU FFN of width 4·d.
 /// <list type="bullet">

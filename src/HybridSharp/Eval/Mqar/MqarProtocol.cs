@@ -3,7 +3,7 @@ using System.Globalization;
 namespace HybridSharp.Eval.Mqar;
 
 /// <summary>
-/// Data and training settings shared by every cell of an MQAR sweep (benchmarks.md §4.2–4.3, Zoology Figure 2):
+/// Data and training settings shared by every cell of an MQAR sweep (Zoology Figure 2):
 /// V 8192, 100,000 train / 3,000 test examples per (T, K), 64 epochs, batch 512 (T ≤ 128), 256 (T 256), 128 (T ≥ 512),
 /// AdamW (weight decay 0.1, default betas) with cosine annealing to 0 stepped once per epoch, no warmup, no clipping,
 /// early stop once test accuracy &gt; 0.99, filler tokens 0 (random_non_queries false), power_a 0.01.

@@ -97,7 +97,7 @@ public static class MqarReport
             sb.Append(CultureInfo.InvariantCulture, $"(`{protocol.Tag}`); AdamW wd {protocol.WeightDecay:G3}, cosine per epoch, early stop at accuracy > {protocol.EarlyStopAccuracy:G3}.\n");
         }
         sb.Append("Each cell: test accuracy (mean over examples of the share of recalled values), best over the learning rates tried ");
-        sb.Append("(the best LR in parentheses). Models: 2 layers, 1 attention head, \"hybridsharp\" harness (benchmarks.md §4.2).\n");
+        sb.Append("(the best LR in parentheses). Models: 2 layers, 1 attention head, \"hybridsharp\" harness.\n");
         if (results.Count > 0) sb.Append("Machine: ").Append(results[^1].Machine).Append('\n');
         sb.Append('\n');
         if (best.Count == 0)

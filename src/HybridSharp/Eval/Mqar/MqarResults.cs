@@ -12,7 +12,7 @@ public sealed record MqarSliceAccuracy
     [JsonPropertyName("examples")] public int Examples { get; init; }
 }
 
-/// <summary>One finished cell: one line of <c>results.jsonl</c>, with the machine and versions (benchmarks.md §1 rule 3).</summary>
+/// <summary>One finished cell: one line of <c>results.jsonl</c>, with the machine and versions.</summary>
 public sealed record MqarCellResult
 {
     [JsonPropertyName("key")] public string Key { get; init; } = "";

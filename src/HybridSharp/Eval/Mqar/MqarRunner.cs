@@ -44,7 +44,7 @@ public sealed record MqarProgress
 
 /// <summary>
 /// The grid of an MQAR sweep. Cells are ordered (T, K) outermost — one task's data is generated once and shared by
-/// every model and learning rate (same data and order for all, benchmarks.md §1 rule 7) — then mixer, d_model, LR.
+/// every model and learning rate (same data and order for all) — then mixer, d_model, LR.
 /// (T, K) pairs violating 4·K ≤ T, or with T ≥ V, are left out.
 /// </summary>
 public sealed record MqarSweep(
@@ -92,10 +92,10 @@ public sealed record MqarSweep(
 public sealed record MqarSweepOutcome(IReadOnlyList<MqarCellResult> Results, int Trained, int Skipped, bool Interrupted, MqarReportFiles? Files);
 
 /// <summary>
-/// Trains and evaluates MQAR cells (benchmarks.md §4): AdamW (weight decay 0.1 on all parameters, default betas, no
+/// Trains and evaluates MQAR cells: AdamW (weight decay 0.1 on all parameters, default betas, no
 /// clipping), cosine annealing from the cell's LR to 0 over the protocol's epochs, stepped once per epoch, no warmup;
 /// batches in the data's fixed order; loss = cross-entropy on the labelled positions only — hidden states are gathered
-/// there before the LM head (platform.md §14.5); test accuracy after every epoch, early stop once it exceeds 0.99.
+/// there before the LM head; test accuracy after every epoch, early stop once it exceeds 0.99.
 /// Results go to <c>results.jsonl</c> in the results folder as each cell finishes, so an interrupted sweep resumes
 /// where it stopped; the CSV, markdown and PNG summaries are rewritten after each cell.
 /// </summary>

@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 namespace HybridSharp.Eval.Reasoning;
 
 /// <summary>
-/// Normalises and compares final answers in the spirit of the standard math-evaluation graders (distill.md §11.3):
+/// Normalises and compares final answers in the spirit of the standard math-evaluation graders:
 /// LaTeX spelling variants (<c>\dfrac</c>, <c>\left</c>, <c>\text{…}</c>, degree marks, <c>$</c>, <c>%</c>), trailing
 /// units, short "x =" left sides, number words, trailing zeros, <c>\frac12</c> / <c>a/b</c> forms and spaces are made
 /// uniform; then answers are equal as strings (case-insensitive), as multiple-choice letters, as numbers (relative

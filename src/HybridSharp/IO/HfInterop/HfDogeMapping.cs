@@ -5,7 +5,7 @@ using HybridSharp.Config;
 namespace HybridSharp.IO.HfInterop;
 
 /// <summary>
-/// Doge checkpoints (<c>model_type "doge"</c>) → HybridSharp (architecture.md §12.3, §14.3, §14.4). Handles the
+/// Doge checkpoints (<c>model_type "doge"</c>) → HybridSharp. Handles the
 /// upstream transformers layout (A / dt_proj per KV head, q_norm / k_norm) and the legacy layout of the published
 /// SmallDoge checkpoints (A / dt_proj per query head, no QK-norm), detected from tensor shapes, and the legacy
 /// small-doge tensor names (<c>word_embed</c>, <c>pre_layernorm</c>, <c>feed_forward.*</c>, …).

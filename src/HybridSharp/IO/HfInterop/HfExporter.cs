@@ -28,8 +28,8 @@ public sealed record HfExportResult(string TargetDir, string ModelType, string A
 
 /// <summary>
 /// Writes a HybridSharp model as a Hugging Face transformers directory: Doge stacks (every layer DMA with SwiGLU or
-/// product-key CDMoE) as <c>DogeForCausalLM</c> (architecture.md §14.3), plain transformers (every layer attention,
-/// no residual vectors) as <c>LlamaForCausalLM</c>, and pure Mamba-2 stacks as <c>Mamba2ForCausalLM</c> (§14.5).
+/// product-key CDMoE) as <c>DogeForCausalLM</c>, plain transformers (every layer attention,
+/// no residual vectors) as <c>LlamaForCausalLM</c>, and pure Mamba-2 stacks as <c>Mamba2ForCausalLM</c>.
 /// Other stacks have no matching HF architecture and are rejected.
 /// </summary>
 public static class HfExporter
@@ -204,7 +204,7 @@ public static class HfExporter
             notes.Add("the model has no residual vectors; HF Doge requires them, so all-ones vectors were written (exact)");
         }
         if (cfg.Moe is { CdmoeUpstreamRouterView: false } && Enumerable.Range(0, cfg.NumHiddenLayers).Any(i => cfg.MlpType(i) == MoeConfig.CdMoe))
-            notes.Add("HF transformers' DogeCDMoE routes with its cross-token router view (architecture.md §8.3); this model uses per-token " +
+            notes.Add("HF transformers' DogeCDMoE routes with its cross-token router view; this model uses per-token " +
                       "routing (cdmoe_upstream_router_view = false), so HF outputs differ from HybridSharp's for multi-token inputs " +
                       "(one-token decode steps agree); HybridSharp re-imports it with per-token routing");
         return result;
@@ -218,7 +218,7 @@ public static class HfExporter
         ["hidden_size"] = cfg.HiddenSize,
     };
 
-    /// <summary>DogeConfig (transformers ≥ 4.56 field set, architecture.md §12.3).</summary>
+    /// <summary>DogeConfig (transformers ≥ 4.56 field set).</summary>
     private static JsonObject DogeConfig(ModelConfig cfg, string dtype)
     {
         var o = Common(cfg, "DogeForCausalLM", "doge");
@@ -254,7 +254,7 @@ public static class HfExporter
         return o;
     }
 
-    /// <summary>LlamaConfig fields (platform.md §10).</summary>
+    /// <summary>LlamaConfig fields.</summary>
     private static JsonObject LlamaConfig(ModelConfig cfg, string dtype)
     {
         var o = Common(cfg, "LlamaForCausalLM", "llama");
@@ -279,7 +279,7 @@ public static class HfExporter
         return o;
     }
 
-    /// <summary>Mamba2Config fields (platform.md §10).</summary>
+    /// <summary>Mamba2Config fields.</summary>
     private static JsonObject Mamba2Config(ModelConfig cfg, string dtype)
     {
         var s = cfg.Ssm!;

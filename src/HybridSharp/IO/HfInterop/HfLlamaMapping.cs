@@ -6,7 +6,7 @@ namespace HybridSharp.IO.HfInterop;
 
 /// <summary>
 /// Llama-layout transformers (<c>llama</c>, <c>mistral</c>, <c>qwen2</c>) → an all-attention HybridSharp stack with the
-/// same tensor names (architecture.md §13: "Transformer … identical tensor names and RoPE convention").
+/// same tensor names ("Transformer … identical tensor names and RoPE convention").
 /// Qwen2's q/k/v biases become <c>attention_bias</c> with a zero <c>o_proj</c> bias (exact).
 /// </summary>
 internal static class HfLlamaMapping

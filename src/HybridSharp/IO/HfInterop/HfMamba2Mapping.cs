@@ -5,10 +5,10 @@ using HybridSharp.Config;
 namespace HybridSharp.IO.HfInterop;
 
 /// <summary>
-/// HF Mamba-2 (<c>model_type "mamba2"</c>, <c>Mamba2ForCausalLM</c>) ↔ a HybridSharp all-SSD stack without FFNs
-/// (architecture.md §14.5): <c>backbone.embeddings</c> ↔ <c>model.embed_tokens</c>, <c>backbone.layers.{i}.norm</c> ↔
+/// HF Mamba-2 (<c>model_type "mamba2"</c>, <c>Mamba2ForCausalLM</c>) ↔ a HybridSharp all-SSD stack without FFNs:
+/// <c>backbone.embeddings</c> ↔ <c>model.embed_tokens</c>, <c>backbone.layers.{i}.norm</c> ↔
 /// <c>model.layers.{i}.input_layernorm</c>, <c>backbone.layers.{i}.mixer.*</c> ↔ <c>model.layers.{i}.mamba.*</c>,
-/// <c>backbone.norm_f</c> ↔ <c>model.norm</c>. Heads read B/C of group ⌊h/(H/G)⌋ (contiguous, §3.3).
+/// <c>backbone.norm_f</c> ↔ <c>model.norm</c>. Heads read B/C of group ⌊h/(H/G)⌋ (contiguous).
 /// </summary>
 internal static class HfMamba2Mapping
 {

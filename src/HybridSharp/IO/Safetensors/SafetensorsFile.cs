@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace HybridSharp.IO.Safetensors;
 
 /// <summary>
-/// Reads and writes the safetensors format (platform.md §9.1): an 8-byte little-endian header length N, an N-byte
+/// Reads and writes the safetensors format: an 8-byte little-endian header length N, an N-byte
 /// JSON header, then raw little-endian row-major tensor data with no gaps. Every read is fully validated and
 /// rejected with <see cref="SafetensorsFormatException"/>.
 /// </summary>
