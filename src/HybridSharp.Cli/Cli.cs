@@ -15,6 +15,13 @@ internal static class Cli
 
     public static int Run(RootCommand root, string[] args)
     {
+        // A mistyped command gets a suggestion rather than System.CommandLine's "Required command was not provided".
+        if (args.Length > 0 && !args[0].StartsWith('-') && root.Subcommands.All(c => c.Name != args[0] && !c.Aliases.Contains(args[0])))
+        {
+            var best = root.Subcommands.Select(c => (c.Name, Score: FuzzySharp.Fuzz.Ratio(args[0], c.Name))).MaxBy(x => x.Score);
+            Error($"unknown command '{args[0]}'" + (best.Score >= 60 ? $" — did you mean '{best.Name}'?" : "") + " (see 'hybrid --help')");
+            return ExitUserError;
+        }
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

@@ -14,7 +14,8 @@ internal static class ScoreCommand
         var text = Cli.OptNoDefault<string?>("--text", "text to score");
         var file = Cli.OptNoDefault<string?>("--file", "file whose text to score");
         var perToken = Cli.Opt("--per-token", "print each token's log-probability", false);
-        var cmd = new Command("score", "Total negative log-likelihood, per-token log-probabilities and perplexity of a text.") { model, text, file, perToken };
+        var json = Cli.Opt("--json", "print {\"ids\", \"tokens\", \"logprobs\", \"total_nll\", \"perplexity\"} with full-precision numbers (the first token, BOS, is context, not scored)", false);
+        var cmd = new Command("score", "Total negative log-likelihood, per-token log-probabilities and perplexity of a text.") { model, text, file, perToken, json };
         cmd.SetAction(pr => Cli.Guard(() =>
         {
             var t = pr.GetValue(text);
@@ -28,6 +29,18 @@ internal static class ScoreCommand
             var (m, tokenizer) = ModelDirectory.Load(pr.GetValue(model)!);
             using var _ = m;
             var score = TextScorer.Score(m, tokenizer, t!);
+            if (pr.GetValue(json))
+            {
+                Console.Out.Write(System.Text.Json.JsonSerializer.Serialize(new
+                {
+                    ids = score.PerToken.Select(p => p.Id),
+                    tokens = score.PerToken.Select(p => p.Text),
+                    logprobs = score.PerToken.Select(p => p.LogProb),
+                    total_nll = score.TotalNll,
+                    perplexity = score.Perplexity,
+                }) + "\n");
+                return 0;
+            }
             if (pr.GetValue(perToken))
             {
                 var table = new Table().AddColumn("#").AddColumn("token").AddColumn("id").AddColumn("log p");

@@ -59,7 +59,7 @@ public sealed class Trainer
     public TrainResult Run(bool resume, CancellationToken cancel = default, Action<TrainProgress>? progress = null, Action<string>? log = null)
     {
         Directory.CreateDirectory(_outDir);
-        var metrics = new MetricsLog(Path.Combine(_outDir, MetricsFileName));
+        using var metrics = new MetricsLog(Path.Combine(_outDir, MetricsFileName), Path.Combine(_outDir, MetricsLog.TensorBoardDirName));
         var sampler = _batches;
         var schedule = new LearningRateSchedule(_o.Schedule, _o.LearningRate, _o.MinLearningRate, _o.WarmupSteps, _o.Steps, _o.DecayFraction);
 

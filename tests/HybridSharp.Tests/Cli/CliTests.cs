@@ -73,5 +73,22 @@ public sealed class CliTests
         var (c5, o5, e5) = HybridProcess.Run("score", "--model", tmp["m"], "--text", "hello world");
         Assert.True(c5 == 0, e5);
         Assert.Contains("perplexity", o5);
+        var (c6, o6, e6) = HybridProcess.Run("score", "--model", tmp["m"], "--text", "hello world", "--json");
+        Assert.True(c6 == 0, e6);
+        var scored = System.Text.Json.JsonDocument.Parse(o6).RootElement;
+        var logprobs = scored.GetProperty("logprobs").EnumerateArray().Select(e => e.GetDouble()).ToList();
+        Assert.Equal(11, logprobs.Count); // "hello world" after BOS: 11 bytes, each scored
+        Assert.Equal(-logprobs.Sum(), scored.GetProperty("total_nll").GetDouble(), 9);
+        Assert.Contains(logprobs, lp => Math.Round(lp, 4) != lp); // full precision, not 4 decimals
+    }
+
+    [Fact]
+    public void MistypedCommandsGetASuggestion()
+    {
+        var (code, _, err) = HybridProcess.Run("trian", "--model", "m");
+        HybridProcess.AssertOneLineError(code, err, "unknown command 'trian' — did you mean 'train'?");
+        var (code2, _, err2) = HybridProcess.Run("xyzzy");
+        HybridProcess.AssertOneLineError(code2, err2, "unknown command 'xyzzy'");
+        Assert.DoesNotContain("did you mean", err2);
     }
 }
