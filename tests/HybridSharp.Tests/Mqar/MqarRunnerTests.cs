@@ -95,6 +95,13 @@ public sealed class MqarRunnerTests(ITestOutputHelper output)
         Assert.Equal((6, 0, false), (first.Trained, first.Skipped, first.Interrupted));
         Assert.Equal(6, events.Count(e => e.Event == MqarEvent.CellFinished));
         Assert.Equal(6, File.ReadAllLines(tmp[MqarResultStore.FileName]).Length);
+        // Each cell's curves are in TensorBoard: one run folder per cell with its epoch accuracy.
+        var boards = Directory.GetDirectories(tmp[HybridSharp.Training.MetricsLog.TensorBoardDirName]);
+        Assert.Equal(6, boards.Length);
+        var accuracy = events.First(e => e.Event == MqarEvent.Epoch);
+        var scalars = Directory.GetFiles(Path.Combine(tmp[HybridSharp.Training.MetricsLog.TensorBoardDirName], accuracy.Cell!.Tag + "-" + protocol.Tag), "events.out.tfevents.*")
+            .SelectMany(HybridSharp.Tests.Training.TensorBoardTests.ReadScalars).ToList();
+        Assert.Equal((float)accuracy.Accuracy!.Value, Assert.Single(scalars, x => x.Tag == "epoch/test_accuracy").Value);
 
         events.Clear();
         var again = new MqarRunner(tmp.Path).RunSweep(sweep, protocol, events.Add);

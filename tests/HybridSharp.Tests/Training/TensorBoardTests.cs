@@ -49,7 +49,7 @@ public sealed class TensorBoardTests
     }
 
     /// <summary>Scalars of one event file: TFRecord frames (length, crc, Event bytes, crc) → (tag, step, value).</summary>
-    private static IEnumerable<(string Tag, long Step, float Value)> ReadScalars(string path)
+    internal static IEnumerable<(string Tag, long Step, float Value)> ReadScalars(string path)
     {
         var bytes = File.ReadAllBytes(path);
         for (int at = 0; at + 12 <= bytes.Length;)

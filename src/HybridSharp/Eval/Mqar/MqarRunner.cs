@@ -96,7 +96,8 @@ public sealed record MqarSweepOutcome(IReadOnlyList<MqarCellResult> Results, int
 /// clipping), cosine annealing from the cell's LR to 0 over the protocol's epochs, stepped once per epoch, no warmup;
 /// batches in the data's fixed order; loss = cross-entropy on the labelled positions only — hidden states are gathered
 /// there before the LM head; test accuracy after every epoch, early stop once it exceeds 0.99.
-/// Results go to <c>results.jsonl</c> in the results folder as each cell finishes, so an interrupted sweep resumes
+/// Results go to <c>results.jsonl</c> in the results folder as each cell finishes (and each cell's curves to
+/// <c>tensorboard/</c> there), so an interrupted sweep resumes
 /// where it stopped; the CSV, markdown and PNG summaries are rewritten after each cell.
 /// </summary>
 public sealed class MqarRunner
@@ -147,7 +148,19 @@ public sealed class MqarRunner
                 loaded = (cell.SeqLen, cell.NumKvPairs);
             }
             MqarCellResult result;
-            try { result = TrainCell(cell, protocol, train, test!, progress, ct, i, cells.Count); }
+            // Each cell's curves also go to TensorBoard: <results>/tensorboard/<cell tag>/ (step loss, epoch loss and accuracy).
+            var board = torch.utils.tensorboard.SummaryWriter(Path.Combine(ResultsDir, Training.MetricsLog.TensorBoardDirName, cell.Tag + "-" + protocol.Tag), createRunName: false);
+            void Observe(MqarProgress p)
+            {
+                if (p.Event == MqarEvent.Step && p.Loss is { } l && double.IsFinite(l)) board.add_scalar("train/loss", (float)l, p.Step);
+                if (p.Event == MqarEvent.Epoch)
+                {
+                    if (p.Loss is { } el && double.IsFinite(el)) board.add_scalar("epoch/train_loss", (float)el, p.Epoch);
+                    if (p.Accuracy is { } acc) board.add_scalar("epoch/test_accuracy", (float)acc, p.Epoch);
+                }
+                progress?.Invoke(p);
+            }
+            try { result = TrainCell(cell, protocol, train, test!, Observe, ct, i, cells.Count); }
             catch (OperationCanceledException) when (ct.IsCancellationRequested) { interrupted = true; break; }
             Store.Append(result);
             results.Add(result);
