@@ -94,10 +94,12 @@ internal static class QuickstartCommand
         using (model)
         {
             var generator = new TextGenerator(model, tokenizer);
+            ArithmeticResult? sample = null;
             if (evalCount > 0)
             {
                 AnsiConsole.MarkupLine($"3. Evaluating on {evalCount} held-out problems (greedy decoding)…");
                 var report = ArithmeticEval.Run(generator, ArithmeticEval.HeldOut(evalCount, 1, maxDifficulty), batchSize: 16, maxNewTokens: 120);
+                sample = report.Results.OrderBy(x => x.Problem.Difficulty).First(); // the first problem of the easiest level
                 var table = new Table().AddColumn("operations").AddColumn(new TableColumn("problems").RightAligned())
                     .AddColumn(new TableColumn("accuracy").RightAligned()).AddColumn(new TableColumn("mean tokens").RightAligned());
                 foreach (var d in report.ByDifficulty)
@@ -106,12 +108,18 @@ internal static class QuickstartCommand
                 AnsiConsole.Write(table);
                 AtomicFile.WriteAllText(Path.Combine(outDir, "arithmetic_eval.md"), report.ToMarkdown());
             }
-            var sample = ArithmeticEval.HeldOut(1, 2, 2, seed: 2024)[0];
-            var prompt = ArithmeticFormat.Prompt(sample);
-            var r = generator.Generate(prompt, new GenerationOptions { MaxNewTokens = 120, Sampling = SamplingOptions.Greedy });
-            AnsiConsole.Write(new Rule("sample").LeftJustified());
-            Console.WriteLine(prompt + r.Text);
-            AnsiConsole.MarkupLine($"[grey](expected answer: {sample.Answer})[/]");
+            if (sample is null)
+            {
+                var problem = ArithmeticEval.HeldOut(1, 1, maxDifficulty)[0];
+                var prompt = ArithmeticFormat.Prompt(problem);
+                var r = generator.Generate(prompt, new GenerationOptions { MaxNewTokens = 120, Sampling = SamplingOptions.Greedy });
+                sample = ArithmeticEvaluator.Score(problem, prompt, new Completion(r.Text, r.GeneratedTokens));
+            }
+            AnsiConsole.Write(new Rule("sample from the held-out set").LeftJustified());
+            Console.WriteLine(sample.Prompt + sample.CompletionText);
+            AnsiConsole.MarkupLine(sample.Correct
+                ? $"[green]correct[/] [grey](expected answer: {Markup.Escape(sample.Problem.Answer.ToString())})[/]"
+                : $"[red]wrong[/] [grey](expected answer: {Markup.Escape(sample.Problem.Answer.ToString())}, extracted: {Markup.Escape(sample.ExtractedAnswer ?? "none")})[/]");
             AnsiConsole.MarkupLine($"Next: [blue]dotnet run --project src/HybridSharp.Cli -c Release -- generate --model {Markup.Escape(modelDir)} --prompt \"Question: ...\"[/]");
         }
         return 0;

@@ -91,4 +91,16 @@ public sealed class CliTests
         HybridProcess.AssertOneLineError(code2, err2, "unknown command 'xyzzy'");
         Assert.DoesNotContain("did you mean", err2);
     }
+
+    [Fact]
+    public void QuickstartRunsEndToEndAndMarksItsHeldOutSample()
+    {
+        using var tmp = new TempDir();
+        var (code, output, err) = HybridProcess.Run("quickstart", "--out", tmp["qs"], "--steps", "3", "--problems", "300", "--eval-problems", "4", "--minutes", "2");
+        Assert.True(code == 0, output + err);
+        Assert.Contains("sample from the held-out set", output);
+        Assert.True(output.Contains("correct") || output.Contains("wrong"), output);
+        Assert.True(File.Exists(Path.Combine(tmp["qs"], "arithmetic_eval.md")));
+        Assert.True(Directory.Exists(Path.Combine(tmp["qs"], "model", HybridSharp.Training.MetricsLog.TensorBoardDirName)));
+    }
 }
