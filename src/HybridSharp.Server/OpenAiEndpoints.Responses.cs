@@ -52,13 +52,7 @@ internal sealed partial class OpenAiEndpoints
         if (requested is < 1) throw ApiException.BadRequest("'max_output_tokens' must be ≥ 1", "max_output_tokens");
         var defaults = options.Defaults;
         int maxNew = (int)Math.Min(Math.Min(requested ?? defaults.MaxNewTokens ?? options.MaxTokens, options.MaxTokens), engine.Capacity - promptIds.Length);
-        var sampling = new SamplingOptions
-        {
-            Temperature = RequestReader.Number(root, "temperature", 0, 2) ?? defaults.DefaultTemperature ?? 1.0,
-            TopP = (RequestReader.Number(root, "top_p", 0, 1) ?? defaults.TopP) is { } p ? Math.Max(p, 1e-6) : 1.0,
-            TopK = defaults.TopK ?? 0, MinP = defaults.MinP ?? 0, RepetitionPenalty = defaults.RepetitionPenalty ?? 1.0,
-            Seed = Random.Shared.NextInt64(),
-        };
+        var sampling = Sampling(root); // temperature and top_p; the rest from generation_config.json
         bool stream = RequestReader.Bool(root, "stream");
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(ctx.RequestAborted);
         var request = new GenerationRequest
@@ -66,12 +60,7 @@ internal sealed partial class OpenAiEndpoints
             PromptIds = promptIds, MaxNewTokens = maxNew, Sampling = sampling, StopStrings = _chatStopStrings, StopTokens = _chatStopTokens,
             Cancellation = lifetime.Token, Grammar = grammar,
         };
-        if (!engine.TryEnqueue(request))
-        {
-            if (!engine.Accepting) throw new ApiException(503, "the server is shutting down", ApiException.Server, null, "unavailable");
-            ctx.Response.Headers.RetryAfter = "1";
-            throw new ApiException(429, $"the server is busy ({options.MaxBatch} running, {engine.Waiting} waiting); retry shortly", ApiException.RateLimit, null, "rate_limit_exceeded");
-        }
+        Enqueue(ctx, request);
         var writer = new ResponsesWriter(ctx, "resp_" + Guid.NewGuid().ToString("N")[..24], "msg_" + Guid.NewGuid().ToString("N")[..24],
             DateTimeOffset.UtcNow.ToUnixTimeSeconds(), options.ModelId, _thinks ? new ReasoningSplitter(ReasoningSplitter.PromptOpensReasoning(prompt)) : null,
             new RequestTimer(metrics, arrival));

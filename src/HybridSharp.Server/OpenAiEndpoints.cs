@@ -164,18 +164,7 @@ internal sealed partial class OpenAiEndpoints(GenerationEngine engine, ITokenize
         int fallbackMax = defaults.MaxNewTokens ?? (chat ? options.MaxTokens : 16);
         int maxNew = (int)Math.Min(Math.Min(requested ?? fallbackMax, options.MaxTokens), engine.Capacity - promptIds.Length);
 
-        // Request fields first, then the model's generation_config.json, then OpenAI's defaults.
-        var sampling = new SamplingOptions
-        {
-            Temperature = RequestReader.Number(root, "temperature", 0, 2) ?? defaults.DefaultTemperature ?? 1.0,
-            TopP = (RequestReader.Number(root, "top_p", 0, 1) ?? defaults.TopP) is { } p ? Math.Max(p, 1e-6) : 1.0,
-            TopK = (int)(RequestReader.Number(root, "top_k", -1, int.MaxValue) ?? defaults.TopK ?? 0) is var k && k < 0 ? 0 : k,
-            MinP = RequestReader.Number(root, "min_p", 0, 1) ?? defaults.MinP ?? 0,
-            RepetitionPenalty = RequestReader.Number(root, "repetition_penalty", 0.01, 10) ?? defaults.RepetitionPenalty ?? 1.0,
-            FrequencyPenalty = RequestReader.Number(root, "frequency_penalty", -2, 2) ?? 0,
-            PresencePenalty = RequestReader.Number(root, "presence_penalty", -2, 2) ?? 0,
-            Seed = RequestReader.Integer(root, "seed") ?? Random.Shared.NextInt64(),
-        };
+        var sampling = Sampling(root);
         var userStops = RequestReader.Stop(root);
         bool ignoreEos = RequestReader.Bool(root, "ignore_eos");
         // Cancelled when the client disconnects and whenever this handler exits, so the model thread never keeps
@@ -196,13 +185,7 @@ internal sealed partial class OpenAiEndpoints(GenerationEngine engine, ITokenize
             Grammar = grammar,
             PromptLogprobs = echo && topLogprobs is not null,
         };
-        if (!engine.TryEnqueue(request))
-        {
-            if (!engine.Accepting) throw new ApiException(503, "the server is shutting down", ApiException.Server, null, "unavailable");
-            ctx.Response.Headers.RetryAfter = "1";
-            throw new ApiException(429, $"the server is busy ({options.MaxBatch} running, {engine.Waiting} waiting); retry shortly",
-                ApiException.RateLimit, null, "rate_limit_exceeded");
-        }
+        Enqueue(ctx, request);
 
         var id = (chat ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N")[..24];
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -219,6 +202,34 @@ internal sealed partial class OpenAiEndpoints(GenerationEngine engine, ITokenize
         {
             await lifetime.CancelAsync();
         }
+    }
+
+    /// <summary>Sampling: request fields first, then the model's generation_config.json, then OpenAI's defaults.</summary>
+    private SamplingOptions Sampling(JsonElement root)
+    {
+        var defaults = options.Defaults;
+        int topK = (int)(RequestReader.Number(root, "top_k", -1, int.MaxValue) ?? defaults.TopK ?? 0);
+        return new SamplingOptions
+        {
+            Temperature = RequestReader.Number(root, "temperature", 0, 2) ?? defaults.DefaultTemperature ?? 1.0,
+            TopP = (RequestReader.Number(root, "top_p", 0, 1) ?? defaults.TopP) is { } p ? Math.Max(p, 1e-6) : 1.0,
+            TopK = Math.Max(topK, 0), // vLLM's -1 = off
+            MinP = RequestReader.Number(root, "min_p", 0, 1) ?? defaults.MinP ?? 0,
+            RepetitionPenalty = RequestReader.Number(root, "repetition_penalty", 0.01, 10) ?? defaults.RepetitionPenalty ?? 1.0,
+            FrequencyPenalty = RequestReader.Number(root, "frequency_penalty", -2, 2) ?? 0,
+            PresencePenalty = RequestReader.Number(root, "presence_penalty", -2, 2) ?? 0,
+            Seed = RequestReader.Integer(root, "seed") ?? Random.Shared.NextInt64(),
+        };
+    }
+
+    /// <summary>Queues a request: 503 while shutting down, 429 with Retry-After when the queue is full.</summary>
+    private void Enqueue(HttpContext ctx, GenerationRequest request)
+    {
+        if (engine.TryEnqueue(request)) return;
+        if (!engine.Accepting) throw new ApiException(503, "the server is shutting down", ApiException.Server, null, "unavailable");
+        ctx.Response.Headers.RetryAfter = "1";
+        throw new ApiException(429, $"the server is busy ({options.MaxBatch} running, {engine.Waiting} waiting); retry shortly",
+            ApiException.RateLimit, null, "rate_limit_exceeded");
     }
 
     /// <summary>

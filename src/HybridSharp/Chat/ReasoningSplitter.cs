@@ -118,7 +118,7 @@ public sealed class ReasoningSplitter
     private void Consume(int count) => _pending.Remove(0, count);
 
     /// <summary>Length of the longest suffix of <paramref name="s"/> that is a proper prefix of <paramref name="tag"/>.</summary>
-    private static int PartialSuffix(string s, string tag)
+    internal static int PartialSuffix(string s, string tag)
     {
         for (int n = Math.Min(tag.Length - 1, s.Length); n > 0; n--)
             if (s.AsSpan(s.Length - n).SequenceEqual(tag.AsSpan(0, n))) return n;

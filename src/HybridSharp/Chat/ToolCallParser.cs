@@ -41,9 +41,7 @@ public sealed partial class ToolCallParser
             _held.Remove(0, at);
             return s[..at];
         }
-        int keep = 0;
-        for (int n = Math.Min(marker.Length - 1, s.Length); n > 0; n--)
-            if (s.AsSpan(s.Length - n).SequenceEqual(marker.AsSpan(0, n))) { keep = n; break; }
+        int keep = ReasoningSplitter.PartialSuffix(s, marker); // text that may still become the marker waits
         _held.Remove(0, s.Length - keep);
         return s[..^keep];
     }

@@ -30,9 +30,7 @@ public sealed class ChatClientTests(ServerFixture fx) : IClassFixture<ServerFixt
     public async Task InProcessClientMatchesTheGeneratorAndRunsTools()
     {
         var tokenizer = new ByteTokenizer();
-        var cfg = SlotCacheTests.MixedConfig();
-        cfg.MaxPositionEmbeddings = 1024;
-        using var model = new CausalLM(cfg, seed: 17);
+        using var model = SlotCacheTests.MixedModel(seed: 17, maxPositions: 1024);
         var template = ChatTemplate.For(tokenizer);
         var expected = new TextGenerator(model, tokenizer).Generate(template.Render([HybridSharp.Chat.ChatMessage.FromUser("hello")], addGenerationPrompt: true),
             new GenerationOptions { MaxNewTokens = 12, Sampling = SamplingOptions.Greedy, AddBos = false, StopStrings = template.StopStrings });

@@ -23,9 +23,7 @@ public sealed class EmbeddingTests
     public async Task EmbeddingsAreUnitMeanHiddenStates()
     {
         ITokenizer tokenizer = new ByteTokenizer();
-        var cfg = SlotCacheTests.MixedConfig();
-        cfg.MaxPositionEmbeddings = 512;
-        using var model = new CausalLM(cfg, seed: 2);
+        using var model = SlotCacheTests.MixedModel(seed: 2, maxPositions: 512);
         model.eval();
         string[] texts = ["the sea is calm", "a storm is coming"];
         var expected = new List<float[]>();
@@ -45,7 +43,7 @@ public sealed class EmbeddingTests
         for (int i = 0; i < texts.Length; i++)
         {
             var v = result[i].ToFloats().ToArray();
-            Assert.Equal(cfg.HiddenSize, v.Length);
+            Assert.Equal(model.Config.HiddenSize, v.Length);
             for (int j = 0; j < v.Length; j++) Assert.Equal(expected[i][j], v[j], 5);
         }
 

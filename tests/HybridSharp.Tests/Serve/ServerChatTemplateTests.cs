@@ -30,9 +30,7 @@ public sealed class ServerChatTemplateTests
         using var dir = new TempDir();
         File.WriteAllText(dir["t.jinja"], Template);
         var tokenizer = new ByteTokenizer();
-        var cfg = SlotCacheTests.MixedConfig();
-        cfg.MaxPositionEmbeddings = 512;
-        using var model = new CausalLM(cfg, seed: 3);
+        using var model = SlotCacheTests.MixedModel(seed: 3, maxPositions: 512);
         await using var server = await HybridServer.StartAsync(model, tokenizer, ChatTemplate.For(tokenizer, templateFile: dir["t.jinja"]),
             new ServerOptions { ModelId = "m", Port = 0, MaxTokens = 8 });
         using var http = ServerFixture.NewClient(server.BaseAddress);
@@ -74,9 +72,7 @@ public sealed class ServerChatTemplateTests
         // The generation prompt opens a think block, so everything the model writes until </think> is reasoning.
         File.WriteAllText(dir["t.jinja"], "{% for m in messages %}{{ m.content }}{% endfor %}{% if add_generation_prompt %}<think>\n{% endif %}{% if false %}</think>{% endif %}");
         var tokenizer = new ByteTokenizer();
-        var cfg = SlotCacheTests.MixedConfig();
-        cfg.MaxPositionEmbeddings = 512;
-        using var model = new CausalLM(cfg, seed: 3);
+        using var model = SlotCacheTests.MixedModel(seed: 3, maxPositions: 512);
         await using var server = await HybridServer.StartAsync(model, tokenizer, ChatTemplate.For(tokenizer, templateFile: dir["t.jinja"]),
             new ServerOptions { ModelId = "m", Port = 0, MaxTokens = 8 });
         using var http = ServerFixture.NewClient(server.BaseAddress);

@@ -19,9 +19,7 @@ public sealed class ServerChoicesTests
     public async Task EachChoiceEqualsASeparateRequestWithItsSeed()
     {
         var tokenizer = new ByteTokenizer();
-        var cfg = SlotCacheTests.MixedConfig();
-        cfg.MaxPositionEmbeddings = 512;
-        using var model = new CausalLM(cfg, seed: 5);
+        using var model = SlotCacheTests.MixedModel(seed: 5, maxPositions: 512);
         await using var server = await HybridServer.StartAsync(model, tokenizer, ChatTemplate.For(tokenizer),
             new ServerOptions { ModelId = "m", Port = 0, MaxBatch = 4 });
         using var http = ServerFixture.NewClient(server.BaseAddress);

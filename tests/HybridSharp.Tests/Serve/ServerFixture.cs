@@ -36,9 +36,7 @@ public class ServerFixture : IAsyncLifetime
     protected ServerFixture(int queueCapacity)
     {
         _queueCapacity = queueCapacity;
-        var cfg = SlotCacheTests.MixedConfig();
-        cfg.MaxPositionEmbeddings = 4096;
-        Model = new CausalLM(cfg, seed: 11);
+        Model = SlotCacheTests.MixedModel(seed: 11, maxPositions: 4096);
         Model.eval();
         var generator = new TextGenerator(Model, Tokenizer);
         var chat = ChatTemplate.For(Tokenizer);
@@ -77,6 +75,15 @@ public class ServerFixture : IAsyncLifetime
     public static HttpClient NewClient(Uri baseAddress) =>
         new(new SocketsHttpHandler { MaxConnectionsPerServer = 256, MaxResponseDrainSize = 0 })
         { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
+
+    /// <summary>A fresh server on a byte-tokenizer <see cref="SlotCacheTests.MixedModel"/> (4,096 positions), with its client.</summary>
+    public static async Task<(HybridServer Server, CausalLM Model, HttpClient Http)> StartMixed(ServerOptions options, long seed)
+    {
+        var model = SlotCacheTests.MixedModel(seed, maxPositions: 4096);
+        var tokenizer = new ByteTokenizer();
+        var server = await HybridServer.StartAsync(model, tokenizer, ChatTemplate.For(tokenizer), options);
+        return (server, model, NewClient(server.BaseAddress));
+    }
 
     public static StringContent Json(string json) => new(json, Encoding.UTF8, new MediaTypeHeaderValue("application/json"));
 

@@ -14,14 +14,8 @@ namespace HybridSharp.Tests.Serve;
 [Collection("Torch")]
 public sealed class ServerLifecycleTests
 {
-    private static async Task<(HybridServer Server, CausalLM Model, HttpClient Http)> Start(ServerOptions options)
-    {
-        var cfg = SlotCacheTests.MixedConfig();
-        cfg.MaxPositionEmbeddings = 4096;
-        var model = new CausalLM(cfg, seed: 4);
-        var server = await HybridServer.StartAsync(model, new ByteTokenizer(), ChatTemplate.For(new ByteTokenizer()), options);
-        return (server, model, ServerFixture.NewClient(server.BaseAddress));
-    }
+    private static Task<(HybridServer Server, CausalLM Model, HttpClient Http)> Start(ServerOptions options) =>
+        ServerFixture.StartMixed(options, seed: 4);
 
     private static ServerOptions Options(double drainSeconds, ScalarType dtype = ScalarType.Float32) => new()
     {

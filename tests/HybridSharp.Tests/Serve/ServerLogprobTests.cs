@@ -21,9 +21,7 @@ public sealed class ServerLogprobTests
     public async Task LogprobsMatchAFullForwardPass()
     {
         ITokenizer tokenizer = new ByteTokenizer();
-        var cfg = SlotCacheTests.MixedConfig();
-        cfg.MaxPositionEmbeddings = 512;
-        using var model = new CausalLM(cfg, seed: 21);
+        using var model = SlotCacheTests.MixedModel(seed: 21, maxPositions: 512);
         model.eval();
         var reply = new TextGenerator(model, tokenizer).Generate("abc", new GenerationOptions { MaxNewTokens = 6, Sampling = SamplingOptions.Greedy });
         int[] ids = [.. tokenizer.Encode("abc", addSpecialTokens: true), .. reply.TokenIds];

@@ -18,15 +18,8 @@ namespace HybridSharp.Tests.Serve;
 [Collection("Torch")]
 public sealed class ServerProtocolTests
 {
-    private static async Task<(HybridServer Server, CausalLM Model, HttpClient Http)> Start(ServerOptions options)
-    {
-        var cfg = SlotCacheTests.MixedConfig();
-        cfg.MaxPositionEmbeddings = 4096;
-        var model = new CausalLM(cfg, seed: 8);
-        var tokenizer = new ByteTokenizer();
-        var server = await HybridServer.StartAsync(model, tokenizer, ChatTemplate.For(tokenizer), options);
-        return (server, model, ServerFixture.NewClient(server.BaseAddress));
-    }
+    private static Task<(HybridServer Server, CausalLM Model, HttpClient Http)> Start(ServerOptions options) =>
+        ServerFixture.StartMixed(options, seed: 8);
 
     private static async Task<(HttpStatusCode Status, JsonElement Error)> Post(HttpClient http, string path, byte[] body)
     {

@@ -11,6 +11,14 @@ namespace HybridSharp.Tests.Serve;
 [Collection("Torch")]
 public sealed class SlotCacheTests
 {
+    /// <summary>A model of <see cref="MixedConfig"/> (every layer type) with <paramref name="maxPositions"/> positions.</summary>
+    public static CausalLM MixedModel(long seed, int maxPositions)
+    {
+        var cfg = MixedConfig();
+        cfg.MaxPositionEmbeddings = maxPositions;
+        return new CausalLM(cfg, seed);
+    }
+
     /// <summary>Attention, SSD (Mamba-2 style with conv), DMA and Mamba-1 layers in one tiny model.</summary>
     public static ModelConfig MixedConfig()
     {

@@ -1,10 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
-using HybridSharp.Data;
 using HybridSharp.Data.Corpus;
-using HybridSharp.Models;
-using HybridSharp.Tasks;
-using HybridSharp.Tests.Models;
 using HybridSharp.Training;
 using Xunit;
 
@@ -22,13 +18,9 @@ public sealed class TensorBoardTests
     public void EventFilesHoldTheLoggedScalars()
     {
         using var tmp = new TempDir();
-        var tok = new ByteTokenizer();
-        new CorpusBuilder(tok, new CorpusBuilderOptions { ValidationFraction = 0.2, Seed = 3 })
-            .AddDocuments(ArithmeticCorpus.Documents(tok, 200, 5, 1, 2, SolutionStyle.Concise)).Build(tmp["data"]);
+        TrainerTests.BuildArithmeticData(tmp["data"], 200);
         using var data = TokenDataset.Open(tmp["data"]);
-        var cfg = TinyModels.Transformer();
-        cfg.VocabSize = 261;
-        using var model = new CausalLM(cfg, 1);
+        using var model = TrainerTests.TinyModel();
         var options = new TrainerOptions
         {
             Steps = 6, BatchSize = 4, SeqLen = 32, LearningRate = 1e-2, MinLearningRate = 1e-3, WarmupSteps = 2,

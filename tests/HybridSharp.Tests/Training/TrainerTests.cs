@@ -11,14 +11,14 @@ namespace HybridSharp.Tests.Training;
 [Collection("Torch")]
 public sealed class TrainerTests
 {
-    private static CausalLM TinyModel(long seed = 1)
+    internal static CausalLM TinyModel(long seed = 1)
     {
         var cfg = TinyModels.Transformer();
         cfg.VocabSize = 261;
         return new CausalLM(cfg, seed);
     }
 
-    private static void BuildArithmeticData(string dir, int problems)
+    internal static void BuildArithmeticData(string dir, int problems)
     {
         var tok = new ByteTokenizer();
         new CorpusBuilder(tok, new CorpusBuilderOptions { ValidationFraction = 0.1, Seed = 3 })
