@@ -11,7 +11,11 @@ internal static class TrainUi
     public static TrainResult Run(CausalLM model, TokenDataset data, TrainerOptions options, string outDir, bool resume, string title) =>
         Run(new Trainer(model, data, options, outDir), options, resume, title);
 
-    public static TrainResult Run(Trainer trainer, TrainerOptions options, bool resume, string title)
+    public static TrainResult Run(Trainer trainer, TrainerOptions options, bool resume, string title) =>
+        Run((cancel, progress, log) => trainer.Run(resume, cancel, progress, log), options.Steps, title);
+
+    /// <summary>Runs <paramref name="train"/> (anything that drives a <see cref="Trainer"/>) under the progress display.</summary>
+    public static TrainResult Run(Func<CancellationToken, Action<TrainProgress>, Action<string>, TrainResult> train, int totalSteps, string title)
     {
         using var cts = Cli.CancelOnCtrlC("saving a checkpoint, then exiting");
         TrainResult? result = null;
@@ -24,11 +28,12 @@ internal static class TrainUi
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
                 .Start(ctx =>
                 {
-                    var task = ctx.AddTask(Markup.Escape(title), maxValue: options.Steps);
+                    var task = ctx.AddTask(Markup.Escape(title), maxValue: totalSteps);
                     double? lastEval = null;
-                    result = trainer.Run(resume, cts.Token, p =>
+                    result = train(cts.Token, p =>
                     {
                         lastEval = p.EvalLoss ?? lastEval;
+                        task.MaxValue = p.TotalSteps;
                         task.Value = p.Step;
                         var eval = lastEval is { } e ? $" val {e:F3}" : "";
                         task.Description = Markup.Escape($"{title} step {p.Step}/{p.TotalSteps} loss {p.Loss:F3}{eval} {p.TokensPerSecond:N0} tok/s");
@@ -37,8 +42,8 @@ internal static class TrainUi
         }
         else
         {
-            int every = Math.Max(1, options.Steps / 20);
-            result = trainer.Run(resume, cts.Token, p =>
+            int every = Math.Max(1, totalSteps / 20);
+            result = train(cts.Token, p =>
             {
                 if (p.Step % every == 0 || p.EvalLoss is not null || p.Step == p.TotalSteps)
                     Console.WriteLine($"{title} step {p.Step}/{p.TotalSteps} loss {p.Loss:F4}{(p.EvalLoss is { } e ? $" val {e:F4}" : "")} lr {p.LearningRate:G3} {p.TokensPerSecond:N0} tok/s eta {p.Eta:hh\\:mm\\:ss}");

@@ -1,11 +1,10 @@
 using System.CommandLine;
+using System.Diagnostics;
 using HybridSharp.Config;
-using HybridSharp.Data;
-using HybridSharp.Data.Corpus;
 using HybridSharp.Eval;
-using HybridSharp.Inference;
 using HybridSharp.IO;
 using HybridSharp.Models;
+using HybridSharp.Recipes;
 using HybridSharp.Tasks;
 using HybridSharp.Training;
 using Spectre.Console;
@@ -13,115 +12,183 @@ using Spectre.Console;
 namespace HybridSharp.Cli.Commands;
 
 /// <summary>
-/// The embedded default job: generate the synthetic arithmetic corpus, train a small model on it (about five
-/// minutes on 2 cores), save the model directory and loss plot, then report held-out accuracy and a sample.
-/// Rerunning resumes an interrupted run, or re-evaluates a finished one (--fresh starts over).
+/// The default job (<see cref="QuickstartRecipe"/>): generate arithmetic word problems, train the TransXSSM hybrid on
+/// them (about five minutes on 2 cores), then report held-out accuracy and a sample marked correct or wrong. Rerunning
+/// resumes an interrupted run or re-evaluates a finished one (--fresh starts over); --compare also trains the
+/// Transformer of equal size for the same time and prints both side by side.
 /// </summary>
 internal static class QuickstartCommand
 {
     public static Command Create()
     {
-        var output = Cli.Opt("--out", "output folder (dataset in data/, model in model/)", Path.Combine("runs", "quickstart"), "-o");
-        var preset = Cli.Opt("--preset", "model preset (default: the TransXSSM hybrid, which trained to lower perplexity than the Transformer at equal size; see BENCHMARKS.md)", "transxssm-tiny");
-        var steps = Cli.Opt("--steps", "optimizer steps", 750);
-        var minutes = Cli.Opt("--minutes", "stop training after this many minutes even if steps remain", 6.0);
-        var problems = Cli.Opt("--problems", "synthetic training problems", 60_000);
-        var maxDiff = Cli.Opt("--max-difficulty", "most operations per problem", 3);
-        var evalCount = Cli.Opt("--eval-problems", "held-out problems to evaluate", 96);
+        var defaults = new QuickstartOptions();
+        var output = Cli.Opt("--out", "output folder (problems in data/, model in model/, baseline in baseline/)", Path.Combine("runs", "quickstart"), "-o");
+        var preset = Cli.Opt("--preset", "model preset (default: the TransXSSM hybrid; see hybrid info --help)", defaults.Preset);
+        var steps = Cli.Opt("--steps", "optimizer steps (the learning-rate schedule spans them)", defaults.Steps);
+        var minutes = Cli.Opt("--minutes", "stop training after this many minutes even if steps remain", defaults.Minutes);
+        var problems = Cli.Opt("--problems", "synthetic training problems", defaults.Problems);
+        var maxDiff = Cli.Opt("--max-difficulty", "most operations per problem", defaults.MaxDifficulty);
+        var evalCount = Cli.Opt("--eval-problems", "held-out problems to evaluate", defaults.EvalProblems);
+        var seed = Cli.Opt("--seed", "seed of the data, the weights and the batch order", defaults.Seed);
+        var compare = Cli.Opt("--compare", "also train the Transformer of equal size on the same data for the same time, and compare", false);
         var fresh = Cli.Opt("--fresh", "delete earlier quickstart output and start over", false);
-        var cmd = new Command("quickstart", "Train a small model on synthetic arithmetic word problems, then evaluate it (about 5 minutes on 2 cores).")
-            { output, preset, steps, minutes, problems, maxDiff, evalCount, fresh };
-        cmd.SetAction(pr => Cli.Guard(() => Run(pr.GetValue(output)!, pr.GetValue(preset)!, pr.GetValue(steps), pr.GetValue(minutes),
-            pr.GetValue(problems), pr.GetValue(maxDiff), pr.GetValue(evalCount), pr.GetValue(fresh))));
+        var cmd = new Command("quickstart", "Train a small hybrid on arithmetic word problems, then evaluate it on held-out problems (about 6 minutes on 2 cores).")
+            { output, preset, steps, minutes, problems, maxDiff, evalCount, seed, compare, fresh };
+        cmd.SetAction(pr => Cli.Guard(() =>
+        {
+            var options = defaults with
+            {
+                Preset = pr.GetValue(preset)!, Steps = pr.GetValue(steps), Minutes = pr.GetValue(minutes), Problems = pr.GetValue(problems),
+                MaxDifficulty = pr.GetValue(maxDiff), EvalProblems = pr.GetValue(evalCount), Seed = pr.GetValue(seed),
+            };
+            Presets.Get(options.Preset); // an unknown preset is one error line before anything is written
+            return Run(pr.GetValue(output)!, options, pr.GetValue(compare), pr.GetValue(fresh));
+        }));
         return cmd;
     }
 
-    private static int Run(string outDir, string presetName, int steps, double minutes, int problemCount, int maxDifficulty, int evalCount, bool fresh)
+    private sealed record Arm(string Name, string Preset, long Parameters, QuickstartRecipe.TrainingSummary Summary, ArithmeticReport? Report, double DecodeTokensPerSecond);
+
+    private static int Run(string outDir, QuickstartOptions options, bool compare, bool fresh)
     {
-        if (steps <= 0 || minutes <= 0 || problemCount < 10 || evalCount < 0 || maxDifficulty < 1)
-            throw new ArgumentException("need --steps > 0, --minutes > 0, --problems ≥ 10, --eval-problems ≥ 0 and --max-difficulty ≥ 1");
-        var cfg = Presets.Get(presetName);
+        var recipe = new QuickstartRecipe(options);
         var dataDir = Path.Combine(outDir, "data");
         var modelDir = Path.Combine(outDir, "model");
+        var baselineDir = Path.Combine(outDir, "baseline");
         if (fresh && Directory.Exists(outDir)) Directory.Delete(outDir, recursive: true);
         Directory.CreateDirectory(outDir);
-        var tokenizer = new ByteTokenizer();
 
         AnsiConsole.Write(new Rule("[bold]HybridSharp quickstart[/]").LeftJustified());
-        if (!File.Exists(Path.Combine(dataDir, DatasetManifest.FileName)))
+        var clock = Stopwatch.StartNew();
+        AnsiConsole.MarkupLine($"1. Generating {options.Problems:N0} arithmetic word problems (1–{options.MaxDifficulty} operations, counts below {options.Arithmetic.MaxValue + 1}, concise step-by-step solutions)…");
+        var data = recipe.BuildData(dataDir);
+        AnsiConsole.MarkupLine($"   [green]{Markup.Escape(Path.Combine(dataDir, "problems.jsonl"))}[/]: {recipe.TrainTokens:N0} byte tokens, the loss on the solutions only ({clock.Elapsed.TotalSeconds:F1} s)");
+
+        var model = TrainOrLoad(recipe, data, modelDir, "2. ");
+        if (model is null) return Cli.ExitInterrupted;
+        Arm hybrid;
+        using (model)
         {
-            AnsiConsole.MarkupLine($"1. Generating {problemCount:N0} arithmetic word problems (1–{maxDifficulty} operations, concise step-by-step solutions)…");
-            new CorpusBuilder(tokenizer, new CorpusBuilderOptions { ValidationFraction = 0.02, Seed = 7 })
-                .AddDocuments(ArithmeticCorpus.Documents(tokenizer, problemCount, seed: 7, 1, maxDifficulty, SolutionStyle.Concise), "arithmetic")
-                .Build(dataDir);
+            var report = Evaluate(recipe, model, outDir, "3. ");
+            if (report is not null) PrintSample(QuickstartRecipe.Sample(report));
+            hybrid = new Arm("hybrid", options.Preset, model.ParameterCount(), QuickstartRecipe.ReadSummary(modelDir)!, report,
+                compare ? QuickstartRecipe.DecodeTokensPerSecond(model, recipe.Tokenizer, DecodeContext(model)) : 0);
         }
-        using var dataset = TokenDataset.Open(dataDir);
-        AnsiConsole.MarkupLine($"   dataset [green]{Markup.Escape(dataDir)}[/]: {dataset.Manifest.TrainTokens:N0} train / {dataset.Manifest.ValidationTokens:N0} validation byte tokens");
-
-        var options = new TrainerOptions
+        if (!compare)
         {
-            Steps = steps, BatchSize = 16, SeqLen = 256, LearningRate = 3e-3, MinLearningRate = 3e-4, WarmupSteps = 60,
-            EvalEvery = Math.Max(1, steps / 6), CheckpointEvery = Math.Max(1, steps / 6), EvalBatches = 8,
-            TimeBudget = TimeSpan.FromMinutes(minutes), Seed = 7,
-        };
+            AnsiConsole.MarkupLine($"Next: [blue]dotnet run --project src/HybridSharp.Cli -c Release -- generate --model {Markup.Escape(modelDir)} --prompt $'Question: …\\nAnswer: '[/]" +
+                " · compare with the Transformer of equal size: [blue]quickstart --compare[/]");
+            return 0;
+        }
 
-        var doneMarker = Path.Combine(outDir, "trained.json");
-        bool finished = File.Exists(doneMarker) && File.Exists(Path.Combine(modelDir, ModelDirectory.WeightsFile));
-        CausalLM model;
-        if (finished)
+        var baselineConfig = QuickstartRecipe.EqualSizeTransformer(Presets.Get(options.Preset));
+        CausalLM? baseline;
+        if (QuickstartRecipe.IsTrained(baselineDir))
         {
-            AnsiConsole.MarkupLine($"2. Model in [green]{Markup.Escape(modelDir)}[/] is already trained; evaluating it (use --fresh to retrain).");
-            (model, _) = ModelDirectory.Load(modelDir);
+            AnsiConsole.MarkupLine($"4. Baseline in [green]{Markup.Escape(baselineDir)}[/] is already trained; evaluating it.");
+            (baseline, _) = ModelDirectory.Load(baselineDir);
         }
         else
         {
-            bool resume = Trainer.HasCheckpoint(modelDir);
-            if (!ModelDirectory.IsModelDirectory(modelDir))
+            var wall = TimeSpan.FromSeconds(hybrid.Summary.Seconds);
+            AnsiConsole.MarkupLine($"4. Training the Transformer of equal size (attention ×{baselineConfig.NumHiddenLayers}, SwiGLU {baselineConfig.IntermediateSize}) on the same problems for the same {wall.TotalMinutes:F1} minutes…");
+            TrainResult? result = null;
+            (CausalLM Model, TrainResult Result, int Steps)? trained = null;
+            result = TrainUi.Run((cancel, progress, _) =>
             {
-                using var init = new CausalLM(cfg, seed: 7);
-                ModelDirectory.Save(init, tokenizer, modelDir);
-            }
-            (model, _) = ModelDirectory.Load(modelDir, requireWeights: false);
-            AnsiConsole.MarkupLine($"2. {(resume ? "Resuming" : "Training")} [bold]{presetName}[/] ({model.ParameterCount():N0} parameters) for up to {steps} steps × {options.BatchSize}×{options.SeqLen} tokens, at most {minutes:G} minutes…");
-            var result = TrainUi.Run(model, dataset, options, modelDir, resume, "train");
-            ModelDirectory.Save(model, tokenizer, modelDir);
-            if (result.Interrupted) return Cli.ExitInterrupted;
-            AtomicFile.WriteAllText(doneMarker, $"{{\"step\": {result.FinalStep}, \"tokens\": {result.Tokens}, \"loss\": {result.LastLoss:R}}}\n");
-            AnsiConsole.MarkupLine($"   final loss {result.LastLoss:F3}" + (result.LastEvalLoss is { } e ? $", validation loss {e:F3} (perplexity {Math.Exp(e):F2})" : "") +
-                $"; {result.Tokens:N0} tokens; loss plot [green]{Markup.Escape(Path.Combine(modelDir, Trainer.LossPlotFileName))}[/]");
+                trained = recipe.TrainForWallTime(baselineConfig, data, baselineDir, wall, cancel, progress);
+                return trained.Value.Result;
+            }, options.Steps, "baseline");
+            baseline = trained?.Model;
+            if (result.Interrupted) { baseline?.Dispose(); return Cli.ExitInterrupted; }
         }
-
-        using (model)
+        Arm transformer;
+        using (baseline!)
         {
-            var generator = new TextGenerator(model, tokenizer);
-            ArithmeticResult? sample = null;
-            if (evalCount > 0)
-            {
-                AnsiConsole.MarkupLine($"3. Evaluating on {evalCount} held-out problems (greedy decoding)…");
-                var report = ArithmeticEval.Run(generator, ArithmeticEval.HeldOut(evalCount, 1, maxDifficulty), batchSize: 16, maxNewTokens: 120);
-                sample = report.Results.OrderBy(x => x.Problem.Difficulty).First(); // the first problem of the easiest level
-                var table = new Table().AddColumn("operations").AddColumn(new TableColumn("problems").RightAligned())
-                    .AddColumn(new TableColumn("accuracy").RightAligned()).AddColumn(new TableColumn("mean tokens").RightAligned());
-                foreach (var d in report.ByDifficulty)
-                    table.AddRow(d.Difficulty.ToString(), d.Count.ToString(), $"{d.Accuracy:P0}", $"{d.MeanGeneratedTokens:F0}");
-                table.AddRow("[bold]all[/]", report.Count.ToString(), $"[bold]{report.Accuracy:P1}[/]", $"{report.MeanGeneratedTokens:F0}");
-                AnsiConsole.Write(table);
-                AtomicFile.WriteAllText(Path.Combine(outDir, "arithmetic_eval.md"), report.ToMarkdown());
-            }
-            if (sample is null)
-            {
-                var problem = ArithmeticEval.HeldOut(1, 1, maxDifficulty)[0];
-                var prompt = ArithmeticFormat.Prompt(problem);
-                var r = generator.Generate(prompt, new GenerationOptions { MaxNewTokens = 120, Sampling = SamplingOptions.Greedy });
-                sample = ArithmeticEvaluator.Score(problem, prompt, new Completion(r.Text, r.GeneratedTokens));
-            }
-            AnsiConsole.Write(new Rule("sample from the held-out set").LeftJustified());
-            Console.WriteLine(sample.Prompt + sample.CompletionText);
-            AnsiConsole.MarkupLine(sample.Correct
-                ? $"[green]correct[/] [grey](expected answer: {Markup.Escape(sample.Problem.Answer.ToString())})[/]"
-                : $"[red]wrong[/] [grey](expected answer: {Markup.Escape(sample.Problem.Answer.ToString())}, extracted: {Markup.Escape(sample.ExtractedAnswer ?? "none")})[/]");
-            AnsiConsole.MarkupLine($"Next: [blue]dotnet run --project src/HybridSharp.Cli -c Release -- generate --model {Markup.Escape(modelDir)} --prompt \"Question: ...\"[/]");
+            var report = Evaluate(recipe, baseline!, null, "5. ");
+            transformer = new Arm("transformer", "equal-size Transformer", baseline!.ParameterCount(), QuickstartRecipe.ReadSummary(baselineDir)!, report,
+                QuickstartRecipe.DecodeTokensPerSecond(baseline!, recipe.Tokenizer, DecodeContext(baseline!)));
         }
+        PrintComparison(hybrid, transformer, DecodeContextOf(options.Preset));
         return 0;
+    }
+
+    private static int DecodeContext(CausalLM model) => Math.Min(2048, model.Config.MaxPositionEmbeddings) - 160;
+
+    private static int DecodeContextOf(string preset) => Math.Min(2048, Presets.Get(preset).MaxPositionEmbeddings) - 160;
+
+    /// <summary>Loads the finished model, or trains (resuming a checkpoint); null when Ctrl-C stopped training.</summary>
+    private static CausalLM? TrainOrLoad(QuickstartRecipe recipe, Sft.SftBatchSource data, string modelDir, string step)
+    {
+        if (QuickstartRecipe.IsTrained(modelDir))
+        {
+            AnsiConsole.MarkupLine($"{step}Model in [green]{Markup.Escape(modelDir)}[/] is already trained; evaluating it (use --fresh to retrain).");
+            return ModelDirectory.Load(modelDir).Model;
+        }
+        var o = recipe.Options;
+        bool resume = Trainer.HasCheckpoint(modelDir);
+        using (var probe = new CausalLM(Presets.Get(o.Preset), seed: o.Seed))
+            AnsiConsole.MarkupLine($"{step}{(resume ? "Resuming" : "Training")} [bold]{Markup.Escape(o.Preset)}[/] ({probe.ParameterCount():N0} parameters) for {o.Steps} steps of {o.BatchSize} problems, at most {o.Minutes:G} minutes…");
+        CausalLM? model = null;
+        var result = TrainUi.Run((cancel, progress, log) =>
+        {
+            (model, var r) = recipe.Train(data, modelDir, cancel, progress, log);
+            return r;
+        }, o.Steps, "train");
+        if (result.Interrupted) { model?.Dispose(); return null; }
+        var summary = QuickstartRecipe.ReadSummary(modelDir)!;
+        AnsiConsole.MarkupLine($"   {summary.Step} steps in {summary.Seconds / 60:F1} min ({summary.TokensPerSecond:N0} tok/s); final loss {summary.Loss:F3}" +
+            (summary.ValidationLoss is { } e ? $", validation loss {e:F3}" : "") +
+            $" (nats per solution byte); loss plot [green]{Markup.Escape(Path.Combine(modelDir, Trainer.LossPlotFileName))}[/]" +
+            (summary.Step < o.Steps ? $"\n   [yellow]stopped by --minutes before step {o.Steps}: the learning rate had not decayed; this machine is slower than the one the defaults were set on[/]" : ""));
+        return model;
+    }
+
+    private static ArithmeticReport? Evaluate(QuickstartRecipe recipe, CausalLM model, string? outDir, string step)
+    {
+        if (recipe.Options.EvalProblems == 0) return null;
+        AnsiConsole.MarkupLine($"{step}Evaluating on {recipe.Options.EvalProblems} held-out problems (greedy decoding)…");
+        var report = recipe.Evaluate(model);
+        var table = new Table().AddColumn("operations").AddColumn(new TableColumn("problems").RightAligned())
+            .AddColumn(new TableColumn("accuracy").RightAligned()).AddColumn(new TableColumn("mean tokens").RightAligned());
+        foreach (var d in report.ByDifficulty)
+            table.AddRow(d.Difficulty.ToString(), d.Count.ToString(), $"{d.Accuracy:P0}", $"{d.MeanGeneratedTokens:F0}");
+        table.AddRow("[bold]all[/]", report.Count.ToString(), $"[bold]{report.Accuracy:P1}[/]", $"{report.MeanGeneratedTokens:F0}");
+        AnsiConsole.Write(table);
+        if (outDir is not null) AtomicFile.WriteAllText(Path.Combine(outDir, "arithmetic_eval.md"), report.ToMarkdown());
+        return report;
+    }
+
+    private static void PrintSample(ArithmeticResult sample)
+    {
+        AnsiConsole.Write(new Rule("sample from the held-out set").LeftJustified());
+        Console.WriteLine(sample.Prompt + sample.CompletionText);
+        AnsiConsole.MarkupLine(sample.Correct
+            ? $"[green]correct[/] [grey](expected answer: {Markup.Escape(sample.Problem.Answer.ToString())})[/]"
+            : $"[red]wrong[/] [grey](expected answer: {Markup.Escape(sample.Problem.Answer.ToString())}, extracted: {Markup.Escape(sample.ExtractedAnswer ?? "none")})[/]");
+    }
+
+    private static void PrintComparison(Arm a, Arm b, int context)
+    {
+        var table = new Table().Title("same problems, same wall time").AddColumn("")
+            .AddColumn(new TableColumn($"{Markup.Escape(a.Preset)}").RightAligned()).AddColumn(new TableColumn(Markup.Escape(b.Preset)).RightAligned());
+        void Row(string name, string x, string y) => table.AddRow(name, x, y);
+        Row("parameters", $"{a.Parameters:N0}", $"{b.Parameters:N0}");
+        Row("training time", $"{a.Summary.Seconds / 60:F1} min", $"{b.Summary.Seconds / 60:F1} min");
+        Row("steps", $"{a.Summary.Step:N0}", $"{b.Summary.Step:N0}");
+        Row("training tok/s", $"{a.Summary.TokensPerSecond:N0}", $"{b.Summary.TokensPerSecond:N0}");
+        Row("final loss", $"{a.Summary.Loss:F3}", $"{b.Summary.Loss:F3}");
+        Row("validation loss", a.Summary.ValidationLoss is { } va ? $"{va:F3}" : "–", b.Summary.ValidationLoss is { } vb ? $"{vb:F3}" : "–");
+        if (a.Report is not null && b.Report is not null)
+        {
+            foreach (var d in a.Report.ByDifficulty)
+            {
+                var other = b.Report.ByDifficulty.FirstOrDefault(x => x.Difficulty == d.Difficulty);
+                Row($"accuracy, {d.Difficulty} operation{(d.Difficulty == 1 ? "" : "s")}", $"{d.Accuracy:P0}", other is null ? "–" : $"{other.Accuracy:P0}");
+            }
+            Row("[bold]accuracy[/]", $"[bold]{a.Report.Accuracy:P1}[/]", $"[bold]{b.Report.Accuracy:P1}[/]");
+        }
+        Row($"decode tok/s at {context:N0} tokens", $"{a.DecodeTokensPerSecond:N0}", $"{b.DecodeTokensPerSecond:N0}");
+        AnsiConsole.Write(table);
     }
 }

@@ -151,7 +151,7 @@ public static class Presets
             () => TransXssm(rope: true)),
         new("transxssm-norope", "TransXSSM-S without RoPE in the SSD layers (ablation)",
             () => TransXssm(rope: false)),
-        new("transxssm-tiny", "TransXSSM at quickstart size (the quickstart default): d 128, 4 layers (SSD-with-RoPE ×3 + attention ×1), 2/1 heads × 64, SwiGLU 384",
+        new("transxssm-tiny", "TransXSSM at quickstart size: d 128, 4 layers (SSD-with-RoPE ×3 + attention ×1), 2/1 heads × 64, SwiGLU 384",
             () =>
             {
                 var cfg = Transformer(128, 384, 4, 2, 1, 64);
@@ -162,7 +162,7 @@ public static class Presets
                 cfg.Ssm = new SsmConfig { Expand = 1, HeadDim = 64, StateSize = 64, NGroups = 2, ConvKernel = 0, Gated = false, ChunkSize = 64, Rope = true };
                 return cfg;
             }),
-        new("transxssm-tiny-2a", "TransXSSM at quickstart size with attention every second layer (SSD-with-RoPE, attention, SSD-with-RoPE, attention): the same widths as transxssm-tiny, two attention layers for tasks that read far back (the LiteCoT miniature's student)",
+        new("transxssm-tiny-2a", "TransXSSM at quickstart size with attention every second layer (SSD-with-RoPE, attention, SSD-with-RoPE, attention): the same widths as transxssm-tiny, two attention layers for tasks that copy from far back (the quickstart's model and the LiteCoT miniature's student)",
             () =>
             {
                 var cfg = Get("transxssm-tiny");   // Get stamps the preset name afterwards

@@ -192,9 +192,20 @@ public sealed partial class CausalLM : nn.Module
         using var routing = training && coef > 0 && model.layers.Any(l => l.Moe is not null) ? new MoeRoutingCollector() : null;
         var logits = Head(ForwardHidden(inputIds, routing: routing));
         var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), targets.view(-1), ignore_index: -100);
-        if (routing is { Count: > 0 }) loss = loss.add(routing.AuxLoss().mul(coef));
+        if (routing is { Count: > 0 })
+        {
+            var aux = routing.AuxLoss();
+            LastLoadBalanceLoss = aux.item<float>();
+            loss = loss.add(aux.mul(coef));
+        }
         return loss.MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The Switch load-balancing loss of the last training-mode <see cref="Loss"/> (1 = perfectly even routing, up to the
+    /// expert count when every token picks the same expert); null for models without MoE FFNs. The trainer logs it.
+    /// </summary>
+    public double? LastLoadBalanceLoss { get; private set; }
 
     /// <summary>A fresh decode cache for this model.</summary>
     public InferenceCache NewCache(long batch, long capacity) =>

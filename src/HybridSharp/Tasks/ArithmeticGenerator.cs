@@ -20,7 +20,7 @@ public sealed class ArithmeticGenerator
     /// <summary>Largest supported difficulty (number of operations).</summary>
     public const int MaxDifficulty = 10;
 
-    /// <summary>Upper bound on every intermediate value.</summary>
+    /// <summary>Upper bound on every intermediate value with the <see cref="ArithmeticSettings.Standard"/> ranges.</summary>
     public const int MaxValue = 9999;
 
     /// <summary>Questions of difficulty up to <see cref="ShortDifficulty"/> are at most this many characters long.</summary>
@@ -30,21 +30,28 @@ public sealed class ArithmeticGenerator
     public const int ShortDifficulty = 3;
 
     private const int MaxAttempts = 64;
-    private const int MaxAddend = 40;
-    private const int MaxMultiplicand = 250;
-    private static readonly int[] Multipliers = [2, 2, 3, 3, 4, 5];
-    private static readonly int[] Divisors = [2, 3, 4, 5, 6];
 
     private readonly SplitMix64 _rng;
 
-    /// <summary>Creates a generator whose whole output sequence is fixed by <paramref name="seed"/>.</summary>
-    public ArithmeticGenerator(int seed) => _rng = new SplitMix64(SplitMix64.Mix(0xA417u, unchecked((ulong)(long)seed)));
+    /// <summary>
+    /// Creates a generator whose whole output sequence is fixed by <paramref name="seed"/> and
+    /// <paramref name="settings"/> (default <see cref="ArithmeticSettings.Standard"/>).
+    /// </summary>
+    public ArithmeticGenerator(int seed, ArithmeticSettings? settings = null)
+    {
+        Settings = settings ?? ArithmeticSettings.Standard;
+        Settings.Validate();
+        _rng = new SplitMix64(SplitMix64.Mix(0xA417u, unchecked((ulong)(long)seed)));
+    }
+
+    /// <summary>The numbers and wording this generator draws from.</summary>
+    public ArithmeticSettings Settings { get; }
 
     /// <summary>Generates the next problem with exactly <paramref name="difficulty"/> operations.</summary>
     public ArithmeticProblem Generate(int difficulty)
     {
         CheckDifficulty(difficulty, nameof(difficulty));
-        return Create(_rng.NextUInt64(), difficulty);
+        return Create(_rng.NextUInt64(), difficulty, Settings);
     }
 
     /// <summary>
@@ -65,39 +72,40 @@ public sealed class ArithmeticGenerator
     }
 
     /// <summary>Rebuilds a problem from its per-problem <paramref name="problemSeed"/> (see <see cref="ArithmeticProblem.Seed"/>).</summary>
-    public static ArithmeticProblem Create(ulong problemSeed, int difficulty)
+    public static ArithmeticProblem Create(ulong problemSeed, int difficulty, ArithmeticSettings? settings = null)
     {
         CheckDifficulty(difficulty, nameof(difficulty));
+        var ranges = settings ?? ArithmeticSettings.Standard;
         var rng = new SplitMix64(problemSeed);
         // Redraw (deterministically, from the same stream) until short problems have short questions.
         for (int attempt = 1; ; attempt++)
         {
-            var problem = Draw(rng, problemSeed, difficulty);
+            var problem = Draw(rng, problemSeed, difficulty, ranges);
             if (difficulty > ShortDifficulty || problem.Question.Length <= ShortQuestionMaxLength || attempt >= MaxAttempts)
                 return problem;
         }
     }
 
-    private static ArithmeticProblem Draw(SplitMix64 rng, ulong problemSeed, int difficulty)
+    private static ArithmeticProblem Draw(SplitMix64 rng, ulong problemSeed, int difficulty, ArithmeticSettings ranges)
     {
         var character = rng.Pick(Characters);
         var item = rng.Pick(Items);
         var story = new ArithmeticStory(character.Name, character.Subject, character.Possessive, character.Reflexive,
             item.Singular, item.Plural);
 
-        int start = rng.NextInt(2, 51);
+        int start = rng.NextInt(ranges.MinStart, ranges.MaxStart + 1);
         var steps = new List<ArithmeticStep>(difficulty);
         int current = start;
         ArithmeticStep? previous = null;
         for (int i = 0; i < difficulty; i++)
         {
-            var step = NextStep(rng, story, current, previous);
+            var step = NextStep(rng, story, current, previous, ranges);
             steps.Add(step);
             current = step.Result;
             previous = step;
         }
 
-        string question = WriteQuestion(rng, story, start, steps);
+        string question = WriteQuestion(rng, story, start, steps, ranges.Phrasing);
         string id = string.Create(CultureInfo.InvariantCulture, $"arith-d{difficulty}-{problemSeed:x16}");
         return new ArithmeticProblem(id, problemSeed, difficulty, question, story, start, steps, current);
     }
@@ -108,15 +116,15 @@ public sealed class ArithmeticGenerator
             throw new ArgumentOutOfRangeException(name, difficulty, $"Difficulty must be in {MinDifficulty}..{MaxDifficulty}.");
     }
 
-    private static ArithmeticStep NextStep(SplitMix64 rng, ArithmeticStory story, int current, ArithmeticStep? previous)
+    private static ArithmeticStep NextStep(SplitMix64 rng, ArithmeticStory story, int current, ArithmeticStep? previous, ArithmeticSettings ranges)
     {
         // Candidate operations with weights; each is only offered when its operand can keep values in range.
         var candidates = new List<(ArithmeticOperation Op, int Weight)>(4);
-        if (current < MaxValue) candidates.Add((ArithmeticOperation.Add, 3));
+        if (current < ranges.MaxValue) candidates.Add((ArithmeticOperation.Add, 3));
         if (current >= 2) candidates.Add((ArithmeticOperation.Subtract, 3));
-        if (current <= MaxMultiplicand && previous?.Operation != ArithmeticOperation.Divide)
+        if (current <= ranges.MaxMultiplicand && previous?.Operation != ArithmeticOperation.Divide)
             candidates.Add((ArithmeticOperation.Multiply, 2));
-        var divisors = Divisors.Where(d => current % d == 0 && current / d >= 1).ToArray();
+        var divisors = ranges.Divisors.Where(d => current % d == 0 && current / d >= 1).ToArray();
         if (divisors.Length > 0 && previous?.Operation != ArithmeticOperation.Multiply)
             candidates.Add((ArithmeticOperation.Divide, 4));
 
@@ -132,39 +140,43 @@ public sealed class ArithmeticGenerator
         switch (op)
         {
             case ArithmeticOperation.Add:
-                operand = rng.NextInt(1, Math.Min(MaxAddend, MaxValue - current) + 1);
+                operand = rng.NextInt(1, Math.Min(ranges.MaxAddend, ranges.MaxValue - current) + 1);
                 // Do not simply undo the previous subtraction.
-                if (previous is { Operation: ArithmeticOperation.Subtract } && previous.Right == operand && current + operand < MaxValue)
+                if (previous is { Operation: ArithmeticOperation.Subtract } && previous.Right == operand && current + operand < ranges.MaxValue)
                     operand++;
                 break;
             case ArithmeticOperation.Subtract:
-                operand = rng.NextInt(1, Math.Min(MaxAddend, current - 1) + 1);
+                operand = rng.NextInt(1, Math.Min(ranges.MaxAddend, current - 1) + 1);
                 // Do not simply undo the previous addition.
                 if (previous is { Operation: ArithmeticOperation.Add } && previous.Right == operand && operand < current - 1)
                     operand++;
                 break;
             case ArithmeticOperation.Multiply:
-                operand = rng.Pick(Multipliers);
+                operand = rng.Pick(ranges.Multipliers);
                 break;
             default:
                 operand = rng.Pick(divisors);
                 break;
         }
 
+        bool plain = ranges.Phrasing == QuestionPhrasing.Plain;
         var templates = op switch
         {
-            ArithmeticOperation.Add => AddTemplates,
-            ArithmeticOperation.Subtract => SubtractTemplates,
-            ArithmeticOperation.Multiply => MultiplyTemplates,
-            _ => DivideTemplates,
+            ArithmeticOperation.Add => plain ? PlainAddTemplates : AddTemplates,
+            ArithmeticOperation.Subtract => plain ? PlainSubtractTemplates : SubtractTemplates,
+            ArithmeticOperation.Multiply => plain ? PlainMultiplyTemplates : MultiplyTemplates,
+            _ => plain ? PlainDivideTemplates : DivideTemplates,
         };
         var applicable = templates.Where(t => t.Applies(operand)).ToArray();
+        // Plain wording says "doubles them" or "keeps a third of them" wherever such a word exists for the operand.
+        if (plain && applicable.Any(t => !t.Generic)) applicable = applicable.Where(t => !t.Generic).ToArray();
         var wording = rng.Pick(applicable).Build(operand, story);
         return new ArithmeticStep(op, current, operand, op.Apply(current, operand), wording);
     }
 
-    private static string WriteQuestion(SplitMix64 rng, ArithmeticStory story, int start, IReadOnlyList<ArithmeticStep> steps)
+    private static string WriteQuestion(SplitMix64 rng, ArithmeticStory story, int start, IReadOnlyList<ArithmeticStep> steps, QuestionPhrasing phrasing)
     {
+        if (phrasing == QuestionPhrasing.Plain) return WritePlainQuestion(rng, story, start, steps);
         var text = new StringBuilder();
         text.Append(rng.NextInt(0, 3) switch
         {
@@ -196,6 +208,20 @@ public sealed class ArithmeticGenerator
         return text.ToString();
     }
 
+    private static string WritePlainQuestion(SplitMix64 rng, ArithmeticStory story, int start, IReadOnlyList<ArithmeticStep> steps)
+    {
+        var text = new StringBuilder($"{story.Name} has {story.Count(start)}.");
+        for (int index = 0; index < steps.Count;)
+        {
+            bool pair = index + 1 < steps.Count && rng.Chance(0.5);
+            text.Append(' ').Append(index == 0 ? Capitalize(story.Subject) : "Then " + story.Subject).Append(' ').Append(steps[index].Wording.Present);
+            if (pair) text.Append(", then ").Append(steps[index + 1].Wording.Present);
+            text.Append('.');
+            index += pair ? 2 : 1;
+        }
+        return text.Append($" How many {story.ItemPlural} does {story.Name} have now?").ToString();
+    }
+
     internal static string Capitalize(string text) =>
         text.Length == 0 ? text : string.Concat(char.ToUpperInvariant(text[0]).ToString(), text.AsSpan(1));
 
@@ -205,7 +231,8 @@ public sealed class ArithmeticGenerator
 
     private sealed record Item(string Singular, string Plural);
 
-    private sealed record Template(Func<int, bool> Applies, Func<int, ArithmeticStory, StepWording> Build);
+    /// <summary>A wording of one kind of step; <see cref="Generic"/> ones name the operand as a number ("splits them into 3 equal bags").</summary>
+    private sealed record Template(Func<int, bool> Applies, Func<int, ArithmeticStory, StepWording> Build, bool Generic = false);
 
     private static Character She(string name) => new(name, "she", "her", "herself");
 
@@ -224,7 +251,7 @@ public sealed class ArithmeticGenerator
         new("stamp", "stamps"), new("book", "books"), new("crayon", "crayons"), new("toy car", "toy cars"),
     ];
 
-    private static Template Any(Func<int, ArithmeticStory, StepWording> build) => new(_ => true, build);
+    private static Template Any(Func<int, ArithmeticStory, StepWording> build) => new(_ => true, build, Generic: true);
 
     private static Template When(int operand, Func<int, ArithmeticStory, StepWording> build) => new(n => n == operand, build);
 
@@ -255,6 +282,12 @@ public sealed class ArithmeticGenerator
         Any((n, s) => new($"makes the pile {n} times as big", $"make the pile {n} times as big", $"add {n} to the pile")),
     ];
 
+    private static readonly Template[] PlainAddTemplates = [AddTemplates[0], AddTemplates[1]];
+
+    private static readonly Template[] PlainSubtractTemplates = [SubtractTemplates[0], SubtractTemplates[2]];
+
+    private static readonly Template[] PlainMultiplyTemplates = [MultiplyTemplates[0], MultiplyTemplates[2], MultiplyTemplates[3]];
+
     private static readonly Template[] DivideTemplates =
     [
         When(2, (n, s) => new("gives away half of them", "give away half of them", "give away 2 of them",
@@ -268,4 +301,6 @@ public sealed class ArithmeticGenerator
             $"share them equally with {n - 1} friends and {s.Reflexive}", $"share them with {n} friends",
             $"That is {n - 1} friends plus {s.Reflexive}: {n - 1} + 1 = {n} shares.")),
     ];
+
+    private static readonly Template[] PlainDivideTemplates = [DivideTemplates[1], DivideTemplates[2], DivideTemplates[3], DivideTemplates[4]];
 }

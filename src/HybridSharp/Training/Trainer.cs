@@ -151,7 +151,7 @@ public sealed class Trainer
                 metrics.Append(new TrainingMetric
                 {
                     Step = step, Loss = stepLoss, LearningRate = lr, GradNorm = gradNorm, Tokens = tokens, TokensPerSecond = tps,
-                    EvalLoss = evalLoss, EvalPerplexity = evalLoss is { } e ? Math.Exp(e) : null,
+                    MoeLoadBalance = _model.LastLoadBalanceLoss, EvalLoss = evalLoss, EvalPerplexity = evalLoss is { } e ? Math.Exp(e) : null,
                 });
             }
             var eta = TimeSpan.FromSeconds((_o.Steps - step) * clock.Elapsed.TotalSeconds / stepsThisRun);

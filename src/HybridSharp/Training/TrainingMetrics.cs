@@ -12,6 +12,7 @@ public sealed record TrainingMetric
     [JsonPropertyName("grad_norm")] public double? GradNorm { get; init; }
     [JsonPropertyName("tokens")] public long Tokens { get; init; }
     [JsonPropertyName("tokens_per_s")] public double? TokensPerSecond { get; init; }
+    [JsonPropertyName("moe_load_balance")] public double? MoeLoadBalance { get; init; }
     [JsonPropertyName("eval_loss")] public double? EvalLoss { get; init; }
     [JsonPropertyName("eval_ppl")] public double? EvalPerplexity { get; init; }
     [JsonPropertyName("time")] public DateTimeOffset Time { get; init; } = DateTimeOffset.UtcNow;
@@ -20,7 +21,7 @@ public sealed record TrainingMetric
 /// <summary>
 /// Appends metrics as JSON lines; on resume, drops lines written after the checkpoint being resumed. With a TensorBoard
 /// directory, every metric is also written as a scalar there (TorchSharp's <c>SummaryWriter</c>: <c>train/loss</c>,
-/// <c>train/lr</c>, <c>train/grad_norm</c>, <c>train/tokens_per_s</c>, <c>eval/loss</c>, <c>eval/perplexity</c>);
+/// <c>train/lr</c>, <c>train/grad_norm</c>, <c>train/tokens_per_s</c>, <c>train/moe_load_balance</c> for MoE models, <c>eval/loss</c>, <c>eval/perplexity</c>);
 /// <c>tensorboard --logdir runs</c> shows them. Event files are append-only: after a resume, TensorBoard shows the
 /// steps between the checkpoint and the interruption twice (the later values are the ones that count).
 /// </summary>
@@ -46,6 +47,7 @@ public sealed class MetricsLog(string path, string? tensorBoardDirectory = null)
         Scalar("train/lr", m.LearningRate);
         Scalar("train/grad_norm", m.GradNorm);
         Scalar("train/tokens_per_s", m.TokensPerSecond);
+        Scalar("train/moe_load_balance", m.MoeLoadBalance);
         Scalar("eval/loss", m.EvalLoss);
         Scalar("eval/perplexity", m.EvalPerplexity);
     }

@@ -103,4 +103,25 @@ public sealed class CliTests
         Assert.True(File.Exists(Path.Combine(tmp["qs"], "arithmetic_eval.md")));
         Assert.True(Directory.Exists(Path.Combine(tmp["qs"], "model", HybridSharp.Training.MetricsLog.TensorBoardDirName)));
     }
+
+    [Fact]
+    public void QuickstartCompareTrainsAnEqualSizeTransformerAndPrintsBothSideBySide()
+    {
+        using var tmp = new TempDir();
+        var args = new[] { "quickstart", "--out", tmp["qs"], "--steps", "4", "--problems", "200", "--eval-problems", "3", "--minutes", "2", "--compare" };
+        var (code, output, err) = HybridProcess.Run(args);
+        Assert.True(code == 0, output + err);
+        Assert.Contains("same problems, same wall time", output);
+        foreach (var row in new[] { "parameters", "training tok/s", "validation loss", "accuracy", "decode tok/s at 1,888 tokens" })
+            Assert.Contains(row, output);
+        Assert.True(File.Exists(Path.Combine(tmp["qs"], "baseline", "model.safetensors")));
+        var (config, _) = HybridSharp.IO.ModelDirectory.Load(Path.Combine(tmp["qs"], "baseline"));
+        using (config) Assert.All(config.Config.LayerTypes!, t => Assert.Equal("attention", t));
+
+        // A rerun finds both models trained and only evaluates and compares them.
+        var (code2, output2, err2) = HybridProcess.Run(args);
+        Assert.True(code2 == 0, output2 + err2);
+        Assert.Contains("already trained", output2);
+        Assert.Contains("Baseline in", output2);
+    }
 }

@@ -38,6 +38,28 @@ public sealed class TensorBoardTests
         }
         Assert.Equal(logged.Count(m => m.EvalLoss is not null), scalars.Count(s => s.Tag == "eval/loss"));
         Assert.Contains(scalars, s => s.Tag == "train/tokens_per_s");
+        Assert.DoesNotContain(scalars, s => s.Tag == "train/moe_load_balance"); // a dense model has no routing to balance
+    }
+
+    [Fact]
+    public void MoeModelsLogTheirLoadBalanceLoss()
+    {
+        using var tmp = new TempDir();
+        TrainerTests.BuildArithmeticData(tmp["data"], 200);
+        using var data = TokenDataset.Open(tmp["data"]);
+        using var model = new HybridSharp.Models.CausalLM(HybridSharp.Config.Presets.Get("doge-moe-tiny"), seed: 3);
+        var options = new TrainerOptions { Steps = 3, BatchSize = 2, SeqLen = 32, WarmupSteps = 1, EvalEvery = 0, CheckpointEvery = 0, LogEvery = 1, Seed = 3 };
+        new Trainer(model, data, options, tmp["run"]).Run(resume: false);
+
+        var logged = MetricsLog.Read(Path.Combine(tmp["run"], Trainer.MetricsFileName));
+        var scalars = Directory.GetFiles(Path.Combine(tmp["run"], MetricsLog.TensorBoardDirName), "events.out.tfevents.*", SearchOption.AllDirectories)
+            .SelectMany(ReadScalars).Where(s => s.Tag == "train/moe_load_balance").ToList();
+        Assert.Equal(3, scalars.Count);
+        foreach (var m in logged)
+        {
+            Assert.True(m.MoeLoadBalance is > 0.5 and < 256, $"load balance {m.MoeLoadBalance} at step {m.Step}");
+            Assert.Equal((float)m.MoeLoadBalance!.Value, Assert.Single(scalars, s => s.Step == m.Step).Value);
+        }
     }
 
     /// <summary>Scalars of one event file: TFRecord frames (length, crc, Event bytes, crc) → (tag, step, value).</summary>
