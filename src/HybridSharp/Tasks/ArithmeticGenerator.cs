@@ -219,7 +219,7 @@ public sealed class ArithmeticGenerator
             text.Append('.');
             index += pair ? 2 : 1;
         }
-        return text.Append($" How many {story.ItemPlural} does {story.Name} have now?").ToString();
+        return text.Append(" How many now?").ToString();
     }
 
     internal static string Capitalize(string text) =>
