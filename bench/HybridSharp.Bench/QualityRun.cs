@@ -9,7 +9,7 @@ using HybridSharp.Training;
 namespace HybridSharp.Bench;
 
 /// <summary>
-/// Quality run (issue 3): transformer, transxssm, transxssm-norope and mamba2 at (nearly) equal parameters, trained
+/// Quality run: transformer, transxssm, transxssm-norope and mamba2 at (nearly) equal parameters, trained
 /// on the same tokens of real English text in the same order, compared by validation perplexity (bits per byte too,
 /// since the tokenizer is byte-level). Default corpus: Vim's help files (plain-English manual pages shipped with
 /// Debian's vim package); any folder of .txt files can be given instead.

@@ -161,7 +161,8 @@ public sealed class QuickstartRecipe
     public (CausalLM Model, TrainResult Result, int Steps) TrainForWallTime(ModelConfig config, SftBatchSource data, string modelDirectory,
         TimeSpan wallTime, CancellationToken cancel = default, Action<TrainProgress>? progress = null)
     {
-        const int probeSteps = 12;
+        // The first steps pay one-time costs (allocator warm-up, first-touch pages): time steps 5 to 36 only.
+        const int warmSteps = 4, probeSteps = 36;
         double secondsPerStep;
         var probeDir = Path.Combine(Path.GetTempPath(), "hybrid-probe-" + Guid.NewGuid().ToString("N"));
         try
@@ -170,15 +171,16 @@ public sealed class QuickstartRecipe
             data.Restore(new Data.Corpus.SamplerState(_o.Seed, 0, 0));
             var probeOptions = TrainerOptions with { Steps = probeSteps, EvalEvery = 0, CheckpointEvery = 0, TimeBudget = null, WarmupSteps = 1 };
             var clock = System.Diagnostics.Stopwatch.StartNew();
-            new Trainer(probe, data, probeOptions, probeDir).Run(resume: false, cancel);
-            secondsPerStep = clock.Elapsed.TotalSeconds / probeSteps;
+            double warmAt = 0;
+            new Trainer(probe, data, probeOptions, probeDir).Run(resume: false, cancel, p => { if (p.Step == warmSteps) warmAt = clock.Elapsed.TotalSeconds; });
+            secondsPerStep = (clock.Elapsed.TotalSeconds - warmAt) / (probeSteps - warmSteps);
         }
         finally
         {
             if (Directory.Exists(probeDir)) Directory.Delete(probeDir, recursive: true);
         }
-        // Evaluation passes take a few percent of the time; leave room for them.
-        int steps = Math.Max(12, (int)(wallTime.TotalSeconds * 0.95 / secondsPerStep));
+        // Evaluations and checkpoints take about one percent of the time; leave room for them.
+        int steps = Math.Max(probeSteps, (int)(wallTime.TotalSeconds * 0.98 / secondsPerStep));
         var options = TrainerOptions with
         {
             Steps = steps, EvalEvery = Math.Max(1, steps / 6), CheckpointEvery = Math.Max(1, steps / 6),
