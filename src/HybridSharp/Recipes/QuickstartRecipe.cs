@@ -122,29 +122,42 @@ public sealed class QuickstartRecipe
 
     /// <summary>
     /// The Transformer baseline of the comparison: the quickstart model's width, depth, heads and vocabulary with
-    /// attention in every layer, plain pre-norm blocks, and the SwiGLU width that brings its parameter count closest
-    /// to the hybrid's.
+    /// attention and a SwiGLU in every layer (no SSM, DMA, MoE or Expresser parts), plain pre-norm blocks, and the
+    /// SwiGLU width that brings its parameter count closest to the hybrid's.
     /// </summary>
     public static ModelConfig EqualSizeTransformer(ModelConfig hybrid)
     {
         long target;
         using (var m = new CausalLM(hybrid, seed: 0)) target = m.ParameterCount();
-        ModelConfig? best = null;
-        long bestGap = long.MaxValue;
-        for (int inter = 8; inter <= 8 * hybrid.HiddenSize; inter += 8)
+        ModelConfig WithWidth(int inter)
         {
             var cfg = hybrid.Clone();
             cfg.ModelType = "llama";
             cfg.Architectures = ["LlamaForCausalLM"];
             cfg.LayerTypes = Enumerable.Repeat(ModelConfig.Attention, cfg.NumHiddenLayers).ToList();
             cfg.UseResidualVectors = false;
+            cfg.MlpTypes = null; // SwiGLU everywhere
             cfg.Ssm = null;
+            cfg.SelectiveScan = null;
+            cfg.Dma = null;
+            cfg.Moe = null;
+            cfg.ExpresserLayers = null;
+            cfg.LognScaling = false;
+            cfg.Preset = null;
             cfg.IntermediateSize = inter;
-            long gap = Math.Abs(CountParameters(cfg) - target);
-            if (gap < bestGap) (best, bestGap) = (cfg, gap);
-            else if (best is not null) break; // the count grows with the width: past the closest it only moves away
+            return cfg;
         }
-        return best!;
+        // The count grows with the SwiGLU width: bisect over multiples of 8, then take the closer neighbour.
+        int lo = 1, hi = 64 * hybrid.HiddenSize / 8;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) / 2;
+            if (CountParameters(WithWidth(8 * mid)) < target) lo = mid + 1; else hi = mid;
+        }
+        var above = WithWidth(8 * lo);
+        if (lo == 1) return above;
+        var below = WithWidth(8 * (lo - 1));
+        return Math.Abs(CountParameters(below) - target) <= Math.Abs(CountParameters(above) - target) ? below : above;
     }
 
     private static long CountParameters(ModelConfig config)

@@ -110,19 +110,30 @@ public sealed class DmaModelTests(ITestOutputHelper output)
         using var m = new CausalLM(noSection);
     }
 
+    /// <summary>
+    /// At A = 0 the dynamic bias exp(A·Δ) is 1 for every key whatever Δ is, so A gets a gradient (through Δ, which
+    /// differs per key) while dt_proj gets none; once A moves off zero, dt_proj learns too.
+    /// </summary>
     [Fact]
-    public void TrainingStepUpdatesA()
+    public void TrainingStepUpdatesAAndThenDtProj()
     {
         using var model = new CausalLM(Cfg(["dma"], 64), seed: 1);
         model.train();
         torch.manual_seed(2);
         using var ids = randint(0, 37, [2, 8], dtype: ScalarType.Int64);
         using var tgt = randint(0, 37, [2, 8], dtype: ScalarType.Int64);
-        using var loss = model.Loss(ids, tgt);
-        loss.backward();
-        var gA = model.named_parameters().Single(p => p.name == "model.layers.0.self_attn.A").parameter.grad!;
-        output.WriteLine($"|grad A| at A=0: {gA.abs().max().item<float>():E2}");
-        var gDt = model.named_parameters().Single(p => p.name == "model.layers.0.self_attn.dt_proj.weight").parameter.grad!;
-        output.WriteLine($"|grad dt_proj| at A=0: {gDt.abs().max().item<float>():E2}");
+        var a = model.named_parameters().Single(p => p.name == "model.layers.0.self_attn.A").parameter;
+        var dt = model.named_parameters().Single(p => p.name == "model.layers.0.self_attn.dt_proj.weight").parameter;
+        Assert.Equal(0f, a.abs().max().item<float>());
+        using (var loss = model.Loss(ids, tgt)) loss.backward();
+        float gA = a.grad!.abs().max().item<float>(), gDt = dt.grad!.abs().max().item<float>();
+        output.WriteLine($"|grad A| at A=0: {gA:E2}, |grad dt_proj|: {gDt:E2}");
+        Assert.True(gA > 1e-7 && float.IsFinite(gA), $"A gets no gradient at A = 0: {gA}");
+        Assert.Equal(0f, gDt);
+
+        using (torch.no_grad()) a.fill_(-0.5f);
+        model.zero_grad();
+        using (var loss = model.Loss(ids, tgt)) loss.backward();
+        Assert.True(dt.grad!.abs().max().item<float>() > 1e-7, "dt_proj gets no gradient once A is non-zero");
     }
 }

@@ -128,4 +128,20 @@ public sealed class QuickstartRecipeTests
         using var t = new CausalLM(baseline, seed: 0);
         Assert.InRange(t.ParameterCount(), h.ParameterCount() * 0.98, h.ParameterCount() * 1.02);
     }
+
+    [Fact]
+    public void EqualSizeTransformerOfAnMoeHybridIsAPlainTransformer()
+    {
+        var moe = Presets.Get("wonderful-matrices-tiny");
+        var baseline = QuickstartRecipe.EqualSizeTransformer(moe);
+        Assert.All(baseline.LayerTypes!, t => Assert.Equal(ModelConfig.Attention, t));
+        Assert.Null(baseline.MlpTypes);
+        Assert.Null(baseline.Moe);
+        Assert.Null(baseline.Dma);
+        Assert.Null(baseline.Ssm);
+        baseline.Validate();
+        using var h = new CausalLM(moe, seed: 0);
+        using var t = new CausalLM(baseline, seed: 0);
+        Assert.InRange(t.ParameterCount(), h.ParameterCount() * 0.98, h.ParameterCount() * 1.02);
+    }
 }
