@@ -34,8 +34,10 @@ public sealed class ServeCliTests
         var (c0, _, e0) = HybridProcess.Run("init", tmp["m"], "--preset", "transformer-tiny");
         Assert.True(c0 == 0, e0);
         var dll = Environment.GetEnvironmentVariable("HYBRID_CLI_DLL") ?? Path.Combine(AppContext.BaseDirectory, "hybrid.dll");
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { dll, "serve", "--model", tmp["m"], "--port", "0", "--max-tokens", "8" }) psi.ArgumentList.Add(a);
+        // A test host started from a background job inherits SIGINT as ignored, and a child inherits that in turn, so
+        // a Ctrl-C would never reach it; `env --default-signal=INT` gives the server the disposition a terminal gives it.
+        var psi = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "--default-signal=INT", "dotnet", dll, "serve", "--model", tmp["m"], "--port", "0", "--max-tokens", "8" }) psi.ArgumentList.Add(a);
         psi.Environment["HYBRID_THREADS"] = "1";
         psi.Environment["HYBRID_API_KEY"] = "sesame";
         using var process = Process.Start(psi)!;
