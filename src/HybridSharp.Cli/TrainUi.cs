@@ -15,7 +15,9 @@ internal static class TrainUi
         Run((cancel, progress, log) => trainer.Run(resume, cancel, progress, log), options.Steps, title);
 
     /// <summary>Runs <paramref name="train"/> (anything that drives a <see cref="Trainer"/>) under the progress display.</summary>
-    public static TrainResult Run(Func<CancellationToken, Action<TrainProgress>, Action<string>, TrainResult> train, int totalSteps, string title)
+    /// <param name="resumeHint">How the user continues after Ctrl-C (default: rerun with --resume).</param>
+    public static TrainResult Run(Func<CancellationToken, Action<TrainProgress>, Action<string>, TrainResult> train, int totalSteps, string title,
+        string resumeHint = "Continue with --resume.")
     {
         using var cts = Cli.CancelOnCtrlC("saving a checkpoint, then exiting");
         TrainResult? result = null;
@@ -51,7 +53,7 @@ internal static class TrainUi
         }
         foreach (var m in messages) AnsiConsole.MarkupLine($"[grey]{Markup.Escape(m)}[/]");
         if (result!.Interrupted)
-            AnsiConsole.MarkupLine($"[yellow]Stopped at step {result.FinalStep}; checkpoint saved. Continue with --resume.[/]");
+            AnsiConsole.MarkupLine($"[yellow]Stopped at step {result.FinalStep}; checkpoint saved. {Markup.Escape(resumeHint)}[/]");
         return result;
     }
 }

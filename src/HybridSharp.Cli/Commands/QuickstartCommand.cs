@@ -98,7 +98,7 @@ internal static class QuickstartCommand
             {
                 trained = recipe.TrainForWallTime(baselineConfig, data, baselineDir, wall, cancel, progress);
                 return trained.Value.Result;
-            }, options.Steps, "baseline");
+            }, options.Steps, "baseline", "Run the same command again to continue.");
             baseline = trained?.Model;
             if (result.Interrupted) { baseline?.Dispose(); return Cli.ExitInterrupted; }
         }
@@ -134,7 +134,7 @@ internal static class QuickstartCommand
         {
             (model, var r) = recipe.Train(data, modelDir, cancel, progress, log);
             return r;
-        }, o.Steps, "train");
+        }, o.Steps, "train", "Run the same command again to continue.");
         if (result.Interrupted) { model?.Dispose(); return null; }
         var summary = QuickstartRecipe.ReadSummary(modelDir)!;
         AnsiConsole.MarkupLine($"   {summary.Step} steps in {summary.Seconds / 60:F1} min ({summary.TokensPerSecond:N0} tok/s); final loss {summary.Loss:F3}" +

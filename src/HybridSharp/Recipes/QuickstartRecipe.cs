@@ -176,6 +176,9 @@ public sealed class QuickstartRecipe
     {
         // The first steps pay one-time costs (allocator warm-up, first-touch pages): time steps 5 to 36 only.
         const int warmSteps = 4, probeSteps = 36;
+        // An interrupted run resumes with the step count it started with (its schedule depends on it).
+        if (Trainer.ReadCheckpointState(modelDirectory) is { } state && ModelDirectory.IsModelDirectory(modelDirectory))
+            return Continue(state.TotalSteps);
         double secondsPerStep;
         var probeDir = Path.Combine(Path.GetTempPath(), "hybrid-probe-" + Guid.NewGuid().ToString("N"));
         try
@@ -193,14 +196,18 @@ public sealed class QuickstartRecipe
             if (Directory.Exists(probeDir)) Directory.Delete(probeDir, recursive: true);
         }
         // Evaluations and checkpoints take about one percent of the time; leave room for them.
-        int steps = Math.Max(probeSteps, (int)(wallTime.TotalSeconds * 0.98 / secondsPerStep));
-        var options = TrainerOptions with
+        return Continue(Math.Max(probeSteps, (int)(wallTime.TotalSeconds * 0.98 / secondsPerStep)));
+
+        (CausalLM Model, TrainResult Result, int Steps) Continue(int steps)
         {
-            Steps = steps, EvalEvery = Math.Max(1, steps / 6), CheckpointEvery = Math.Max(1, steps / 6),
-            WarmupSteps = Math.Min(_o.WarmupSteps, steps / 2), TimeBudget = wallTime,
-        };
-        var (model, result) = Train(config, options, data, modelDirectory, cancel, progress, null);
-        return (model, result, steps);
+            var options = TrainerOptions with
+            {
+                Steps = steps, EvalEvery = Math.Max(1, steps / 6), CheckpointEvery = Math.Max(1, steps / 6),
+                WarmupSteps = Math.Min(_o.WarmupSteps, steps / 2), TimeBudget = wallTime,
+            };
+            var (model, result) = Train(config, options, data, modelDirectory, cancel, progress, null);
+            return (model, result, steps);
+        }
     }
 
     /// <summary>

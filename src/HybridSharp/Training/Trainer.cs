@@ -56,6 +56,17 @@ public sealed class Trainer
         File.Exists(Path.Combine(outputDirectory, CheckpointDirName, "trainer_state.json")) ||
         File.Exists(Path.Combine(outputDirectory, CheckpointDirName + ".old", "trainer_state.json"));
 
+    /// <summary>The state of the checkpoint in <paramref name="outputDirectory"/> (the current one, else the previous), or null.</summary>
+    public static TrainerState? ReadCheckpointState(string outputDirectory)
+    {
+        foreach (var dir in new[] { CheckpointDirName, CheckpointDirName + ".old" })
+        {
+            var path = Path.Combine(outputDirectory, dir, "trainer_state.json");
+            if (File.Exists(path)) return TrainerState.FromJson(File.ReadAllText(path), path);
+        }
+        return null;
+    }
+
     public TrainResult Run(bool resume, CancellationToken cancel = default, Action<TrainProgress>? progress = null, Action<string>? log = null)
     {
         Directory.CreateDirectory(_outDir);

@@ -144,4 +144,20 @@ public sealed class QuickstartRecipeTests
         using var t = new CausalLM(baseline, seed: 0);
         Assert.InRange(t.ParameterCount(), h.ParameterCount() * 0.98, h.ParameterCount() * 1.02);
     }
+
+    [Fact]
+    public void ABaselineStoppedByItsTimeResumesWithTheStepCountItStartedWith()
+    {
+        using var tmp = new TempDir();
+        var recipe = new QuickstartRecipe(Small with { Problems = 200, EvalProblems = 0 });
+        var data = recipe.BuildData();
+        var config = Presets.Get("transformer-tiny");
+        var (m1, r1, steps1) = recipe.TrainForWallTime(config, data, tmp["b"], TimeSpan.FromSeconds(0.5));
+        m1.Dispose();
+        Assert.True(r1.FinalStep < steps1, $"half a second should stop before step {steps1} (stopped at {r1.FinalStep})");
+        var (m2, r2, steps2) = recipe.TrainForWallTime(config, data, tmp["b"], TimeSpan.FromSeconds(0.5));
+        m2.Dispose();
+        Assert.Equal(steps1, steps2);
+        Assert.True(r2.FinalStep > r1.FinalStep, $"resumed run ended at {r2.FinalStep}, first at {r1.FinalStep}");
+    }
 }
