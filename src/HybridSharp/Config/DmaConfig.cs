@@ -14,8 +14,11 @@ public sealed class DmaConfig
     public const string Legacy = "legacy";
     public static readonly string[] KnownLayouts = [Upstream, Legacy];
 
+    /// <summary>The keep window of the Doge models and of HF configs that omit it.</summary>
+    public const int DefaultKeepWindowSize = 2048;
+
     /// <summary>w: each query keeps at most this many keys (the largest dynamic-mask entries) once more keys are visible.</summary>
-    [JsonPropertyName("keep_window_size")] public int KeepWindowSize { get; set; } = 2048;
+    [JsonPropertyName("keep_window_size")] public int KeepWindowSize { get; set; } = DefaultKeepWindowSize;
     /// <summary>"upstream" (A, dt_proj per KV head) or "legacy" (per query head).</summary>
     [JsonPropertyName("layout")] public string Layout { get; set; } = Upstream;
     /// <summary>Per-head RMSNorm of Q and K (q_norm / k_norm, over the head dim) before RoPE; upstream Doge has it.</summary>

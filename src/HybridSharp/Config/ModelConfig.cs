@@ -22,7 +22,10 @@ public sealed class ModelConfig
     [JsonPropertyName("hidden_act")] public string HiddenAct { get; set; } = "silu";
     [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; set; } = 2048;
     [JsonPropertyName("rms_norm_eps")] public double RmsNormEps { get; set; } = 1e-6;
-    [JsonPropertyName("rope_theta")] public double RopeTheta { get; set; } = 10000.0;
+    /// <summary>RoPE base when a config does not say (Llama's and transformers' default).</summary>
+    public const double DefaultRopeTheta = 10000.0;
+
+    [JsonPropertyName("rope_theta")] public double RopeTheta { get; set; } = DefaultRopeTheta;
     [JsonPropertyName("rope_scaling")] public RopeScaling? RopeScaling { get; set; }
     [JsonPropertyName("attention_bias")] public bool AttentionBias { get; set; }
     [JsonPropertyName("mlp_bias")] public bool MlpBias { get; set; }

@@ -21,7 +21,6 @@ public static class Presets
         NumKeyValueHeads = kvHeads,
         HeadDimOverride = headDim,
         MaxPositionEmbeddings = 2048,
-        RopeTheta = 10000,
         TieWordEmbeddings = true,
         BosTokenId = 256,
         EosTokenId = [257],
@@ -73,7 +72,7 @@ public static class Presets
         cfg.Architectures = ["DogeForCausalLM"];
         cfg.UseResidualVectors = true;
         cfg.LayerTypes = LayerPattern.Uniform(layers, ModelConfig.DmaMixer);
-        cfg.Dma = new DmaConfig { KeepWindowSize = 2048, QkNorm = true }; // transformers' DogeAttention always has q_norm/k_norm
+        cfg.Dma = new DmaConfig { QkNorm = true }; // transformers' DogeAttention always has q_norm/k_norm
         if (moe)
         {
             cfg.MlpTypes = LayerPattern.Uniform(layers, MoeConfig.CdMoe);
@@ -94,7 +93,7 @@ public static class Presets
         cfg.Architectures = ["HybridSharpForCausalLM"];
         cfg.UseResidualVectors = true;
         cfg.LayerTypes = LayerPattern.Periodic(layers, period, period - 1, ModelConfig.DmaMixer, ModelConfig.Ssd);
-        cfg.Dma = new DmaConfig { KeepWindowSize = 2048 };
+        cfg.Dma = new DmaConfig();
         cfg.Ssm = new SsmConfig
         {
             Expand = 1, HeadDim = headDim, StateSize = headDim, NGroups = d / headDim, ConvKernel = 0, Gated = false, ChunkSize = 64, Rope = true,

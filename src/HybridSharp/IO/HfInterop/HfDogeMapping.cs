@@ -186,7 +186,7 @@ internal static class HfDogeMapping
             UseResidualVectors = residuals,
             LayerTypes = LayerPattern.Uniform(layers, ModelConfig.DmaMixer),
             MlpTypes = mlpTypes,
-            Dma = new DmaConfig { KeepWindowSize = HfJson.Int(c, "keep_window_size") ?? 2048, Layout = layout!, QkNorm = qkNorm!.Value },
+            Dma = new DmaConfig { KeepWindowSize = HfJson.Int(c, "keep_window_size") ?? DmaConfig.DefaultKeepWindowSize, Layout = layout!, QkNorm = qkNorm!.Value },
             Moe = moe,
             BosTokenId = HfJson.Int(c, "bos_token_id"),
             EosTokenId = HfJson.IntOrList(c, "eos_token_id"),

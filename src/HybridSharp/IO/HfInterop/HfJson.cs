@@ -145,7 +145,7 @@ internal static class HfJson
     /// RoPE settings of a config: <c>rope_theta</c> + <c>rope_scaling</c> (transformers 4.x; the scaling object may say
     /// <c>type</c> or <c>rope_type</c>) or <c>rope_parameters</c> (transformers 5). Only "default" and "dynamic" are supported.
     /// </summary>
-    public static (double Theta, RopeScaling? Scaling) Rope(JsonObject o, double defaultTheta = 10000.0)
+    public static (double Theta, RopeScaling? Scaling) Rope(JsonObject o, double defaultTheta = ModelConfig.DefaultRopeTheta)
     {
         double theta = Double(o, "rope_theta") ?? defaultTheta;
         JsonObject? scaling = o["rope_scaling"] as JsonObject;
