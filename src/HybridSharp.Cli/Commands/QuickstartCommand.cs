@@ -47,7 +47,7 @@ internal static class QuickstartCommand
         return cmd;
     }
 
-    private sealed record Arm(string Name, string Preset, long Parameters, QuickstartRecipe.TrainingSummary Summary, ArithmeticReport? Report, double DecodeTokensPerSecond);
+    private sealed record Arm(string Preset, long Parameters, QuickstartRecipe.TrainingSummary Summary, ArithmeticReport? Report, double DecodeTokensPerSecond);
 
     private static int Run(string outDir, QuickstartOptions options, bool compare, bool fresh)
     {
@@ -66,13 +66,14 @@ internal static class QuickstartCommand
 
         var model = TrainOrLoad(recipe, data, modelDir, "2. ");
         if (model is null) return Cli.ExitInterrupted;
+        int context = QuickstartRecipe.DecodeContext(Presets.Get(options.Preset)); // the baseline shares the hybrid's positions
         Arm hybrid;
         using (model)
         {
             var report = Evaluate(recipe, model, outDir, "3. ");
             if (report is not null) PrintSample(QuickstartRecipe.Sample(report));
-            hybrid = new Arm("hybrid", options.Preset, model.ParameterCount(), QuickstartRecipe.ReadSummary(modelDir)!, report,
-                compare ? QuickstartRecipe.DecodeTokensPerSecond(model, recipe.Tokenizer, DecodeContext(model)) : 0);
+            hybrid = new Arm(options.Preset, model.ParameterCount(), QuickstartRecipe.ReadSummary(modelDir)!, report,
+                compare ? QuickstartRecipe.DecodeTokensPerSecond(model, recipe.Tokenizer, context) : 0);
         }
         if (!compare)
         {
@@ -106,16 +107,13 @@ internal static class QuickstartCommand
         using (baseline!)
         {
             var report = Evaluate(recipe, baseline!, null, "5. ");
-            transformer = new Arm("transformer", "equal-size Transformer", baseline!.ParameterCount(), QuickstartRecipe.ReadSummary(baselineDir)!, report,
-                QuickstartRecipe.DecodeTokensPerSecond(baseline!, recipe.Tokenizer, DecodeContext(baseline!)));
+            transformer = new Arm("equal-size Transformer", baseline!.ParameterCount(), QuickstartRecipe.ReadSummary(baselineDir)!, report,
+                QuickstartRecipe.DecodeTokensPerSecond(baseline!, recipe.Tokenizer, context));
         }
-        PrintComparison(hybrid, transformer, DecodeContextOf(options.Preset));
+        PrintComparison(hybrid, transformer, context);
         return 0;
     }
 
-    private static int DecodeContext(CausalLM model) => Math.Min(2048, model.Config.MaxPositionEmbeddings) - 160;
-
-    private static int DecodeContextOf(string preset) => Math.Min(2048, Presets.Get(preset).MaxPositionEmbeddings) - 160;
 
     /// <summary>Loads the finished model, or trains (resuming a checkpoint); null when Ctrl-C stopped training.</summary>
     private static CausalLM? TrainOrLoad(QuickstartRecipe recipe, Sft.SftBatchSource data, string modelDir, string step)

@@ -210,6 +210,9 @@ public sealed class QuickstartRecipe
         }
     }
 
+    /// <summary>The context the comparison decodes after: near the model's longest, at most 2,048 tokens, leaving room for the new tokens.</summary>
+    public static int DecodeContext(ModelConfig config) => Math.Min(2048, config.MaxPositionEmbeddings) - 160;
+
     /// <summary>
     /// Batch-1 greedy decode speed after a prompt of <paramref name="context"/> tokens: the time of
     /// <paramref name="tokens"/> + 1 new tokens minus the time of one (the prefill), median of three.
