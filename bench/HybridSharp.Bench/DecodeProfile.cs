@@ -3,6 +3,7 @@ using HybridSharp.Config;
 using HybridSharp.Models;
 using HybridSharp.Modules;
 using static TorchSharp.torch;
+using HybridSharp.Caching;
 
 namespace HybridSharp.Bench;
 
@@ -48,13 +49,13 @@ public static class DecodeProfile
                     var positions = arange(past, past + 1, dtype: ScalarType.Int64).unsqueeze(0);
                     var h = m.Embed(next);
                     var (cos, sin) = m.Rotary.Compute(positions, h.dtype);
-                    using var mask = AttentionMask.Build(1, past, null, h.device);
+                    using var mask = KeyMask.Build(1, past, null, h.device);
                     cache.MarkValid(null, 1);
                     Add("embed + rotary + mask", clock.Elapsed.TotalMicroseconds);
                     foreach (var layer in m.Layers)
                     {
                         clock.Restart();
-                        h = layer.Forward(h, cos, sin, mask, cache);
+                        h = layer.Forward(h, new MixerInputs { Cos = cos, Sin = sin, KeyMask = mask, Cache = cache });
                         Add($"layer {layer.Index} ({cfg.LayerTypes?[layer.Index] ?? "attention"})", clock.Elapsed.TotalMicroseconds);
                     }
                     clock.Restart();
@@ -157,8 +158,8 @@ public static class SsdStepOps
         T("out_proj 256→256", () => nn.functional.linear(yv, wo));
         T("(empty dispose scope)", () => x);
         var mixer = new SsdMixer(Presets.Get("transxssm"));
-        using var cache = new HybridSharp.Inference.InferenceCache(1, 10, 8);
-        T("SsdMixer.Forward (decode step)", () => mixer.Forward(x, cos, sin, cache, 0));
+        using var cache = new HybridSharp.Caching.InferenceCache(1, 10, 8);
+        T("SsdMixer.Forward (decode step)", () => mixer.Forward(x, new MixerInputs { Cos = cos, Sin = sin, Cache = cache }));
         T("x.shape[0]", () => { long q = x.shape[0]; return x; });
         var mlps = Enumerable.Range(0, 16).Select(_ => new SwiGluMlp(256, 512, false, "silu")).ToArray();
         int which = 0;

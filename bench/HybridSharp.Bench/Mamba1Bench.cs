@@ -20,21 +20,21 @@ public static class Mamba1Bench
         {
             ModelType = "hybridsharp", VocabSize = 261, HiddenSize = d, IntermediateSize = 512, NumHiddenLayers = layers,
             NumAttentionHeads = 2, NumKeyValueHeads = 1, HeadDimOverride = 128, MaxPositionEmbeddings = 4096, RmsNormEps = 1e-5,
-            TieWordEmbeddings = true, MlpTypes = LayerPattern.Uniform(layers, ModelConfig.NoFfn),
+            TieWordEmbeddings = true, MlpTypes = LayerPattern.Uniform(layers, FfnTypes.None),
         };
         switch (mixer)
         {
             case "ssd":
-                cfg.LayerTypes = LayerPattern.Uniform(layers, ModelConfig.Ssd);
-                cfg.Ssm = new SsmConfig { Expand = 2, HeadDim = 64, StateSize = 64, NGroups = 1, ConvKernel = 4, Gated = true, UseD = true, ChunkSize = 64 };
+                cfg.LayerTypes = LayerPattern.Uniform(layers, MixerTypes.Ssd);
+                cfg.Ssd = new SsdConfig { Expand = 2, HeadDim = 64, StateSize = 64, NGroups = 1, ConvKernel = 4, Gated = true, UseD = true, ChunkSize = 64 };
                 break;
             case "mamba1-otce":
-                cfg.LayerTypes = LayerPattern.Uniform(layers, ModelConfig.Mamba1);
-                cfg.SelectiveScan = new Mamba1Config { Expand = 1, StateSize = 64, DtRank = 16, Rope = true };
+                cfg.LayerTypes = LayerPattern.Uniform(layers, MixerTypes.Mamba1);
+                cfg.Mamba1 = new Mamba1Config { Expand = 1, StateSize = 64, DtRank = 16, Rope = true };
                 break;
             case "mamba1-classic":
-                cfg.LayerTypes = LayerPattern.Uniform(layers, ModelConfig.Mamba1);
-                cfg.SelectiveScan = new Mamba1Config { Expand = 2, StateSize = 16, Rope = false };
+                cfg.LayerTypes = LayerPattern.Uniform(layers, MixerTypes.Mamba1);
+                cfg.Mamba1 = new Mamba1Config { Expand = 2, StateSize = 16, Rope = false };
                 break;
             default:
                 throw new ArgumentException($"unknown stack '{mixer}'");
@@ -51,7 +51,7 @@ public static class Mamba1Bench
         {
             var c = Stack(s);
             Console.WriteLine($"  {s}: {ModelInfo.For(c, 1).NonEmbeddingParameters:N0} non-embedding params" +
-                (c.SelectiveScan is { } m ? $", d_in {m.InnerSize(256)}, N {m.StateSize}, chunk {m.ChunkSize}" : $", d_in 512, 8 heads × 64, N 64, chunk 64"));
+                (c.Mamba1 is { } m ? $", d_in {m.InnerSize(256)}, N {m.StateSize}, chunk {m.ChunkSize}" : $", d_in 512, 8 heads × 64, N 64, chunk 64"));
         }
         Console.WriteLine();
         Console.WriteLine("| T | " + string.Join(" | ", stacks.Select(s => $"{s} train tok/s")) + " | " +

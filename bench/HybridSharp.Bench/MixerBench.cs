@@ -24,11 +24,11 @@ public static class MixerBench
             using var x = randn(batch, t, c.HiddenSize).requires_grad_(true);
             using var pos = arange(t).unsqueeze(0).expand(batch, t);
             var (cos, sin) = rope.Compute(pos, ScalarType.Float32);
-            using var mask = AttentionMask.Build(t, 0, null, x.device);
+            using var mask = KeyMask.Build(t, 0, null, x.device);
             string Time(DecoderLayer layer)
             {
-                double f = Bench.MedianSeconds(() => { using var _ = no_grad(); layer.Forward(x, cos, sin, mask, null); }, reps, 1);
-                double fb = Bench.MedianSeconds(() => layer.Forward(x, cos, sin, mask, null).sum().backward(), reps, 1);
+                double f = Bench.MedianSeconds(() => { using var _ = no_grad(); layer.Forward(x, new MixerInputs { Cos = cos, Sin = sin, KeyMask = mask }); }, reps, 1);
+                double fb = Bench.MedianSeconds(() => layer.Forward(x, new MixerInputs { Cos = cos, Sin = sin, KeyMask = mask }).sum().backward(), reps, 1);
                 return $"{f * 1000:F0} / {fb * 1000:F0}";
             }
             Console.WriteLine($"| {t} | {batch} | {Time(attn)} | {Time(ssd)} |");

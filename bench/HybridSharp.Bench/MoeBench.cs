@@ -26,7 +26,7 @@ public static class MoeBench
         foreach (int e in expertCounts)
         {
             int ie = Math.Max(1, (int)Math.Round((3.0 * d * sharedI + 2.0 * k * d) / (3.0 * k * d)));
-            using var cd = new CrossDomainMoE(d, sharedI, e, k);
+            using var cd = new CrossDomainMoe(d, sharedI, e, k);
             using var moe = new MixtureOfExperts(d, ie, e, k);
             using var x = randn(tokens, d).requires_grad_(true);
             (double F, double FB) Time(Func<Tensor> f)
@@ -44,7 +44,7 @@ public static class MoeBench
 
     private static void WarmUp(int d, int sharedI, int experts, int k, int tokens)
     {
-        using var cd = new CrossDomainMoE(d, sharedI, experts, k);
+        using var cd = new CrossDomainMoe(d, sharedI, experts, k);
         using var x = randn(tokens, d).requires_grad_(true);
         for (int i = 0; i < 3; i++)
         {

@@ -57,8 +57,8 @@ public static class QualityRun
         yield return ("transxssm-norope", Presets.Get("transxssm-norope"));
         var mamba2 = Presets.Get("mamba2");
         mamba2.NumHiddenLayers = 12; // 12 × 0.43M ≈ 5.2M
-        mamba2.LayerTypes = LayerPattern.Uniform(12, ModelConfig.Ssd);
-        mamba2.MlpTypes = LayerPattern.Uniform(12, ModelConfig.NoFfn);
+        mamba2.LayerTypes = LayerPattern.Uniform(12, MixerTypes.Ssd);
+        mamba2.MlpTypes = LayerPattern.Uniform(12, FfnTypes.None);
         yield return ("mamba2", mamba2);
     }
 }

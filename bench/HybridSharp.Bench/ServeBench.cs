@@ -5,7 +5,6 @@ using System.Text.Json;
 using HybridSharp.Chat;
 using HybridSharp.Config;
 using HybridSharp.Data;
-using HybridSharp.Inference;
 using HybridSharp.Models;
 using HybridSharp.Server;
 using TorchSharp;

@@ -1,5 +1,5 @@
 using HybridSharp.Inference;
-using HybridSharp.IO;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Examples.StreamGeneration;
 

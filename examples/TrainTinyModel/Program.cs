@@ -1,9 +1,9 @@
 using HybridSharp.Config;
 using HybridSharp.Data;
 using HybridSharp.Data.Corpus;
-using HybridSharp.IO;
 using HybridSharp.Models;
 using HybridSharp.Training;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Examples.TrainTinyModel;
 

@@ -2,6 +2,7 @@ using HybridSharp.Data;
 using HybridSharp.Inference;
 using HybridSharp.Models;
 using static TorchSharp.torch;
+using HybridSharp.Caching;
 
 namespace HybridSharp.Server;
 

@@ -5,11 +5,11 @@ using HybridSharp.Chat;
 using HybridSharp.Data;
 using HybridSharp.Grammar;
 using HybridSharp.Inference;
-using HybridSharp.IO;
 using HybridSharp.Models;
 using Microsoft.Extensions.AI;
 using AiChatMessage = Microsoft.Extensions.AI.ChatMessage;
 using ChatMessage = HybridSharp.Chat.ChatMessage;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Server;
 

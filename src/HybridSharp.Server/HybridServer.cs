@@ -1,7 +1,6 @@
 using System.Net;
 using HybridSharp.Data;
 using HybridSharp.Chat;
-using HybridSharp.Inference;
 using HybridSharp.Models;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

@@ -2,7 +2,6 @@ using System.Text;
 using System.Text.Json;
 using HybridSharp.Chat;
 using HybridSharp.Grammar;
-using HybridSharp.Inference;
 using HybridSharp.Jinja;
 using Microsoft.AspNetCore.Http;
 

@@ -1,4 +1,5 @@
 using TorchSharp;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Server;
 
@@ -28,7 +29,7 @@ public sealed record ServerOptions
     /// <summary>Origins a browser page may call the API from (CORS); "*" = any; empty = no CORS headers.</summary>
     public IReadOnlyList<string> CorsOrigins { get; init; } = [];
     /// <summary>Request defaults from the model's generation_config.json (null fields: OpenAI's defaults).</summary>
-    public HybridSharp.IO.GenerationConfig Defaults { get; init; } = new();
+    public HybridSharp.Checkpoints.GenerationConfig Defaults { get; init; } = new();
     /// <summary>On shutdown, how long in-flight requests may finish before they are cancelled.</summary>
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

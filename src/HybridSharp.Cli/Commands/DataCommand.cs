@@ -1,4 +1,5 @@
 using System.CommandLine;
+using HybridSharp.Data.Tokenizers;
 using HybridSharp.Data;
 using HybridSharp.Data.Corpus;
 using HybridSharp.Tasks;

@@ -2,8 +2,9 @@ using System.CommandLine;
 using HybridSharp.Data.Corpus;
 using HybridSharp.Eval;
 using HybridSharp.Inference;
-using HybridSharp.IO;
 using Spectre.Console;
+using HybridSharp.Tasks;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Cli.Commands;
 

@@ -3,8 +3,8 @@ using System.Globalization;
 using HybridSharp.Chat;
 using HybridSharp.Eval.Reasoning;
 using HybridSharp.Inference;
-using HybridSharp.IO;
 using Spectre.Console;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Cli.Commands;
 

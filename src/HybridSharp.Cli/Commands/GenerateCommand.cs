@@ -1,7 +1,7 @@
 using System.CommandLine;
 using HybridSharp.Chat;
 using HybridSharp.Inference;
-using HybridSharp.IO;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Cli.Commands;
 

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using HybridSharp.IO.HfInterop;
+using HybridSharp.Checkpoints.HfInterop;
 using Spectre.Console;
 
 namespace HybridSharp.Cli.Commands;

@@ -1,9 +1,10 @@
 using System.CommandLine;
+using HybridSharp.Data.Tokenizers;
 using HybridSharp.Config;
 using HybridSharp.Data;
-using HybridSharp.IO;
 using HybridSharp.Models;
 using Spectre.Console;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Cli.Commands;
 
@@ -35,7 +36,7 @@ internal static class InitCommand
                 cfg.BosTokenId = chosen.BosId;
                 cfg.EosTokenId = [chosen.EosId];
                 cfg.PadTokenId = chosen.PadId;
-                cfg.Validate();
+                cfg.Resolve();
             }
             var tokenizer = TokenizerFactory.Create(cfg.TokenizerKind, pr.GetValue(tokenizerDir));
             if (cfg.VocabSize < tokenizer.VocabSize)

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using HybridSharp.Eval;
-using HybridSharp.IO;
 using Spectre.Console;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Cli.Commands;
 

@@ -1,9 +1,8 @@
 using System.CommandLine;
 using HybridSharp.Chat;
-using HybridSharp.Inference;
-using HybridSharp.IO;
 using HybridSharp.Server;
 using TorchSharp;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Cli.Commands;
 

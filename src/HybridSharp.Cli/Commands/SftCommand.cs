@@ -3,11 +3,11 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using HybridSharp.Chat;
 using HybridSharp.Data;
-using HybridSharp.Inference;
 using HybridSharp.IO;
 using HybridSharp.Sft;
 using HybridSharp.Training;
 using Spectre.Console;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Cli.Commands;
 

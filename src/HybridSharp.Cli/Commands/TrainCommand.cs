@@ -1,8 +1,8 @@
 using System.CommandLine;
 using HybridSharp.Data.Corpus;
-using HybridSharp.IO;
 using HybridSharp.Training;
 using Spectre.Console;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Cli.Commands;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using HybridSharp.Data.Tokenizers;
 using HybridSharp.Config;
 using HybridSharp.Chat;
 using HybridSharp.Data;
@@ -14,6 +15,7 @@ using HybridSharp.Models;
 using HybridSharp.Sft;
 using HybridSharp.Tasks;
 using HybridSharp.Training;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Distill.LiteCot;
 

@@ -35,9 +35,9 @@ public sealed class ModelConfig
     [JsonPropertyName("layer_types")] public List<string>? LayerTypes { get; set; }
     [JsonPropertyName("mlp_types")] public List<string>? MlpTypes { get; set; }
     /// <summary>Settings of SSD layers; required when any layer is "ssd".</summary>
-    [JsonPropertyName("ssm")] public SsmConfig? Ssm { get; set; }
+    [JsonPropertyName("ssm")] public SsdConfig? Ssd { get; set; }
     /// <summary>Settings of Mamba-1 (selective scan) layers; optional (OTCE defaults apply) when any layer is "mamba1".</summary>
-    [JsonPropertyName("mamba1")] public Mamba1Config? SelectiveScan { get; set; }
+    [JsonPropertyName("mamba1")] public Mamba1Config? Mamba1 { get; set; }
     /// <summary>Layers that end with the OTCE Expresser tail (pre_dense_layernorm, dense, projection); null = none.</summary>
     [JsonPropertyName("expresser_layers")] public List<int>? ExpresserLayers { get; set; }
     /// <summary>
@@ -60,27 +60,32 @@ public sealed class ModelConfig
     [JsonIgnore] public int NumKvHeads => NumKeyValueHeads ?? NumAttentionHeads;
     [JsonIgnore] public int HeadDim => HeadDimOverride ?? HiddenSize / NumAttentionHeads;
 
-    public const string Attention = "attention";
-    public const string Ssd = "ssd";
-    public const string DmaMixer = "dma";
-    /// <summary><c>layer_types</c> entry: Mamba-1 selective scan (OTCE).</summary>
-    public const string Mamba1 = "mamba1";
-    public const string Mlp = "mlp";
-    /// <summary><c>mlp_types</c> entry: OTCE MLP down(tanh(up(x)) ⊙ SiLU(gate(x))).</summary>
-    public const string OtceMlp = "otce_mlp";
-    public const string NoFfn = "none";
-
     /// <summary>Mixer type of layer <paramref name="i"/> ("attention" when no list is given).</summary>
-    public string LayerType(int i) => LayerTypes is { Count: > 0 } ? LayerTypes[i] : Attention;
+    public string LayerType(int i) => LayerTypes is { Count: > 0 } ? LayerTypes[i] : MixerTypes.Attention;
 
     /// <summary>FFN type of layer <paramref name="i"/> ("mlp" when no list is given).</summary>
-    public string MlpType(int i) => MlpTypes is { Count: > 0 } ? MlpTypes[i] : Mlp;
+    public string MlpType(int i) => MlpTypes is { Count: > 0 } ? MlpTypes[i] : FfnTypes.Mlp;
 
-    public static readonly string[] KnownLayerTypes = [Attention, Ssd, DmaMixer, Mamba1];
-    public static readonly string[] KnownMlpTypes = [Mlp, NoFfn, OtceMlp, MoeConfig.CdMoe, MoeConfig.CdMoeMultiHead, MoeConfig.TopKMoe, MoeConfig.OtceMoe];
 
     /// <summary>True when layer <paramref name="i"/> ends with the OTCE Expresser tail.</summary>
     public bool IsExpresser(int i) => ExpresserLayers?.Contains(i) == true;
+
+    /// <summary>True when some layer uses the mixer <paramref name="layerType"/>.</summary>
+    public bool UsesMixer(string layerType) => LayerTypes is { Count: > 0 } ? LayerTypes.Contains(layerType) : layerType == MixerTypes.Attention;
+
+    /// <summary>
+    /// Resolves the configuration once, where it enters the library (<see cref="FromJson"/>, <see cref="Load"/>, the
+    /// presets, the HF importer, <c>CausalLM</c>'s constructor): the optional sections the layer types need get their
+    /// defaults (<c>dma</c>, <c>mamba1</c>), so no later code falls back on its own; then <see cref="Validate"/>.
+    /// Idempotent; returns this config.
+    /// </summary>
+    public ModelConfig Resolve()
+    {
+        if (UsesMixer(MixerTypes.Dma)) Dma ??= new DmaConfig();
+        if (UsesMixer(MixerTypes.Mamba1)) Mamba1 ??= new Mamba1Config();
+        Validate();
+        return this;
+    }
 
     /// <summary>Checks the configuration; throws <see cref="ConfigException"/> naming the first bad field.</summary>
     public void Validate()
@@ -104,26 +109,32 @@ public sealed class ModelConfig
         {
             Req(LayerTypes.Count == NumHiddenLayers, $"layer_types has {LayerTypes.Count} entries but num_hidden_layers is {NumHiddenLayers}");
             foreach (var t in LayerTypes)
-                Req(KnownLayerTypes.Contains(t), $"layer_types: unknown mixer '{t}' (known: {string.Join(", ", KnownLayerTypes)})");
+                Req(MixerTypes.All.Contains(t), $"layer_types: unknown mixer '{t}' (known: {string.Join(", ", MixerTypes.All)})");
         }
-        if (Enumerable.Range(0, NumHiddenLayers).Any(i => LayerType(i) == Ssd))
+        if (UsesMixer(MixerTypes.Ssd))
         {
-            Req(Ssm is not null, "layer_types uses 'ssd' but the config has no 'ssm' section");
-            Ssm!.Validate(HiddenSize, HeadDim);
+            Req(Ssd is not null, "layer_types uses 'ssd' but the config has no 'ssm' section");
+            Ssd!.Validate(HiddenSize, HeadDim);
         }
-        if (Enumerable.Range(0, NumHiddenLayers).Any(i => LayerType(i) == DmaMixer))
-            (Dma ?? new DmaConfig()).Validate();
-        if (Enumerable.Range(0, NumHiddenLayers).Any(i => LayerType(i) == Mamba1))
-            (SelectiveScan ?? new Mamba1Config()).Validate(HiddenSize);
+        if (UsesMixer(MixerTypes.Dma))
+        {
+            Req(Dma is not null, "layer_types uses 'dma' but the config has no 'dma' section (Resolve fills the defaults)");
+            Dma!.Validate();
+        }
+        if (UsesMixer(MixerTypes.Mamba1))
+        {
+            Req(Mamba1 is not null, "layer_types uses 'mamba1' but the config has no 'mamba1' section (Resolve fills the defaults)");
+            Mamba1!.Validate(HiddenSize);
+        }
         foreach (var e in ExpresserLayers ?? [])
             Req(e >= 0 && e < NumHiddenLayers, $"expresser_layers: layer {e} does not exist ({NumHiddenLayers} layers)");
         if (MlpTypes is { Count: > 0 })
         {
             Req(MlpTypes.Count == NumHiddenLayers, $"mlp_types has {MlpTypes.Count} entries but num_hidden_layers is {NumHiddenLayers}");
             foreach (var t in MlpTypes)
-                Req(KnownMlpTypes.Contains(t), $"mlp_types: unknown FFN '{t}' (known: {string.Join(", ", KnownMlpTypes)})");
+                Req(FfnTypes.All.Contains(t), $"mlp_types: unknown FFN '{t}' (known: {string.Join(", ", FfnTypes.All)})");
         }
-        var moeTypes = Enumerable.Range(0, NumHiddenLayers).Select(MlpType).Where(MoeConfig.IsMoeType).Distinct().ToList();
+        var moeTypes = Enumerable.Range(0, NumHiddenLayers).Select(MlpType).Where(FfnTypes.IsRouted).Distinct().ToList();
         if (moeTypes.Count > 0)
         {
             Req(Moe is not null, $"mlp_types uses '{moeTypes[0]}' but the config has no 'moe' section");
@@ -151,14 +162,14 @@ public sealed class ModelConfig
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
 
-    /// <summary>Parses and validates a config.json text.</summary>
+    /// <summary>Parses and resolves (<see cref="Resolve"/>) a config.json text.</summary>
     public static ModelConfig FromJson(string json, string source = "config.json")
     {
         ModelConfig? cfg;
         try { cfg = JsonSerializer.Deserialize<ModelConfig>(json, JsonOptions); }
         catch (JsonException ex) { throw new ConfigException($"{source}: not valid config JSON ({ex.Message.Split('\n')[0]})"); }
         if (cfg is null) throw new ConfigException($"{source}: empty config");
-        try { cfg.Validate(); }
+        try { cfg.Resolve(); }
         catch (ConfigException ex) { throw new ConfigException($"{source}: {ex.Message}"); }
         return cfg;
     }

@@ -4,30 +4,16 @@ namespace HybridSharp.Config;
 
 /// <summary>
 /// Settings of mixture-of-experts FFNs, the <c>moe</c> sub-object of config.json.
-/// Used by the layers whose <c>mlp_types</c> entry is <see cref="CdMoe"/> (product-key CDMoE of current Doge),
-/// <see cref="CdMoeMultiHead"/> (older multi-head CDMoE of Cheems / Wonderful Matrices) or <see cref="TopKMoe"/>
+/// Used by the layers whose <c>mlp_types</c> entry is <see cref="FfnTypes.CdMoe"/> (product-key CDMoE of current Doge),
+/// <see cref="FfnTypes.CdMoeMultiHead"/> (older multi-head CDMoE of Cheems / Wonderful Matrices) or <see cref="FfnTypes.TopKMoe"/>
 /// (top-k softmax MoE baseline).
 /// </summary>
 public sealed class MoeConfig
 {
-    /// <summary><c>mlp_types</c> entry: product-key cross-domain MoE.</summary>
-    public const string CdMoe = "cdmoe";
-    /// <summary><c>mlp_types</c> entry: multi-head cross-domain MoE.</summary>
-    public const string CdMoeMultiHead = "cdmoe_mh";
-    /// <summary><c>mlp_types</c> entry: top-k softmax MoE baseline.</summary>
-    public const string TopKMoe = "moe";
-    /// <summary><c>mlp_types</c> entry: OTCE cross-domain MoE, variant chosen by <see cref="OtceMoeKind"/>.</summary>
-    public const string OtceMoe = "otce_moe";
     /// <summary><see cref="OtceMoeKind"/>: one shared OTCE MLP of width I feeding gated private experts of width I/2.</summary>
     public const string OtceExpansive = "expansive";
     /// <summary><see cref="OtceMoeKind"/>: only the up projection (width I/2) is shared.</summary>
     public const string OtceCohesive = "cohesive";
-
-    /// <summary>The <c>mlp_types</c> entries served by this sub-config.</summary>
-    public static readonly string[] MlpTypes = [CdMoe, CdMoeMultiHead, TopKMoe, OtceMoe];
-
-    /// <summary>True when <paramref name="mlpType"/> is one of <see cref="MlpTypes"/>.</summary>
-    public static bool IsMoeType(string mlpType) => Array.IndexOf(MlpTypes, mlpType) >= 0;
 
     /// <summary>E: routed experts (CDMoE: rows of down_embed/up_embed, a perfect square; baseline: expert MLPs).</summary>
     [JsonPropertyName("num_experts")] public int NumExperts { get; set; } = 1024;
@@ -86,15 +72,15 @@ public sealed class MoeConfig
     public void Validate(IEnumerable<string>? usedMlpTypes = null)
     {
         static void Req(bool ok, string msg) { if (!ok) throw new ConfigException("moe." + msg); }
-        var used = (usedMlpTypes ?? MlpTypes).Where(IsMoeType).ToHashSet();
+        var used = (usedMlpTypes ?? FfnTypes.Routed).Where(FfnTypes.IsRouted).ToHashSet();
         Req(NumExperts > 0, $"num_experts must be positive (got {NumExperts})");
         Req(RouterAuxLossCoef >= 0 && double.IsFinite(RouterAuxLossCoef), $"router_aux_loss_coef must be ≥ 0 (got {RouterAuxLossCoef})");
-        if (used.Contains(CdMoe) || used.Contains(TopKMoe) || used.Contains(OtceMoe))
+        if (used.Contains(FfnTypes.CdMoe) || used.Contains(FfnTypes.TopKMoe) || used.Contains(FfnTypes.OtceMoe))
             Req(NumExpertsPerTok > 0 && NumExpertsPerTok <= NumExperts,
                 $"num_experts_per_tok must be in [1, num_experts = {NumExperts}] (got {NumExpertsPerTok})");
-        if (used.Contains(CdMoe) || used.Contains(CdMoeMultiHead))
+        if (used.Contains(FfnTypes.CdMoe) || used.Contains(FfnTypes.CdMoeMultiHead))
             RequirePerfectSquare(NumExperts);
-        if (used.Contains(CdMoeMultiHead))
+        if (used.Contains(FfnTypes.CdMoeMultiHead))
         {
             Req(NumCdmoeHeads > 0, $"num_cdmoe_heads must be positive (got {NumCdmoeHeads})");
             Req(NumCdmoeExpertsPerHead > 0 && NumCdmoeExpertsPerHead <= NumKeys,
@@ -102,9 +88,9 @@ public sealed class MoeConfig
             Req(ExpertRetrievalSize > 0 && ExpertRetrievalSize % 2 == 0,
                 $"expert_retrieval_size must be a positive even number (got {ExpertRetrievalSize})");
         }
-        if (used.Contains(OtceMoe))
+        if (used.Contains(FfnTypes.OtceMoe))
             Req(OtceMoeKind is OtceExpansive or OtceCohesive, $"otce_moe_kind must be '{OtceExpansive}' or '{OtceCohesive}' (got '{OtceMoeKind}')");
-        if (used.Contains(TopKMoe))
+        if (used.Contains(FfnTypes.TopKMoe))
             Req(MoeIntermediateSize is null or > 0, $"moe_intermediate_size must be positive (got {MoeIntermediateSize})");
     }
 }

@@ -38,8 +38,8 @@ public static class Presets
         cfg.ModelType = "hybridsharp";
         cfg.Architectures = ["HybridSharpForCausalLM"];
         cfg.UseResidualVectors = true;
-        cfg.LayerTypes = LayerPattern.Periodic(layers, 8, 7, ModelConfig.Attention, ModelConfig.Ssd);
-        cfg.Ssm = new SsmConfig
+        cfg.LayerTypes = LayerPattern.Periodic(layers, 8, 7, MixerTypes.Attention, MixerTypes.Ssd);
+        cfg.Ssd = new SsdConfig
         {
             Expand = 1, HeadDim = 128, StateSize = 128, NGroups = 2, ConvKernel = 0, Gated = false, UseD = true,
             ChunkSize = 64, Rope = rope,
@@ -53,10 +53,10 @@ public static class Presets
         var cfg = Transformer(d, 512, layers, 2, 1, 128);
         cfg.ModelType = "hybridsharp";
         cfg.Architectures = ["HybridSharpForCausalLM"];
-        cfg.LayerTypes = LayerPattern.Uniform(layers, ModelConfig.Ssd);
-        cfg.MlpTypes = LayerPattern.Uniform(layers, ModelConfig.NoFfn);
+        cfg.LayerTypes = LayerPattern.Uniform(layers, MixerTypes.Ssd);
+        cfg.MlpTypes = LayerPattern.Uniform(layers, FfnTypes.None);
         cfg.RmsNormEps = 1e-5;
-        cfg.Ssm = new SsmConfig { Expand = 2, HeadDim = 64, StateSize = 64, NGroups = 1, ConvKernel = 4, Gated = true, UseD = true, ChunkSize = 64 };
+        cfg.Ssd = new SsdConfig { Expand = 2, HeadDim = 64, StateSize = 64, NGroups = 1, ConvKernel = 4, Gated = true, UseD = true, ChunkSize = 64 };
         return cfg;
     }
 
@@ -71,11 +71,11 @@ public static class Presets
         cfg.ModelType = "doge";
         cfg.Architectures = ["DogeForCausalLM"];
         cfg.UseResidualVectors = true;
-        cfg.LayerTypes = LayerPattern.Uniform(layers, ModelConfig.DmaMixer);
+        cfg.LayerTypes = LayerPattern.Uniform(layers, MixerTypes.Dma);
         cfg.Dma = new DmaConfig { QkNorm = true }; // transformers' DogeAttention always has q_norm/k_norm
         if (moe)
         {
-            cfg.MlpTypes = LayerPattern.Uniform(layers, MoeConfig.CdMoe);
+            cfg.MlpTypes = LayerPattern.Uniform(layers, FfnTypes.CdMoe);
             cfg.Moe = new MoeConfig { NumExperts = experts, NumExpertsPerTok = topK, RouterAuxLossCoef = 0.001 };
         }
         return cfg;
@@ -92,13 +92,13 @@ public static class Presets
         cfg.ModelType = "hybridsharp";
         cfg.Architectures = ["HybridSharpForCausalLM"];
         cfg.UseResidualVectors = true;
-        cfg.LayerTypes = LayerPattern.Periodic(layers, period, period - 1, ModelConfig.DmaMixer, ModelConfig.Ssd);
+        cfg.LayerTypes = LayerPattern.Periodic(layers, period, period - 1, MixerTypes.Dma, MixerTypes.Ssd);
         cfg.Dma = new DmaConfig();
-        cfg.Ssm = new SsmConfig
+        cfg.Ssd = new SsdConfig
         {
             Expand = 1, HeadDim = headDim, StateSize = headDim, NGroups = d / headDim, ConvKernel = 0, Gated = false, ChunkSize = 64, Rope = true,
         };
-        cfg.MlpTypes = LayerPattern.Uniform(layers, productKey ? MoeConfig.CdMoe : MoeConfig.CdMoeMultiHead);
+        cfg.MlpTypes = LayerPattern.Uniform(layers, productKey ? FfnTypes.CdMoe : FfnTypes.CdMoeMultiHead);
         cfg.Moe = productKey
             ? new MoeConfig { NumExperts = 1024, NumExpertsPerTok = 8, RouterAuxLossCoef = 0.001 }
             : new MoeConfig { NumExperts = 1024, NumCdmoeHeads = 1, NumCdmoeExpertsPerHead = 2, ExpertRetrievalSize = 64, RouterAuxLossCoef = 0.001 };
@@ -123,17 +123,17 @@ public static class Presets
         cfg.MaxPositionEmbeddings = maxPositions;
         cfg.LayerTypes =
         [
-            .. LayerPattern.Uniform(observer, ModelConfig.Mamba1),
-            .. LayerPattern.Uniform(thinker, ModelConfig.Attention),
-            .. LayerPattern.Uniform(conceiver, ModelConfig.Mamba1),
-            ModelConfig.Attention,
+            .. LayerPattern.Uniform(observer, MixerTypes.Mamba1),
+            .. LayerPattern.Uniform(thinker, MixerTypes.Attention),
+            .. LayerPattern.Uniform(conceiver, MixerTypes.Mamba1),
+            MixerTypes.Attention,
         ];
         cfg.MlpTypes = Enumerable.Range(0, layers)
-            .Select(i => i == 0 || i >= layers - 2 ? ModelConfig.OtceMlp : MoeConfig.OtceMoe)
+            .Select(i => i == 0 || i >= layers - 2 ? FfnTypes.OtceMlp : FfnTypes.OtceMoe)
             .ToList();
         cfg.ExpresserLayers = [layers - 1];
         cfg.LognScaling = true;
-        cfg.SelectiveScan = new Mamba1Config { Expand = 1, StateSize = stateSize, DtRank = dtRank, ConvKernel = 4, Rope = true, InnerLayernorms = true };
+        cfg.Mamba1 = new Mamba1Config { Expand = 1, StateSize = stateSize, DtRank = dtRank, ConvKernel = 4, Rope = true, InnerLayernorms = true };
         cfg.Moe = new MoeConfig { NumExperts = 4, NumExpertsPerTok = 1, OtceMoeKind = MoeConfig.OtceExpansive, RouterAuxLossCoef = 0.001 };
         return cfg;
     }
@@ -157,15 +157,15 @@ public static class Presets
                 cfg.ModelType = "hybridsharp";
                 cfg.Architectures = ["HybridSharpForCausalLM"];
                 cfg.UseResidualVectors = true;
-                cfg.LayerTypes = LayerPattern.Periodic(4, 4, 3, ModelConfig.Attention, ModelConfig.Ssd);
-                cfg.Ssm = new SsmConfig { Expand = 1, HeadDim = 64, StateSize = 64, NGroups = 2, ConvKernel = 0, Gated = false, ChunkSize = 64, Rope = true };
+                cfg.LayerTypes = LayerPattern.Periodic(4, 4, 3, MixerTypes.Attention, MixerTypes.Ssd);
+                cfg.Ssd = new SsdConfig { Expand = 1, HeadDim = 64, StateSize = 64, NGroups = 2, ConvKernel = 0, Gated = false, ChunkSize = 64, Rope = true };
                 return cfg;
             }),
         new("transxssm-tiny-2a", "TransXSSM at quickstart size with attention every second layer (SSD-with-RoPE, attention, SSD-with-RoPE, attention): the same widths as transxssm-tiny, two attention layers for tasks that copy from far back (the quickstart's model and the LiteCoT miniature's student)",
             () =>
             {
                 var cfg = Get("transxssm-tiny");   // Get stamps the preset name afterwards
-                cfg.LayerTypes = LayerPattern.Periodic(4, 2, 1, ModelConfig.Attention, ModelConfig.Ssd);
+                cfg.LayerTypes = LayerPattern.Periodic(4, 2, 1, MixerTypes.Attention, MixerTypes.Ssd);
                 return cfg;
             }),
         new("doge", "Doge-20M shape: DMA ×8 (keep window 2048), SwiGLU 512, residual vectors", () => Doge(256, 512, 8, 2, 1, 128, moe: false)),
@@ -204,7 +204,7 @@ public static class Presets
             ?? throw new ConfigException($"unknown preset '{name}' (known: {string.Join(", ", Names)})");
         var cfg = p.Build();
         cfg.Preset = p.Name;
-        cfg.Validate();
+        cfg.Resolve();
         return cfg;
     }
 }

@@ -1,5 +1,6 @@
 using HybridSharp.Models;
 using static TorchSharp.torch;
+using HybridSharp.Caching;
 
 namespace HybridSharp.Inference;
 
@@ -123,7 +124,7 @@ public sealed class SlotCache : IDisposable
     {
         var layers = new ILayerCache?[_storage.Layers.Length];
         for (int i = 0; i < layers.Length; i++) layers[i] = _storage.Layers[i]!.Rows(start, count);
-        return new InferenceCache(layers, Capacity, _storage.KeyValid.narrow(0, start, count), rowLengths);
+        return new InferenceCache(layers, Capacity, _storage.AttentionMask.narrow(0, start, count), rowLengths);
     }
 
     public void Dispose() => _storage.Dispose();

@@ -5,13 +5,13 @@ using static TorchSharp.torch;
 namespace HybridSharp.Models;
 
 // Packed sequences: several examples share one row and must not see each other. Attention and DMA layers get a
-// block-diagonal causal mask and positions restart at 0 in each example. SSD layers would also need their state reset
-// at example boundaries (a sequence-index mask inside the chunked kernel), which SsdKernels does not implement, so
-// packing is refused for stacks with SSD layers.
+// block-diagonal causal mask and positions restart at 0 in each example. State-space layers would also need their state
+// reset at example boundaries (a sequence-index mask inside the chunked kernels), which their kernels do not implement,
+// so packing is refused for stacks whose mixers' registry entries say they cannot keep examples apart.
 public sealed partial class CausalLM
 {
-    /// <summary>True when every mixer can keep packed examples apart (attention and DMA layers; no SSD).</summary>
-    public bool SupportsPacking => Enumerable.Range(0, Config.NumHiddenLayers).All(i => Config.LayerType(i) is ModelConfig.Attention or ModelConfig.DmaMixer);
+    /// <summary>True when every mixer can keep packed examples apart (<see cref="MixerKind.SupportsPacking"/>: attention and DMA).</summary>
+    public bool SupportsPacking => MixerRegistry.SupportsPacking(Config);
 
     /// <summary>
     /// Final hidden states [B, T, d] of packed rows. <paramref name="documentIds"/> [B, T] (int64) labels which example each
@@ -21,7 +21,7 @@ public sealed partial class CausalLM
     public Tensor ForwardHiddenPacked(Tensor inputIds, Tensor documentIds, MoeRoutingCollector? routing = null)
     {
         if (!SupportsPacking)
-            throw new NotSupportedException("packed sequences need a stack of attention/DMA layers: SSD layers cannot reset their state at example boundaries");
+            throw new NotSupportedException("packed sequences need a stack of attention/DMA layers: state-space layers cannot reset their state at example boundaries");
         using var scope = NewDisposeScope();
         long b = inputIds.shape[0], t = inputIds.shape[1];
         var device = inputIds.device;
@@ -35,12 +35,11 @@ public sealed partial class CausalLM
 
         var causal = ones(t, t, dtype: ScalarType.Bool, device: device).tril();
         var same = docs.unsqueeze(2).eq(docs.unsqueeze(1));                    // [B, T, T]
-        using var mask = AttentionMask.FromBool(same.logical_and(causal.unsqueeze(0)).unsqueeze(1).MoveToOuterDisposeScope());
+        using var mask = KeyMask.FromBool(same.logical_and(causal.unsqueeze(0)).unsqueeze(1).MoveToOuterDisposeScope());
 
         var h = model.embed_tokens.forward(inputIds);
-        var (cos, sin) = Rotary.Compute(positions, h.dtype);
-        var logn = Config.LognScaling ? LognScaling.Factors(positions, h.dtype, maxPositionBound: t - 1) : null;
-        foreach (var layer in model.layers) h = layer.Forward(h, cos, sin, mask, null, null, routing, logn: logn);
+        var inputs = Inputs(positions, h.dtype, lognBound: t - 1, mask, cache: null, attentionMask: null, documentIds: docs);
+        foreach (var layer in model.layers) h = layer.Forward(h, inputs, routing);
         h = model.norm.forward(h);
         return h.MoveToOuterDisposeScope();
     }

@@ -1,8 +1,8 @@
 using HybridSharp.Config;
-using HybridSharp.Inference;
 using HybridSharp.Modules;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using HybridSharp.Caching;
 
 namespace HybridSharp.Models;
 
@@ -51,11 +51,9 @@ public sealed partial class CausalLM : nn.Module
     /// <summary>Builds a model with freshly initialised weights. Call outside any dispose scope.</summary>
     public CausalLM(ModelConfig cfg, long seed = 1234) : base("CausalLM")
     {
-        cfg.Validate();
-        Config = cfg;
+        Config = cfg.Resolve();
         Rotary = new RotaryEmbedding(cfg.HeadDim, cfg.RopeTheta, cfg.RopeScaling, cfg.MaxPositionEmbeddings);
-        var scan = cfg.SelectiveScan ?? new Mamba1Config();
-        if (Enumerable.Range(0, cfg.NumHiddenLayers).Any(i => cfg.LayerType(i) == ModelConfig.Mamba1) && scan.Rope && scan.StateSize != cfg.HeadDim)
+        if (cfg.Mamba1 is { Rope: true } scan && cfg.UsesMixer(MixerTypes.Mamba1) && scan.StateSize != cfg.HeadDim)
             StateRotary = new RotaryEmbedding(scan.StateSize, cfg.RopeTheta, cfg.RopeScaling, cfg.MaxPositionEmbeddings);
         model = new DecoderBackbone(cfg);
         if (!cfg.TieWordEmbeddings) lm_head = nn.Linear(cfg.HiddenSize, cfg.VocabSize, hasBias: false);
@@ -83,11 +81,7 @@ public sealed partial class CausalLM : nn.Module
                 p.normal_(0, residualStd, gen);
             else if (p.dim() >= 2 && !name.Contains(".conv1d.")) p.normal_(0, std, gen);
         }
-        foreach (var layer in model.layers)
-        {
-            layer.Ssd?.InitializeSsmParameters(gen);
-            layer.Mamba1?.InitializeSsmParameters(gen);
-        }
+        foreach (var layer in model.layers) layer.Mixer.InitializeParameters(gen);
         gen.Dispose();
     }
 
@@ -108,33 +102,33 @@ public sealed partial class CausalLM : nn.Module
         var device = inputIds.device;
         bool explicitPositions = positions is not null;
 
-        Tensor? keyValid = null;
-        AttentionMask? slotMask = null;
+        Tensor? keyMask = null;            // [B, past+T] bool, true = real token; null = no padding anywhere
+        KeyMask? slotMask = null;
         if (cache?.RowLengths is { } rowLengths)
         {
             // Slot mode: row b holds rowLengths[b] tokens of its own sequence (no padding) and writes the new ones after them.
             cache.MarkValid(attentionMask, t);
             positions ??= rowLengths.unsqueeze(1).add(arange(t, dtype: ScalarType.Int64, device: device).unsqueeze(0)); // [B, T]
             var keyIndex = arange(cache.MaxRowLength + t, dtype: ScalarType.Int64, device: device).view(1, 1, 1, -1);
-            slotMask = AttentionMask.FromBool(keyIndex.le(positions.view(b, 1, t, 1)));                           // [B, 1, T, Tk]
+            slotMask = KeyMask.FromBool(keyIndex.le(positions.view(b, 1, t, 1)));                                // [B, 1, T, Tk]
         }
         else if (cache is not null)
         {
             cache.MarkValid(attentionMask, t);
-            if (cache.HasPadding) keyValid = cache.KeyValid;
+            if (cache.HasPadding) keyMask = cache.AttentionMask;
         }
         else if (attentionMask is not null && !attentionMask.to_type(ScalarType.Bool).all().item<bool>())
         {
-            keyValid = attentionMask.to_type(ScalarType.Bool);
+            keyMask = attentionMask.to_type(ScalarType.Bool);
         }
 
         if (positions is null)
         {
-            if (keyValid is not null)
+            if (keyMask is not null)
             {
                 // Position = number of real tokens before this one (left padding does not count).
-                var valid = keyValid.narrow(1, 0, past + t).to_type(ScalarType.Int64);
-                positions = valid.cumsum(1).sub_(1).clamp_min_(0).narrow(1, past, t);
+                var real = keyMask.narrow(1, 0, past + t).to_type(ScalarType.Int64);
+                positions = real.cumsum(1).sub_(1).clamp_min_(0).narrow(1, past, t);
             }
             else
             {
@@ -143,22 +137,33 @@ public sealed partial class CausalLM : nn.Module
         }
 
         var h = model.embed_tokens.forward(inputIds);
-        var (cos, sin) = Rotary.Compute(positions, h.dtype);
-        Tensor? stateCos = null, stateSin = null;
-        if (StateRotary is not null) (stateCos, stateSin) = StateRotary.Compute(positions, h.dtype);
-        // OTCE logn factor [B, T]: only when switched on and some position reaches 4032 (a host bound avoids any op below).
-        Tensor? logn = null;
-        if (Config.LognScaling)
-        {
-            long? bound = explicitPositions ? null : (cache?.RowLengths is not null ? cache.MaxRowLength : past) + t - 1;
-            logn = LognScaling.Factors(positions.dim() == 1 ? positions.unsqueeze(0) : positions, h.dtype, bound);
-        }
-        using var mask = slotMask ?? AttentionMask.Build(t, past, keyValid, device);
-        var validNow = keyValid?.narrow(1, past, t);
-        foreach (var layer in model.layers) h = layer.Forward(h, cos, sin, mask, cache, validNow, routing, stateCos, stateSin, logn);
+        long? bound = explicitPositions ? null : (cache?.RowLengths is not null ? cache.MaxRowLength : past) + t - 1;
+        using var mask = slotMask ?? KeyMask.Build(t, past, keyMask, device);
+        var inputs = Inputs(positions, h.dtype, bound, mask, cache, keyMask?.narrow(1, past, t));
+        foreach (var layer in model.layers) h = layer.Forward(h, inputs, routing);
         h = model.norm.forward(h);
         cache?.Advance(t);
         return h.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// What every layer reads besides the hidden states: the rotary tables (and the state-dimension one for Mamba-1) and
+    /// the OTCE logn factor at <paramref name="positions"/> [B, T], with the key mask, cache, this call's attention mask
+    /// and packed-example ids. <paramref name="lognBound"/>: a host bound on the largest position (null = unknown).
+    /// </summary>
+    private MixerInputs Inputs(Tensor positions, ScalarType dtype, long? lognBound, KeyMask keyMask, InferenceCache? cache,
+        Tensor? attentionMask, Tensor? documentIds = null)
+    {
+        var (cos, sin) = Rotary.Compute(positions, dtype);
+        Tensor? stateCos = null, stateSin = null;
+        if (StateRotary is not null) (stateCos, stateSin) = StateRotary.Compute(positions, dtype);
+        // OTCE logn factor [B, T]: only when switched on and some position reaches 4032 (a host bound avoids any op below).
+        var logn = Config.LognScaling ? LognScaling.Factors(positions.dim() == 1 ? positions.unsqueeze(0) : positions, dtype, lognBound) : null;
+        return new MixerInputs
+        {
+            Cos = cos, Sin = sin, StateCos = stateCos, StateSin = stateSin, KeyMask = keyMask, Cache = cache,
+            AttentionMask = attentionMask, Logn = logn, DocumentIds = documentIds,
+        };
     }
 
     /// <summary>Token embeddings [B, T, d] of <paramref name="inputIds"/> (the first piece of <see cref="ForwardHidden"/>).</summary>

@@ -5,28 +5,32 @@
 //   h = h₀ + Mixer(RMSNorm(h₀));  h = h + FFN(RMSNorm(h));  h = RMSNorm_pd(h) + h₀;  h = projection(act(dense(h)))
 // with pre_dense_layernorm = RMSNorm_pd and dense, projection ∈ ℝ^{d×d}; no residual around dense/projection.
 using HybridSharp.Config;
-using HybridSharp.Inference;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace HybridSharp.Modules;
 
-/// <summary>One layer: a sequence mixer (chosen by <c>layer_types</c>) and an optional FFN (chosen by <c>mlp_types</c>).</summary>
+/// <summary>
+/// One layer: a sequence mixer (chosen by <c>layer_types</c> through <see cref="MixerRegistry"/>) and an optional FFN
+/// (chosen by <c>mlp_types</c>).
+/// </summary>
 public sealed class DecoderLayer : nn.Module
 {
-#pragma warning disable IDE1006 // field names are checkpoint names
-    private readonly RmsNorm input_layernorm;
-    private readonly nn.Module? self_attn; // Attention or DynamicMaskAttention: checkpoint name self_attn either way
-    private readonly nn.Module? mamba;   // SsdMixer or Mamba1Mixer: checkpoint name mamba either way
-    private readonly RmsNorm? post_attention_layernorm;
-    private readonly nn.Module<Tensor, Tensor>? mlp;   // SwiGluMlp, OtceMlp, CrossDomainMoE, MultiHeadCrossDomainMoE, MixtureOfExperts or OtceMoE
-    private readonly Parameter? input_residual;
-    private readonly Parameter? post_attention_residual;
-    private readonly RmsNorm? pre_dense_layernorm;     // OTCE Expresser
-    private readonly Linear? dense, projection;
-#pragma warning restore IDE1006
+    // Checkpoint names: input_layernorm, {self_attn | mamba} (the registry entry's name), post_attention_layernorm, mlp,
+    // input_residual, post_attention_residual, pre_dense_layernorm, dense, projection. Registered by hand in that order
+    // (parameters first, then submodules, as TorchSharp enumerates them) in the RegisterComponents override, because the
+    // mixer's name depends on its kind (TorchSharp's own RegisterComponents would use the field names).
+    private readonly RmsNorm _inputLayernorm;
+    private readonly ISequenceMixer _mixer;
+    private readonly RmsNorm? _postAttentionLayernorm;
+    private readonly nn.Module<Tensor, Tensor>? _mlp;   // SwiGluMlp, OtceMlp, CrossDomainMoe, MultiHeadCrossDomainMoe, MixtureOfExperts or OtceMoe
+    private readonly Parameter? _inputResidual, _postAttentionResidual;
+    private readonly RmsNorm? _preDenseLayernorm;     // OTCE Expresser
+    private readonly Linear? _dense, _projection;
 
     private readonly string _act = "silu";
+    private readonly string _mixerName;
+    private bool _registered;
 
     public int Index { get; }
     public string MixerType { get; }
@@ -37,90 +41,90 @@ public sealed class DecoderLayer : nn.Module
         Index = index;
         MixerType = cfg.LayerType(index);
         FfnType = cfg.MlpType(index);
-        input_layernorm = new RmsNorm(cfg.HiddenSize, cfg.RmsNormEps);
-        switch (MixerType)
+        var kind = MixerRegistry.Get(MixerType);
+        _mixerName = kind.CheckpointName;
+        _inputLayernorm = new RmsNorm(cfg.HiddenSize, cfg.RmsNormEps);
+        _mixer = kind.Create(cfg, index);
+        if (FfnType != FfnTypes.None)
         {
-            case ModelConfig.Attention: self_attn = new Attention(cfg); break;
-            case ModelConfig.Ssd: mamba = new SsdMixer(cfg); break;
-            case ModelConfig.DmaMixer: self_attn = new DynamicMaskAttention(cfg, cfg.Dma ?? new DmaConfig()); break;
-            case ModelConfig.Mamba1: mamba = new Mamba1Mixer(cfg); break;
-            default: throw new ConfigException($"layer {index}: mixer '{MixerType}' is not available");
-        }
-        if (FfnType != ModelConfig.NoFfn)
-        {
-            post_attention_layernorm = new RmsNorm(cfg.HiddenSize, cfg.RmsNormEps);
-            mlp = FfnType switch
+            _postAttentionLayernorm = new RmsNorm(cfg.HiddenSize, cfg.RmsNormEps);
+            _mlp = FfnType switch
             {
-                ModelConfig.Mlp => new SwiGluMlp(cfg),
-                ModelConfig.OtceMlp => new OtceMlp(cfg),
-                MoeConfig.OtceMoe => new OtceMoE(cfg, cfg.Moe!),
-                MoeConfig.CdMoe => new CrossDomainMoE(cfg, cfg.Moe!),
-                MoeConfig.CdMoeMultiHead => new MultiHeadCrossDomainMoE(cfg, cfg.Moe!),
-                MoeConfig.TopKMoe => new MixtureOfExperts(cfg, cfg.Moe!),
+                FfnTypes.Mlp => new SwiGluMlp(cfg),
+                FfnTypes.OtceMlp => new OtceMlp(cfg),
+                FfnTypes.OtceMoe => new OtceMoe(cfg, cfg.Moe!),
+                FfnTypes.CdMoe => new CrossDomainMoe(cfg, cfg.Moe!),
+                FfnTypes.CdMoeMultiHead => new MultiHeadCrossDomainMoe(cfg, cfg.Moe!),
+                FfnTypes.TopKMoe => new MixtureOfExperts(cfg, cfg.Moe!),
                 _ => throw new ConfigException($"layer {index}: FFN '{FfnType}' is not available"),
             };
         }
         if (cfg.UseResidualVectors)
         {
-            input_residual = nn.Parameter(ones(cfg.HiddenSize));
-            if (mlp is not null) post_attention_residual = nn.Parameter(ones(cfg.HiddenSize));
+            _inputResidual = nn.Parameter(ones(cfg.HiddenSize));
+            if (_mlp is not null) _postAttentionResidual = nn.Parameter(ones(cfg.HiddenSize));
         }
         if (cfg.IsExpresser(index))
         {
             _act = cfg.HiddenAct;
-            pre_dense_layernorm = new RmsNorm(cfg.HiddenSize, cfg.RmsNormEps);
-            dense = nn.Linear(cfg.HiddenSize, cfg.HiddenSize, hasBias: false);
-            projection = nn.Linear(cfg.HiddenSize, cfg.HiddenSize, hasBias: false);
+            _preDenseLayernorm = new RmsNorm(cfg.HiddenSize, cfg.RmsNormEps);
+            _dense = nn.Linear(cfg.HiddenSize, cfg.HiddenSize, hasBias: false);
+            _projection = nn.Linear(cfg.HiddenSize, cfg.HiddenSize, hasBias: false);
         }
+
         RegisterComponents();
     }
 
-    /// <summary>The SSD mixer of this layer, or null.</summary>
-    public SsdMixer? Ssd => mamba as SsdMixer;
+    protected override void RegisterComponents()
+    {
+        if (_registered) return;
+        _registered = true;
+        if (_inputResidual is not null) register_parameter("input_residual", _inputResidual);
+        if (_postAttentionResidual is not null) register_parameter("post_attention_residual", _postAttentionResidual);
+        register_module("input_layernorm", _inputLayernorm);
+        register_module(_mixerName, (nn.Module)_mixer);
+        if (_postAttentionLayernorm is not null) register_module("post_attention_layernorm", _postAttentionLayernorm);
+        if (_mlp is not null) register_module("mlp", _mlp);
+        if (_preDenseLayernorm is not null)
+        {
+            register_module("pre_dense_layernorm", _preDenseLayernorm);
+            register_module("dense", _dense!);
+            register_module("projection", _projection!);
+        }
+    }
 
-    /// <summary>The Mamba-1 mixer of this layer, or null.</summary>
-    public Mamba1Mixer? Mamba1 => mamba as Mamba1Mixer;
+    /// <summary>This layer's sequence mixer.</summary>
+    public ISequenceMixer Mixer => _mixer;
 
     /// <summary>True when this layer ends with the OTCE Expresser tail.</summary>
-    public bool IsExpresser => dense is not null;
+    public bool IsExpresser => _dense is not null;
 
     /// <summary>The routed FFN of this layer, or null.</summary>
-    public IMoeLayer? Moe => mlp as IMoeLayer;
+    public IMoeLayer? Moe => _mlp as IMoeLayer;
 
     /// <summary>
-    /// h [B, T, d]; cos/sin: the shared rotary table at the tokens' positions; <paramref name="validMask"/> [B, T]
-    /// marks real tokens (null = all real) so SSD layers can skip left padding (and MoE statistics ignore it).
-    /// <paramref name="routing"/>, when given, receives this layer's MoE routing statistics (auxiliary loss).
-    /// <paramref name="stateCos"/>/<paramref name="stateSin"/>: the rotary table of dimension N for Mamba-1 layers
-    /// (null = <paramref name="cos"/>/<paramref name="sin"/>, when N equals the attention head dim).
-    /// <paramref name="logn"/> [B, T]: the OTCE logn factor (<see cref="LognScaling"/>) for attention Q and Mamba-1 C; null = 1.
+    /// h [B, T, d] → [B, T, d]. <paramref name="inputs"/>: what the mixer reads (shared by all layers of one call); its
+    /// attention mask also keeps padding out of MoE statistics. <paramref name="routing"/>, when given, receives this
+    /// layer's MoE routing statistics (auxiliary loss).
     /// </summary>
-    public Tensor Forward(Tensor h, Tensor cos, Tensor sin, AttentionMask mask, InferenceCache? cache, Tensor? validMask = null,
-        MoeRoutingCollector? routing = null, Tensor? stateCos = null, Tensor? stateSin = null, Tensor? logn = null)
+    public Tensor Forward(Tensor h, MixerInputs inputs, MoeRoutingCollector? routing = null)
     {
         using var scope = NewDisposeScope();
         var h0 = h;
-        var normed = input_layernorm.forward(h);
-        var mixed = (self_attn, mamba) switch
-        {
-            (Attention a, _) => a.Forward(normed, cos, sin, mask, cache, Index, logn),
-            (DynamicMaskAttention d, _) => d.Forward(normed, cos, sin, mask, cache, Index),
-            (_, Mamba1Mixer m1) => m1.Forward(normed, stateCos ?? cos, stateSin ?? sin, cache, Index, validMask, logn),
-            _ => ((SsdMixer)mamba!).Forward(normed, cos, sin, cache, Index, validMask),
-        };
+        var mixed = _mixer.Forward(_inputLayernorm.forward(h), inputs);
         // Residuals accumulate into the fresh mixer/FFN output in place (one tensor op fewer per residual; no
         // autograd formula of a mixer's or FFN's last op needs its own output).
-        h = input_residual is null ? mixed.add_(h) : mixed.addcmul_(h, input_residual, 1);
-        if (mlp is not null)
+        h = _inputResidual is null ? mixed.add_(h) : mixed.addcmul_(h, _inputResidual, 1);
+        if (_mlp is not null)
         {
-            var normed2 = post_attention_layernorm!.forward(h);
-            var f = mlp is IMoeLayer moe ? moe.Forward(normed2, routing, validMask) : mlp.forward(normed2);
-            h = post_attention_residual is null ? f.add_(h) : f.addcmul_(h, post_attention_residual, 1);
+            var normed = _postAttentionLayernorm!.forward(h);
+            var f = _mlp is IMoeLayer moe ? moe.Forward(normed, routing, inputs.AttentionMask) : _mlp.forward(normed);
+            h = _postAttentionResidual is null ? f.add_(h) : f.addcmul_(h, _postAttentionResidual, 1);
         }
-        if (dense is not null)
+        if (_dense is not null)
         {
-            h = pre_dense_layernorm!.forward(h).add(h0);
-            h = projection!.forward(MoeOps.Activate(dense.forward(h), _act));
+            h = _preDenseLayernorm!.forward(h).add(h0);
+            h = _projection!.forward(MoeOps.Activate(_dense.forward(h), _act));
         }
         return h.MoveToOuterDisposeScope();
     }

@@ -9,9 +9,9 @@
 //   O = softmax_fp32(Q·Kᵀ/√P + M)·V (query head h reads KV head ⌊h/g⌋);  out = concat(O)·W_oᵀ
 // With A = 0, β ≡ 1 is a constant row shift, so DMA equals plain attention while no row exceeds the window.
 using HybridSharp.Config;
-using HybridSharp.Inference;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using HybridSharp.Caching;
 
 namespace HybridSharp.Modules;
 
@@ -20,7 +20,7 @@ namespace HybridSharp.Modules;
 /// q_norm / k_norm, <c>A</c> [Hm] and <c>dt_proj</c> [Hm, Hkv·P]; Hm = Hkv (upstream)
 /// or H (legacy).
 /// </summary>
-public sealed class DynamicMaskAttention : nn.Module
+public sealed class DynamicMaskAttention : nn.Module, ISequenceMixer
 {
 #pragma warning disable IDE1006 // field names are checkpoint names
     private readonly Linear q_proj, k_proj, v_proj, o_proj;
@@ -30,10 +30,12 @@ public sealed class DynamicMaskAttention : nn.Module
 #pragma warning restore IDE1006
     private readonly long _heads, _kvHeads, _headDim, _maskHeads;
     private readonly bool _legacy;
+    private readonly int _layerIndex;
 
-    public DynamicMaskAttention(ModelConfig cfg, DmaConfig dma) : base("DynamicMaskAttention")
+    /// <summary>The DMA mixer of layer <paramref name="layerIndex"/>; <paramref name="dma"/> as resolved and validated by <see cref="ModelConfig.Resolve"/>.</summary>
+    public DynamicMaskAttention(ModelConfig cfg, DmaConfig dma, int layerIndex = 0) : base("DynamicMaskAttention")
     {
-        dma.Validate();
+        _layerIndex = layerIndex;
         _heads = cfg.NumAttentionHeads;
         _kvHeads = cfg.NumKvHeads;
         _headDim = cfg.HeadDim;
@@ -70,12 +72,12 @@ public sealed class DynamicMaskAttention : nn.Module
     public bool ForceEager { get; set; }
 
     /// <summary>
-    /// x [B, T, d]; cos/sin [B, T, P] at the tokens' positions; <paramref name="mask"/> the model's attention mask
-    /// (causality and, when built with it, padding); cache slot null in training. <paramref name="keyValid"/>
-    /// [B, ≥Tk] bool (true = real key), optional: padding keys are masked even if <paramref name="mask"/> lacks them.
+    /// x [B, T, d] → [B, T, d]. Reads the rotary table, the key mask (causality, padding, packed blocks; null = causal
+    /// on top of the cache) and the cache from <paramref name="inputs"/>.
     /// </summary>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, AttentionMask mask, InferenceCache? cache, int layerIndex, Tensor? keyValid = null)
+    public Tensor Forward(Tensor x, MixerInputs inputs)
     {
+        var (cos, sin, cache) = (inputs.Cos, inputs.Sin, inputs.Cache);
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
         var q = q_proj.forward(x).view(b, t, _heads, _headDim);
@@ -95,12 +97,12 @@ public sealed class DynamicMaskAttention : nn.Module
         if (cache is not null)
         {
             past = cache.Length;
-            var slot = cache.LayerCache(layerIndex, () => new DmaKvCache(b, _kvHeads, _maskHeads, cache.Capacity, _headDim, x.dtype, x.device));
-            (k, v, delta) = cache.RowLengths is { } rows ? slot.AppendRows(k, v, delta, rows, cache.MaxRowLength) : slot.Append(k, v, delta, past);
+            var layerCache = cache.LayerCache(_layerIndex, () => new DmaKvCache(b, _kvHeads, _maskHeads, cache.Capacity, _headDim, x.dtype, x.device));
+            (k, v, delta) = cache.RowLengths is { } rows ? layerCache.AppendRows(k, v, delta, rows, cache.MaxRowLength) : layerCache.Append(k, v, delta, past);
         }
         long tk = k.shape[2];
 
-        var visible = VisibleKeys(mask, t, tk, keyValid, x.device);
+        var visible = VisibleKeys(inputs.KeyMask, t, tk, x.device);
         long? keep = null;
         if (ForceEager) keep = Math.Min(KeepWindowSize, tk);
         else if (tk > KeepWindowSize && MaxVisible(visible, tk) > KeepWindowSize) keep = KeepWindowSize;
@@ -162,31 +164,16 @@ public sealed class DynamicMaskAttention : nn.Module
 
     /// <summary>
     /// Bool [T, Tk] or [B, 1, T, Tk] (true = query i may see key j), or null when every key is visible.
-    /// Causality is bottom-right aligned (key j visible to query i iff j ≤ past + i, past = Tk − T).
+    /// Causality is bottom-right aligned (key j visible to query i iff j ≤ past + i, past = Tk − T); a null mask means causal.
     /// </summary>
-    private static Tensor? VisibleKeys(AttentionMask mask, long t, long tk, Tensor? keyValid, Device device)
+    private static Tensor? VisibleKeys(KeyMask? mask, long t, long tk, Device device)
     {
         long past = tk - t;
-        Tensor? visible = mask.Mask;
+        Tensor? visible = mask?.Mask;
         if (visible is not null && visible.shape[^1] != tk)
-            throw new ArgumentException($"attention mask covers {visible.shape[^1]} keys, but {tk} are visible");
-        Tensor? i = null, j = null;
-        if (visible is null && mask.IsCausal)
-        {
-            i = arange(t, device: device).unsqueeze(1);
-            j = arange(tk, device: device).unsqueeze(0);
-            visible = j.le(i.add(past));
-        }
-        if (keyValid is not null)
-        {
-            i ??= arange(t, device: device).unsqueeze(1);
-            j ??= arange(tk, device: device).unsqueeze(0);
-            // A query always sees itself, as in AttentionMask.Build, so padding rows never become empty.
-            var own = j.eq(i.add(past)).unsqueeze(0).unsqueeze(0); // [1, 1, T, Tk]
-            var real = keyValid.narrow(1, 0, tk).to_type(ScalarType.Bool).unsqueeze(1).unsqueeze(1); // [B, 1, 1, Tk]
-            var ok = real.logical_or(own);
-            visible = visible is null ? ok : visible.logical_and(ok);
-        }
+            throw new ArgumentException($"key mask covers {visible.shape[^1]} keys, but {tk} are visible");
+        if (visible is null && (mask is null || mask.IsCausal) && t > 1)
+            visible = arange(tk, device: device).unsqueeze(0).le(arange(t, device: device).unsqueeze(1).add(past));
         return visible;
     }
 
@@ -208,4 +195,21 @@ public sealed class DynamicMaskAttention : nn.Module
         var p = scores.softmax(-1, softType).to_type(q.dtype);
         return p.matmul(v).MoveToOuterDisposeScope();
     }
+
+    /// <summary>Attention's projections plus A, dt_proj (and q_norm / k_norm); scores over at most w keys per query.</summary>
+    public static MixerCost Cost(ModelConfig cfg, int context)
+    {
+        var attention = Attention.Cost(cfg, context);
+        var dma = cfg.Dma!;
+        long kv = cfg.NumKvHeads, p = cfg.HeadDim, h = cfg.NumAttentionHeads;
+        long mh = dma.MaskHeads(cfg.NumAttentionHeads, cfg.NumKvHeads);
+        long parameters = attention.Parameters + mh + mh * kv * p + (cfg.AttentionBias ? mh : 0) + (dma.QkNorm ? 2 * p : 0);
+        long window = Math.Min(context, dma.KeepWindowSize);
+        return new MixerCost(parameters, 2.0 * 2.0 * h * p * (window / 2.0), 12.0 * h * p * window);
+    }
+
+    /// <summary>Keys and values (2·Hkv·P) plus Δ (Hm) per cached token.</summary>
+    public static long CacheBytes(ModelConfig cfg, long capacity, ScalarType dtype) =>
+        Attention.CacheBytes(cfg, capacity, dtype)
+        + cfg.Dma!.MaskHeads(cfg.NumAttentionHeads, cfg.NumKvHeads) * capacity * MixerRegistry.ElementBytes(dtype);
 }

@@ -10,12 +10,12 @@
 //   Δ = softplus(dt_proj(dt_low) (+ bias)),  A = −exp(A_log)  (A_log ∈ ℝ^{d_in×N})
 //   h_t = exp(Δ_t·A) ⊙ h_{t−1} + (Δ_t·x_t) ⊗ B_t,  y_t = h_t·C_t + D ⊙ x_t   (two-level chunked scan, see Mamba1Kernels)
 //   out = out_proj(y ⊙ SiLU(z))
-// Left padding (validMask = 0): x is zeroed before the conv and Δ = 0, so a pad token neither decays nor writes the state.
+// Left padding (attention mask = 0): x is zeroed before the conv and Δ = 0, so a pad token neither decays nor writes the state.
 using HybridSharp.Config;
-using HybridSharp.Inference;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using HybridSharp.Caching;
 
 namespace HybridSharp.Modules;
 
@@ -23,7 +23,7 @@ namespace HybridSharp.Modules;
 /// Mamba-1 sequence mixer. Weight names (under <c>model.layers.{i}.mamba.</c>): in_proj, conv1d,
 /// x_proj, dt_proj, A_log [d_in, N], D [d_in], dt_layernorm, B_layernorm, C_layernorm, out_proj.
 /// </summary>
-public sealed class Mamba1Mixer : nn.Module
+public sealed class Mamba1Mixer : nn.Module, ISequenceMixer
 {
 #pragma warning disable IDE1006 // field names are checkpoint names
     private readonly Linear in_proj;
@@ -42,12 +42,15 @@ public sealed class Mamba1Mixer : nn.Module
     private readonly int _kernel, _chunkSize;
     private readonly bool _rope;
     private readonly double _normEps, _dtMin, _dtMax, _dtFloor;
+    private readonly int _layerIndex;
 
-    public Mamba1Mixer(ModelConfig cfg) : this(cfg.HiddenSize, cfg.SelectiveScan ?? new Mamba1Config()) { }
+    /// <summary>The Mamba-1 mixer of layer <paramref name="layerIndex"/> of a resolved config (<see cref="ModelConfig.Resolve"/>).</summary>
+    public Mamba1Mixer(ModelConfig cfg, int layerIndex = 0) : this(cfg.HiddenSize, cfg.Mamba1!, layerIndex) { }
 
-    public Mamba1Mixer(int hiddenSize, Mamba1Config s) : base("Mamba1Mixer")
+    /// <summary>A Mamba-1 mixer from its (validated) section alone.</summary>
+    public Mamba1Mixer(int hiddenSize, Mamba1Config s, int layerIndex = 0) : base("Mamba1Mixer")
     {
-        s.Validate(hiddenSize);
+        _layerIndex = layerIndex;
         long d = hiddenSize;
         _dIn = s.InnerSize(hiddenSize);
         _stateSize = s.StateSize;
@@ -85,7 +88,7 @@ public sealed class Mamba1Mixer : nn.Module
     /// conv1d U(±1/√K); dt_proj bias (when present) = softplus⁻¹(Δ), Δ = exp(U(ln dt_min, ln dt_max)) ≥ dt_init_floor.
     /// Other weights are left to the model's generic init.
     /// </summary>
-    public void InitializeSsmParameters(Generator gen) => InitializeSsm(gen);
+    public void InitializeParameters(Generator generator) => InitializeSsm(generator);
 
     private void InitializeSsm(Generator? gen)
     {
@@ -98,26 +101,30 @@ public sealed class Mamba1Mixer : nn.Module
     }
 
     /// <summary>
-    /// x [B, T, d] → [B, T, d]. cos/sin [B, T, N] (or [T, N]): a rotary table of dimension N at the tokens' absolute
-    /// positions (used only when rope is on). cache: null = full chunked forward; otherwise this layer's
-    /// <see cref="Mamba1Cache"/> is created/updated (T = 1 → recurrent step, T &gt; 1 → chunked scan from the cached
-    /// state); the caller advances the cache length. validMask [B, T] (1 = real token, 0 = left padding; null = all real).
-    /// logn [B, T] (or [1, T]): the OTCE logn factor on C per token (fp32, fp64 for fp64 models), null = 1.
+    /// x [B, T, d] → [B, T, d]. From <paramref name="inputs"/>: the rotary table of dimension N (<see cref="MixerInputs.StateCos"/>,
+    /// falling back on <see cref="MixerInputs.Cos"/> when N equals the attention head dim; used only when rope is on);
+    /// the cache (null = full chunked forward; otherwise this layer's <see cref="Mamba1Cache"/> is created/updated: T = 1 →
+    /// recurrent step, T &gt; 1 → chunked scan from the cached state; the caller advances the cache length); the attention
+    /// mask [B, T] (1 = real token, 0 = left padding); the OTCE logn factor on C. Packed rows are refused.
     /// </summary>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, InferenceCache? cache, int layerIndex, Tensor? validMask = null, Tensor? logn = null)
+    public Tensor Forward(Tensor x, MixerInputs inputs)
     {
+        if (inputs.DocumentIds is not null)
+            throw new NotSupportedException("Mamba-1 layers cannot reset their state at packed-example boundaries");
+        var (cos, sin) = (inputs.StateCos ?? inputs.Cos, inputs.StateSin ?? inputs.Sin);
+        var (cache, attentionMask, logn) = (inputs.Cache, inputs.AttentionMask, inputs.Logn);
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
         if (t == 0) return zeros([b, 0, x.shape[2]], x.dtype, x.device).MoveToOuterDisposeScope();
         var cdt = SsdKernels.ComputeType(x.dtype);
-        var slot = cache is null ? null : Slot(cache, layerIndex, b, x);
+        var state = cache is null ? null : LayerCache(cache, b, x);
 
         var proj = in_proj.forward(x);                                       // [B, T, 2·d_in]
         var xs = proj.narrow(-1, 0, _dIn);
         var z = proj.narrow(-1, _dIn, _dIn);
-        Tensor? mask = validMask?.to_type(x.dtype);
+        Tensor? mask = attentionMask?.to_type(x.dtype);
         if (mask is not null) xs = xs.mul(mask.unsqueeze(-1));
-        xs = nn.functional.silu(CausalDepthwiseConv.Apply(xs, conv1d.weight!, conv1d.bias, slot?.ConvState));
+        xs = nn.functional.silu(CausalDepthwiseConv.Apply(xs, conv1d.weight!, conv1d.bias, state?.ConvState));
 
         var dbc = x_proj.forward(xs);                                        // [B, T, R + 2N]
         var dtLow = dbc.narrow(-1, 0, _rank);
@@ -137,26 +144,26 @@ public sealed class Mamba1Mixer : nn.Module
         var A = A_log.to_type(cdt).exp().neg();
 
         Tensor y;
-        if (slot is not null && t == 1)
+        if (state is not null && t == 1)
         {
-            y = Mamba1Kernels.Step(xs.squeeze(1), dt.squeeze(1), A, bMat.squeeze(1), cMat.squeeze(1), slot.SsmState).unsqueeze(1);
+            y = Mamba1Kernels.Step(xs.squeeze(1), dt.squeeze(1), A, bMat.squeeze(1), cMat.squeeze(1), state.SsmState).unsqueeze(1);
         }
         else
         {
-            (y, var final) = Mamba1Kernels.Chunked(xs, dt, A, bMat, cMat, _chunkSize, slot?.SsmState);
-            if (slot is not null)
-                using (no_grad()) slot.SsmState.copy_(final);
+            (y, var final) = Mamba1Kernels.Chunked(xs, dt, A, bMat, cMat, _chunkSize, state?.SsmState);
+            if (state is not null)
+                using (no_grad()) state.SsmState.copy_(final);
         }
         y = y.add(xs.mul(D.to_type(x.dtype)));
         y = y.mul(nn.functional.silu(z));
         return out_proj.forward(y).MoveToOuterDisposeScope();
     }
 
-    private Mamba1Cache Slot(InferenceCache cache, int layerIndex, long batch, Tensor x)
+    private Mamba1Cache LayerCache(InferenceCache cache, long batch, Tensor x)
     {
-        var m = cache.LayerCache(layerIndex, () => new Mamba1Cache(batch, _dIn, _kernel, _stateSize, x.dtype, x.device));
+        var m = cache.LayerCache(_layerIndex, () => new Mamba1Cache(batch, _dIn, _kernel, _stateSize, x.dtype, x.device));
         if (m.Batch != batch)
-            throw new InvalidOperationException($"layer {layerIndex}: Mamba-1 cache batch {m.Batch} ≠ input batch {batch}");
+            throw new InvalidOperationException($"layer {_layerIndex}: Mamba-1 cache batch {m.Batch} ≠ input batch {batch}");
         return m;
     }
 
@@ -177,5 +184,27 @@ public sealed class Mamba1Mixer : nn.Module
         var bc = stack([bMat, cMat], 2);                                     // [B, T, 2, N]
         var rotated = RotaryEmbedding.Rotate(bc, cos.unsqueeze(-2), sin.unsqueeze(-2));
         return (rotated.select(2, 0), rotated.select(2, 1));
+    }
+
+    /// <summary>in_proj, conv, x_proj, dt_proj, A_log, D, inner norms, out_proj; the selective scan ≈ 7·d_in·N per token (× 3 in training).</summary>
+    public static MixerCost Cost(ModelConfig cfg, int context)
+    {
+        var s = cfg.Mamba1!;
+        int d = cfg.HiddenSize;
+        long din = s.InnerSize(d), n = s.StateSize, r = s.Rank(d), k = s.ConvKernel;
+        long bias = s.UseProjBias ? 2 * din + din + d : 0;   // in_proj, dt_proj, out_proj biases
+        long parameters = 2 * din * d + din * k + (s.UseConvBias ? din : 0) + (r + 2 * n) * din + din * r
+            + din * n + din + (s.InnerLayernorms ? r + 2 * n : 0) + d * din + bias;
+        // decay exp and multiply, Δ·x⊗B, state update, C contraction; plus the conv
+        double scan = 7.0 * din * n + 2.0 * k * din;
+        return new MixerCost(parameters, scan, 3.0 * scan);
+    }
+
+    /// <summary>Fixed size: the conv window [d_in, K] at the model dtype and the state [d_in, N] in fp32 (fp64 for fp64 models).</summary>
+    public static long CacheBytes(ModelConfig cfg, long capacity, ScalarType dtype)
+    {
+        var s = cfg.Mamba1!;
+        long din = s.InnerSize(cfg.HiddenSize);
+        return din * s.ConvKernel * MixerRegistry.ElementBytes(dtype) + din * s.StateSize * MixerRegistry.ElementBytes(MixerRegistry.StateType(dtype));
     }
 }

@@ -104,10 +104,10 @@ public sealed class MixtureOfExperts : nn.Module<Tensor, Tensor>, IMoeLayer
     public override Tensor forward(Tensor x) => Forward(x, null);
 
     /// <inheritdoc/>
-    public Tensor Forward(Tensor x, MoeRoutingCollector? routing, Tensor? validMask = null) => Forward(x, Dispatch, routing, validMask);
+    public Tensor Forward(Tensor x, MoeRoutingCollector? routing, Tensor? attentionMask = null) => Forward(x, Dispatch, routing, attentionMask);
 
     /// <summary>Output with an explicit implementation choice.</summary>
-    public Tensor Forward(Tensor x, MoeDispatch dispatch, MoeRoutingCollector? routing = null, Tensor? validMask = null)
+    public Tensor Forward(Tensor x, MoeDispatch dispatch, MoeRoutingCollector? routing = null, Tensor? attentionMask = null)
     {
         using var scope = NewDisposeScope();
         var shape = x.shape;
@@ -115,7 +115,7 @@ public sealed class MixtureOfExperts : nn.Module<Tensor, Tensor>, IMoeLayer
         var (probs, w, e) = Route(x2);
         var wx = w.to_type(x.dtype);
         var y = dispatch == MoeDispatch.Loop ? ExpertsLoop(x2, wx, e) : ExpertsGrouped(x2, wx, e);
-        if (routing is not null) routing.Add(MoeRoutingStats.FromRouting(probs, e, validMask));
+        if (routing is not null) routing.Add(MoeRoutingStats.FromRouting(probs, e, attentionMask));
         return y.view(shape).MoveToOuterDisposeScope();
     }
 

@@ -18,10 +18,10 @@ public interface IMoeLayer
 
     /// <summary>
     /// FFN output for <paramref name="x"/> [..., d]. When <paramref name="routing"/> is given, also adds this call's
-    /// routing statistics to it; <paramref name="validMask"/> (shape of x without the last dim; true/1 = real token)
+    /// routing statistics to it; <paramref name="attentionMask"/> (shape of x without the last dim; true/1 = real token)
     /// excludes padding from those statistics. The output itself never depends on the mask.
     /// </summary>
-    Tensor Forward(Tensor x, MoeRoutingCollector? routing, Tensor? validMask = null);
+    Tensor Forward(Tensor x, MoeRoutingCollector? routing, Tensor? attentionMask = null);
 }
 
 /// <summary>
@@ -55,14 +55,14 @@ public sealed class MoeRoutingStats : IDisposable
 
     /// <summary>
     /// Statistics from token-level routing: <paramref name="probs"/> [N, E] router probabilities, <paramref name="experts"/>
-    /// [N, k] chosen expert ids, <paramref name="validMask"/> [N] (null = all valid).
+    /// [N, k] chosen expert ids, <paramref name="attentionMask"/> [N] (null = all valid).
     /// </summary>
-    public static MoeRoutingStats FromRouting(Tensor probs, Tensor experts, Tensor? validMask = null)
+    public static MoeRoutingStats FromRouting(Tensor probs, Tensor experts, Tensor? attentionMask = null)
     {
         using var scope = NewDisposeScope();
         long n = probs.shape[0], e = probs.shape[1], k = experts.shape[1];
         var p = probs.to_type(ScalarType.Float32);
-        var valid = MoeAuxLoss.ValidWeights(validMask, n, p.device);
+        var valid = MoeAuxLoss.ValidWeights(attentionMask, n, p.device);
         var probSums = valid is null ? p.sum(dim: 0) : p.mul(valid.unsqueeze(1)).sum(dim: 0);
         var counts = MoeAuxLoss.CountAssignments(experts, e, valid);
         double tokens = valid is null ? n : valid.sum().item<float>();
@@ -129,11 +129,11 @@ public static class MoeAuxLoss
 
     /// <summary>
     /// Loss of one routing decision: <paramref name="probs"/> [N, E] router probabilities, <paramref name="experts"/>
-    /// [N, k] chosen experts, <paramref name="validMask"/> [N] (null = all tokens).
+    /// [N, k] chosen experts, <paramref name="attentionMask"/> [N] (null = all tokens).
     /// </summary>
-    public static Tensor Switch(Tensor probs, Tensor experts, Tensor? validMask = null)
+    public static Tensor Switch(Tensor probs, Tensor experts, Tensor? attentionMask = null)
     {
-        using var stats = MoeRoutingStats.FromRouting(probs, experts, validMask);
+        using var stats = MoeRoutingStats.FromRouting(probs, experts, attentionMask);
         return FromStats([stats]);
     }
 
@@ -152,12 +152,12 @@ public static class MoeAuxLoss
     }
 
     /// <summary>Validity mask flattened to [N] fp32 (null stays null).</summary>
-    internal static Tensor? ValidWeights(Tensor? validMask, long n, Device device)
+    internal static Tensor? ValidWeights(Tensor? attentionMask, long n, Device device)
     {
-        if (validMask is null) return null;
+        if (attentionMask is null) return null;
         using var scope = NewDisposeScope();
-        var v = validMask.reshape(-1).to_type(ScalarType.Float32).to(device);
-        if (v.shape[0] != n) throw new ArgumentException($"validMask has {v.shape[0]} entries but the input has {n} tokens");
+        var v = attentionMask.reshape(-1).to_type(ScalarType.Float32).to(device);
+        if (v.shape[0] != n) throw new ArgumentException($"attentionMask has {v.shape[0]} entries but the input has {n} tokens");
         return v.MoveToOuterDisposeScope();
     }
 }

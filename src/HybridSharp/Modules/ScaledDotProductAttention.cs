@@ -5,52 +5,11 @@ using static TorchSharp.torch;
 
 namespace HybridSharp.Modules;
 
-/// <summary>How queries may see keys in one attention call. Built once per forward and shared by all layers.</summary>
-public sealed class AttentionMask : IDisposable
-{
-    /// <summary>Bool mask (true = attend), shape [T, Tk] or [B, 1, T, Tk]; null when <see cref="IsCausal"/> or no mask.</summary>
-    public Tensor? Mask { get; }
-    public bool IsCausal { get; }
-
-    private AttentionMask(Tensor? mask, bool causal) { Mask = mask; IsCausal = causal; }
-
-    /// <summary>
-    /// Mask for T new queries on top of <paramref name="past"/> cached keys. Key j is visible to query i iff
-    /// j ≤ past + i (bottom-right aligned) and key j is a real token; a query always sees itself, so rows of
-    /// padding never become fully masked (which would give NaN).
-    /// </summary>
-    public static AttentionMask Build(long t, long past, Tensor? keyValid, Device device)
-    {
-        if (keyValid is null)
-        {
-            if (past == 0) return new AttentionMask(null, causal: true);
-            if (t == 1) return new AttentionMask(null, causal: false);
-        }
-        using var scope = NewDisposeScope();
-        long tk = past + t;
-        var i = arange(t, device: device).unsqueeze(1);
-        var j = arange(tk, device: device).unsqueeze(0);
-        var causal = j.le(i.add(past)); // [T, Tk]
-        Tensor mask = causal;
-        if (keyValid is not null)
-        {
-            var diag = j.eq(i.add(past));
-            mask = causal.unsqueeze(0).logical_and(keyValid.narrow(1, 0, tk).unsqueeze(1)).logical_or(diag.unsqueeze(0)).unsqueeze(1);
-        }
-        return new AttentionMask(mask.MoveToOuterDisposeScope(), causal: false);
-    }
-
-    /// <summary>Wraps an explicit bool mask [B, 1, T, Tk] (true = attend), e.g. block-diagonal causal for packed sequences; takes ownership.</summary>
-    public static AttentionMask FromBool(Tensor mask) => new(mask, causal: false);
-
-    public void Dispose() => Mask?.Dispose();
-}
-
 /// <summary>The SDPA wrapper.</summary>
 public static class ScaledDotProductAttention
 {
     /// <summary>q [B, H, T, P], k/v [B, H, Tk, P] (already expanded to H heads).</summary>
-    public static Tensor Attend(Tensor q, Tensor k, Tensor v, AttentionMask mask)
+    public static Tensor Attend(Tensor q, Tensor k, Tensor v, KeyMask mask)
     {
         // Positional flag: TorchSharp names it `is_casual` today; a future release renames it.
         return nn.functional.scaled_dot_product_attention(q, k, v, mask.Mask, 0.0, mask.IsCausal);
@@ -61,7 +20,7 @@ public static class ScaledDotProductAttention
     /// unmasked query token (decode) the g query heads of a KV head are folded into g queries of that head, so the
     /// cache is read in place; otherwise K/V are expanded to every query head.
     /// </summary>
-    public static Tensor AttendGrouped(Tensor q, Tensor k, Tensor v, long groups, AttentionMask mask)
+    public static Tensor AttendGrouped(Tensor q, Tensor k, Tensor v, long groups, KeyMask mask)
     {
         long b = q.size(0), h = q.size(1), t = q.size(2), p = q.size(3);
         if (groups > 1 && t == 1 && mask.Mask is null && !mask.IsCausal)

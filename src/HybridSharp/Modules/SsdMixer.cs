@@ -8,12 +8,12 @@
 //   h_t = e^{dt_t·A}·h_{t−1} + dt_t·x_t·B_tᵀ,  y_t = h_t·C_t + D·x_t    (chunked SSD, see SsdKernels)
 //   y = GroupRMSNorm(y ⊙ SiLU(z)) ⊙ norm.weight           (only when gated; RMS per group of d_in/G channels)
 //   out = out_proj(y)
-// Left padding (validMask = 0): xBC is zeroed before the conv and dt = 0, so a pad token neither decays nor writes the state.
+// Left padding (attention mask = 0): xBC is zeroed before the conv and dt = 0, so a pad token neither decays nor writes the state.
 using HybridSharp.Config;
-using HybridSharp.Inference;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using HybridSharp.Caching;
 
 namespace HybridSharp.Modules;
 
@@ -21,7 +21,7 @@ namespace HybridSharp.Modules;
 /// SSD (Mamba-2) sequence mixer. Weight names: in_proj (packed z|x|B|C|dt), conv1d, dt_bias, A_log, D, norm, out_proj
 /// (under <c>model.layers.{i}.mamba.</c>).
 /// </summary>
-public sealed class SsdMixer : nn.Module
+public sealed class SsdMixer : nn.Module, ISequenceMixer
 {
 #pragma warning disable IDE1006 // field names are checkpoint names
     private readonly Linear in_proj;
@@ -37,10 +37,12 @@ public sealed class SsdMixer : nn.Module
     private readonly int _kernel, _chunkSize;
     private readonly bool _rope;
     private readonly double _normEps, _dtMin, _dtMax, _dtFloor, _dtLimitLow, _dtLimitHigh;
+    private readonly int _layerIndex;
 
-    public SsdMixer(ModelConfig cfg) : base("SsdMixer")
+    public SsdMixer(ModelConfig cfg, int layerIndex = 0) : base("SsdMixer")
     {
-        var s = cfg.Ssm ?? throw new ConfigException("an SSD layer needs the 'ssm' config section");
+        _layerIndex = layerIndex;
+        var s = cfg.Ssd ?? throw new ConfigException("an SSD layer needs the 'ssm' config section");
         long d = cfg.HiddenSize;
         _dIn = s.InnerSize(cfg.HiddenSize);
         _headDim = s.HeadDim;
@@ -82,7 +84,7 @@ public sealed class SsdMixer : nn.Module
     /// ln dt_max)) clamped ≥ dt_init_floor; A_log = ln U(1, 16); D = 1; conv1d weight and bias U(±1/√K) (PyTorch's
     /// default conv init, fan_in = K). in_proj, out_proj and norm weights are left to the model's generic init.
     /// </summary>
-    public void InitializeSsmParameters(Generator gen) => InitializeSsm(gen);
+    public void InitializeParameters(Generator generator) => InitializeSsm(generator);
 
     private void InitializeSsm(Generator? gen)
     {
@@ -95,39 +97,43 @@ public sealed class SsdMixer : nn.Module
     }
 
     /// <summary>
-    /// x [B, T, d] → [B, T, d]. cos/sin [B, T, N] (or [T, N]): the shared rotary table at the tokens' absolute positions,
-    /// used only when rope is on. cache: null = full chunked forward; otherwise this layer's <see cref="SsdCache"/> is
-    /// created/updated (T = 1 → recurrent step, T &gt; 1 → chunked on top of the cached state); the caller advances
-    /// the cache length. validMask [B, T] (bool or integer, 1 = real token, 0 = left padding; null = all real).
+    /// x [B, T, d] → [B, T, d]. From <paramref name="inputs"/>: cos/sin [B, T, N] (or [T, N]), the shared rotary table at
+    /// the tokens' absolute positions (used only when rope is on); the cache (null = full chunked forward; otherwise this
+    /// layer's <see cref="SsdCache"/> is created/updated: T = 1 → recurrent step, T &gt; 1 → chunked on top of the cached
+    /// state; the caller advances the cache length); the attention mask [B, T] (1 = real token, 0 = left padding).
+    /// Packed rows are refused: the state would flow from one example into the next.
     /// </summary>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, InferenceCache? cache, int layerIndex, Tensor? validMask = null)
+    public Tensor Forward(Tensor x, MixerInputs inputs)
     {
+        if (inputs.DocumentIds is not null)
+            throw new NotSupportedException("SSD layers cannot reset their state at packed-example boundaries");
+        var (cos, sin, cache, attentionMask) = (inputs.Cos, inputs.Sin, inputs.Cache, inputs.AttentionMask);
         using var scope = NewDisposeScope();
         long b = x.size(0), t = x.size(1);
         if (t == 0) return zeros([b, 0, x.size(2)], x.dtype, x.device).MoveToOuterDisposeScope();
         var cdt = SsdKernels.ComputeType(x.dtype);
 
-        SsdCache? slot = null;
+        SsdCache? state = null;
         if (cache is not null)
         {
-            slot = cache.LayerCache(layerIndex, () => new SsdCache(b, _convChannels, _kernel, _heads, _headDim, _stateSize, x.dtype, x.device));
-            if (slot.Batch != b)
-                throw new InvalidOperationException($"layer {layerIndex}: SSD cache batch {slot.Batch} ≠ input batch {b}");
+            state = cache.LayerCache(_layerIndex, () => new SsdCache(b, _convChannels, _kernel, _heads, _headDim, _stateSize, x.dtype, x.device));
+            if (state.Batch != b)
+                throw new InvalidOperationException($"layer {_layerIndex}: SSD cache batch {state.Batch} ≠ input batch {b}");
         }
 
-        if (slot is not null && t == 1 && validMask is null && x.dtype == ScalarType.Float32 && !is_grad_enabled())
-            return DecodeStep(x, cos, sin, slot).MoveToOuterDisposeScope();
+        if (state is not null && t == 1 && attentionMask is null && x.dtype == ScalarType.Float32 && !is_grad_enabled())
+            return DecodeStep(x, cos, sin, state).MoveToOuterDisposeScope();
 
         var proj = in_proj.forward(x);                                   // [B, T, Z + C_conv + H]
         Tensor? z = _zSize > 0 ? proj.narrow(-1, 0, _zSize) : null;
         var xbc = proj.narrow(-1, _zSize, _convChannels);
         var dtRaw = proj.narrow(-1, _zSize + _convChannels, _heads);
-        Tensor? mask = validMask?.to_type(x.dtype);
+        Tensor? mask = attentionMask?.to_type(x.dtype);
 
         if (conv1d is not null)
         {
             if (mask is not null) xbc = xbc.mul(mask.unsqueeze(-1));
-            xbc = CausalConv(xbc, slot);
+            xbc = CausalConv(xbc, state);
         }
 
         var xs = xbc.narrow(-1, 0, _dIn).reshape(b, t, _heads, _headDim);
@@ -142,15 +148,15 @@ public sealed class SsdMixer : nn.Module
         var A = A_log.to_type(cdt).exp().neg();
 
         Tensor y;
-        if (slot is not null && t == 1)
+        if (state is not null && t == 1)
         {
-            y = SsdKernels.Step(xs.squeeze(1), dt.squeeze(1), A, bMat.squeeze(1), cMat.squeeze(1), slot.SsmState).unsqueeze(1);
+            y = SsdKernels.Step(xs.squeeze(1), dt.squeeze(1), A, bMat.squeeze(1), cMat.squeeze(1), state.SsmState).unsqueeze(1);
         }
         else
         {
-            (y, var final) = SsdKernels.Chunked(xs, dt, A, bMat, cMat, _chunkSize, slot?.SsmState);
-            if (slot is not null)
-                using (no_grad()) slot.SsmState.copy_(final);
+            (y, var final) = SsdKernels.Chunked(xs, dt, A, bMat, cMat, _chunkSize, state?.SsmState);
+            if (state is not null)
+                using (no_grad()) state.SsmState.copy_(final);
         }
         if (D is not null) y = y.add(xs.mul(D.to_type(x.dtype).unsqueeze(-1)));
         y = y.reshape(b, t, _dIn);
@@ -163,14 +169,14 @@ public sealed class SsdMixer : nn.Module
     /// of a small model is bound by per-operation overhead, not arithmetic. Same math as the general path and
     /// <see cref="SsdKernels.Step"/>: h ← e^{dt·A}·h + (dt·x) ⊗ B (in place on the cached state), y = h·C + D·x.
     /// </summary>
-    private Tensor DecodeStep(Tensor x, Tensor cos, Tensor sin, SsdCache slot)
+    private Tensor DecodeStep(Tensor x, Tensor cos, Tensor sin, SsdCache layerCache)
     {
         // size(i), not shape[i]: shape builds an array through one native call per dimension, microseconds per token.
         long b = x.size(0), r = _heads / _groups;
         var proj = in_proj.forward(x);                                   // [B, 1, Z + C_conv + H]
         Tensor? z = _zSize > 0 ? proj.narrow(-1, 0, _zSize) : null;
         var xbc = proj.narrow(-1, _zSize, _convChannels);
-        if (conv1d is not null) xbc = CausalConv(xbc, slot);
+        if (conv1d is not null) xbc = CausalConv(xbc, layerCache);
         var xs = xbc.narrow(-1, 0, _dIn).reshape(b, _groups, r, _headDim, 1);
         var bc = xbc.narrow(-1, _dIn, 2 * _groups * _stateSize).reshape(b, 2 * _groups, _stateSize);
         if (_rope)
@@ -185,12 +191,12 @@ public sealed class SsdMixer : nn.Module
         if (_dtLimitLow > 0 || !double.IsPositiveInfinity(_dtLimitHigh)) dt = dt.clamp(_dtLimitLow, _dtLimitHigh);
         var dt5 = dt.view(b, _groups, r, 1, 1);
         var decay = dt5.mul(A_log.exp().neg_().view(1, _groups, r, 1, 1)).exp_();
-        var state = slot.SsmState.view(b, _groups, r, _headDim, _stateSize);
+        var state = layerCache.SsmState.view(b, _groups, r, _headDim, _stateSize);
         state.mul_(decay).addcmul_(xs.mul(dt5), bc.narrow(1, 0, _groups).reshape(b, _groups, 1, 1, _stateSize), 1);
         // y[g, (r, p)] = Σ_n C[g, n] · h[g, (r, p), n]: C as a row times hᵀ, batched over (B, G). libtorch's CPU kernels
         // run this vector-times-matrix form ≈ 6× faster than h @ C (a matrix times a column vector) at N = P = 128.
         var y = bc.narrow(1, _groups, _groups).reshape(b * _groups, 1, _stateSize)
-            .bmm(slot.SsmState.view(b * _groups, r * _headDim, _stateSize).transpose(1, 2))   // [B·G, 1, r·P]
+            .bmm(layerCache.SsmState.view(b * _groups, r * _headDim, _stateSize).transpose(1, 2))   // [B·G, 1, r·P]
             .view(b, _groups, r, _headDim, 1);
         if (D is not null) y = y.addcmul_(xs, D.view(1, _groups, r, 1, 1), 1);
         y = y.view(b, 1, _dIn);
@@ -202,8 +208,8 @@ public sealed class SsdMixer : nn.Module
     /// Causal depthwise conv + SiLU over xbc [B, T, C_conv], computed in the [B, T, C] layout. Left context: the cached
     /// last K−1 inputs, or zeros. Updates the cached conv state ([B, C_conv, K]) with the last K inputs.
     /// </summary>
-    private Tensor CausalConv(Tensor xbc, SsdCache? slot) =>
-        nn.functional.silu(CausalDepthwiseConv.Apply(xbc, conv1d!.weight!, conv1d.bias, slot?.ConvState));
+    private Tensor CausalConv(Tensor xbc, SsdCache? layerCache) =>
+        nn.functional.silu(CausalDepthwiseConv.Apply(xbc, conv1d!.weight!, conv1d.bias, layerCache?.ConvState));
 
     /// <summary>Rotates B and C (packed as bc [B, T, 2G, N]) with cos/sin [B, T, N] or [T, N].</summary>
     private Tensor RotateBC(Tensor bc, Tensor cos, Tensor sin)
@@ -232,5 +238,30 @@ public sealed class SsdMixer : nn.Module
         var inv = grouped.pow(2).mean([-1], keepdim: true).add_(eps).rsqrt_();
         var outp = grouped.mul(inv).reshape(shape).mul_(weight.to_type(cdt)).to_type(y.dtype);
         return outp.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>in_proj, conv, dt_bias / A_log / D, gate norm and out_proj; the chunked scan (× 3 in training).</summary>
+    public static MixerCost Cost(ModelConfig cfg, int context)
+    {
+        var s = cfg.Ssd!;
+        int d = cfg.HiddenSize;
+        long din = s.InnerSize(d), sh = s.NumHeads(d), sp = s.HeadDim, n = s.StateSize, cconv = s.ConvChannels(d);
+        long inProj = ((s.Gated ? din : 0) + cconv + sh) * d;
+        long conv = s.ConvKernel > 0 ? cconv * s.ConvKernel + (s.UseConvBias ? cconv : 0) : 0;
+        long scalars = sh * (s.UseD ? 3 : 2);
+        long parameters = inProj + (s.UseBias ? (s.Gated ? din : 0) + cconv + sh : 0) + conv + scalars + (s.Gated ? din : 0) + din * d;
+        long q = s.ChunkSize;
+        // chunked SSD: 2·[Q·N·H + Q·P·H + 2·P·N·H] per token + inter-chunk passing; conv 2·K·C
+        double scan = 2.0 * (q * n * sh + q * sp * sh + 2.0 * sp * n * sh) + 2.0 * (context / (double)q) * sh * sp * n / q + 2.0 * s.ConvKernel * cconv;
+        return new MixerCost(parameters, scan, 3.0 * scan);
+    }
+
+    /// <summary>Fixed size: the conv window [C_conv, K] at the model dtype and the state [H, P, N] in fp32 (fp64 for fp64 models).</summary>
+    public static long CacheBytes(ModelConfig cfg, long capacity, ScalarType dtype)
+    {
+        var s = cfg.Ssd!;
+        int d = cfg.HiddenSize;
+        long conv = s.ConvKernel > 0 ? s.ConvChannels(d) * s.ConvKernel * MixerRegistry.ElementBytes(dtype) : 0;
+        return conv + s.NumHeads(d) * s.HeadDim * s.StateSize * MixerRegistry.ElementBytes(MixerRegistry.StateType(dtype));
     }
 }

@@ -1,5 +1,4 @@
 using HybridSharp.Data;
-using HybridSharp.Eval;
 using HybridSharp.Sft;
 using HybridSharp.Tasks;
 

@@ -1,12 +1,12 @@
 using HybridSharp.Config;
 using HybridSharp.Data;
-using HybridSharp.Eval;
 using HybridSharp.Inference;
 using HybridSharp.IO;
 using HybridSharp.Models;
 using HybridSharp.Sft;
 using HybridSharp.Tasks;
 using HybridSharp.Training;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Recipes;
 
@@ -134,11 +134,11 @@ public sealed class QuickstartRecipe
             var cfg = hybrid.Clone();
             cfg.ModelType = "llama";
             cfg.Architectures = ["LlamaForCausalLM"];
-            cfg.LayerTypes = Enumerable.Repeat(ModelConfig.Attention, cfg.NumHiddenLayers).ToList();
+            cfg.LayerTypes = Enumerable.Repeat(MixerTypes.Attention, cfg.NumHiddenLayers).ToList();
             cfg.UseResidualVectors = false;
             cfg.MlpTypes = null; // SwiGLU everywhere
-            cfg.Ssm = null;
-            cfg.SelectiveScan = null;
+            cfg.Ssd = null;
+            cfg.Mamba1 = null;
             cfg.Dma = null;
             cfg.Moe = null;
             cfg.ExpresserLayers = null;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using HybridSharp.Chat;
+using HybridSharp.Data;
 
 namespace HybridSharp.Sft;
 

@@ -5,6 +5,7 @@ using HybridSharp.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Training;
 
@@ -74,15 +75,7 @@ public sealed class Trainer
         var sampler = _batches;
         var schedule = new LearningRateSchedule(_o.Schedule, _o.LearningRate, _o.MinLearningRate, _o.WarmupSteps, _o.Steps, _o.DecayFraction);
 
-        var decay = new List<Parameter>();
-        var noDecay = new List<Parameter>();
-        foreach (var (name, p) in _model.named_parameters())
-            (p.dim() >= 2 && !name.EndsWith("A_log", StringComparison.Ordinal) ? decay : noDecay).Add(p); // Mamba-1 A_log is [d_in, N]
-        using var optimizer = optim.AdamW(
-        [
-            new AdamW.ParamGroup(decay, new AdamW.Options { LearningRate = _o.LearningRate, weight_decay = _o.WeightDecay, beta1 = _o.Beta1, beta2 = _o.Beta2, eps = _o.Epsilon }),
-            new AdamW.ParamGroup(noDecay, new AdamW.Options { LearningRate = _o.LearningRate, weight_decay = 0, beta1 = _o.Beta1, beta2 = _o.Beta2, eps = _o.Epsilon }),
-        ], _o.LearningRate, _o.Beta1, _o.Beta2, _o.Epsilon, _o.WeightDecay);
+        using var optimizer = WeightDecayGroups.AdamW(_model, _o.LearningRate, _o.WeightDecay, _o.Beta1, _o.Beta2, _o.Epsilon);
 
         int startStep = 0;
         long tokens = 0;
@@ -106,7 +99,8 @@ public sealed class Trainer
             File.Delete(metrics.Path);
         }
 
-        var allParams = decay.Concat(noDecay).ToList();
+        var allParams = _model.named_parameters().OrderBy(p => WeightDecayGroups.Decays(p.name, p.parameter) ? 0 : 1)
+            .Select(p => p.parameter).ToList();   // decayed first, as grouped
         var losses = new List<double>();
         double lastLoss = double.NaN;
         double? lastEval = null;

@@ -1,4 +1,5 @@
 using Xunit;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Tests.Cli;
 
@@ -115,7 +116,7 @@ public sealed class CliTests
         foreach (var row in new[] { "parameters", "training tok/s", "validation loss", "accuracy", "decode tok/s at 1,888 tokens" })
             Assert.Contains(row, output);
         Assert.True(File.Exists(Path.Combine(tmp["qs"], "baseline", "model.safetensors")));
-        var (config, _) = HybridSharp.IO.ModelDirectory.Load(Path.Combine(tmp["qs"], "baseline"));
+        var (config, _) = HybridSharp.Checkpoints.ModelDirectory.Load(Path.Combine(tmp["qs"], "baseline"));
         using (config) Assert.All(config.Config.LayerTypes!, t => Assert.Equal("attention", t));
 
         // A rerun finds both models trained and only evaluates and compares them.

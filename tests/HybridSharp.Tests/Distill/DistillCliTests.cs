@@ -1,4 +1,5 @@
 using System.Text.Json;
+using HybridSharp.Data.Tokenizers;
 using HybridSharp.Tests.Cli;
 using Xunit;
 
@@ -41,7 +42,7 @@ public class DistillCliTests
         var question = row.GetProperty("problem").GetString()!;
         Assert.StartsWith($"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n", text);
         Assert.EndsWith("<|im_end|>\n", text);
-        Assert.Equal(HybridSharp.Data.TokenizerFactory.Load(qwen).Encode(text).Length, row.GetProperty("tokens").GetInt32());
+        Assert.Equal(HybridSharp.Data.Tokenizers.TokenizerFactory.Load(qwen).Encode(text).Length, row.GetProperty("tokens").GetInt32());
         (code, _, stderr) = HybridProcess.Run("distill", "export", dir["out"], "--to", dir["student2"], "--student", dir["nowhere"]);
         HybridProcess.AssertOneLineError(code, stderr, "--student: directory not found");
         (code, stdout, stderr) = HybridProcess.Run("distill", "stats", dir["out"], "--tokenizer", "byte");

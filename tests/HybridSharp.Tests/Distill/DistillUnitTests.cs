@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json;
+using HybridSharp.Data.Tokenizers;
 using HybridSharp.Data;
 using HybridSharp.Distill;
 using Parquet.Serialization;

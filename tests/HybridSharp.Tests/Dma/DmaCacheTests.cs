@@ -1,11 +1,11 @@
 using HybridSharp.Config;
-using HybridSharp.Inference;
 using HybridSharp.Modules;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
 using static HybridSharp.Tests.Dma.DmaTestUtil;
 using static TorchSharp.torch;
+using HybridSharp.Caching;
 
 namespace HybridSharp.Tests.Dma;
 
@@ -73,10 +73,9 @@ public sealed class DmaCacheTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(2, true)]
-    [InlineData(2, false)]
-    [InlineData(64, true)]
-    public void LeftPaddedBatchMatchesSingleSequences(int window, bool maskCarriesPadding)
+    [InlineData(2)]
+    [InlineData(64)]
+    public void LeftPaddedBatchMatchesSingleSequences(int window)
     {
         using var _ = no_grad();
         var cfg = TinyConfig();
@@ -93,16 +92,16 @@ public sealed class DmaCacheTests(ITestOutputHelper output)
         using var refShort = Run(dma, rope, shortX);
 
         // without a cache
-        using var noCache = Run(dma, rope, batch, null, valid, maskCarriesPadding);
+        using var noCache = Run(dma, rope, batch, null, valid);
         Assert.True(MaxDiff(noCache[0], refLong[0].narrow(0, 0, 6)) <= 1e-12);
         Assert.True(MaxDiff(noCache[1].narrow(0, 3, 3), refShort[0].narrow(0, 0, 3)) <= 1e-12);
 
         // prefill on a cache, then one decode step on both rows
         using var cache = new InferenceCache(2, 8, 1);
-        using var prefill = Run(dma, rope, batch, cache, valid, maskCarriesPadding);
+        using var prefill = Run(dma, rope, batch, cache, valid);
         Assert.True(MaxDiff(prefill[1].narrow(0, 3, 3), refShort[0].narrow(0, 0, 3)) <= 1e-12);
         using var next = cat([longX.narrow(1, 6, 1), shortX.narrow(1, 3, 1)], 0);
-        using var step = Run(dma, rope, next, cache, null, maskCarriesPadding);
+        using var step = Run(dma, rope, next, cache, null);
         double d0 = MaxDiff(step[0, 0], refLong[0, 6]), d1 = MaxDiff(step[1, 0], refShort[0, 3]);
         output.WriteLine($"left padding, window {window}: decode row diffs {d0:E2}, {d1:E2}");
         Assert.True(d0 <= 1e-12 && d1 <= 1e-12, $"diffs {d0}, {d1}");

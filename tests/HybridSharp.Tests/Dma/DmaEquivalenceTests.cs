@@ -33,14 +33,14 @@ public sealed class DmaEquivalenceTests(ITestOutputHelper output)
         using var x = randn(2, 7, cfg.HiddenSize, dtype: dtype);
         using var valid = padded ? tensor(new long[] { 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1 }).reshape(2, 7) : null;
 
-        using var keyValid = valid?.to_type(ScalarType.Bool);
-        using var positions = keyValid is null
+        using var keyMask = valid?.to_type(ScalarType.Bool);
+        using var positions = keyMask is null
             ? arange(7, dtype: ScalarType.Int64).unsqueeze(0).expand(2, 7)
-            : keyValid.to_type(ScalarType.Int64).cumsum(1).sub_(1).clamp_min_(0);
+            : keyMask.to_type(ScalarType.Int64).cumsum(1).sub_(1).clamp_min_(0);
         var (cos, sin) = rope.Compute(positions, dtype);
-        using var mask = AttentionMask.Build(7, 0, keyValid, x.device);
-        using var expected = attn.Forward(x, cos, sin, mask, null, 0);
-        using var got = dma.Forward(x, cos, sin, mask, null, 0, keyValid);
+        using var mask = KeyMask.Build(7, 0, keyMask, x.device);
+        using var expected = attn.Forward(x, new MixerInputs { Cos = cos, Sin = sin, KeyMask = mask });
+        using var got = dma.Forward(x, new MixerInputs { Cos = cos, Sin = sin, KeyMask = mask });
         double diff = MaxDiff(expected, got);
         output.WriteLine($"A=0 vs attention ({dtype}, gqa {gqa}, eager {eager}, padded {padded}): max |Δ| = {diff:E2}");
         Assert.True(diff <= Tolerance(dtype), $"max diff {diff}");

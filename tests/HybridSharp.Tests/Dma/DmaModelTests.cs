@@ -1,5 +1,4 @@
 using HybridSharp.Config;
-using HybridSharp.Inference;
 using HybridSharp.Models;
 using TorchSharp;
 using Xunit;
@@ -95,7 +94,7 @@ public sealed class DmaModelTests(ITestOutputHelper output)
     public void ConfigJsonRoundTrip()
     {
         var cfg = Cfg(["dma", "ssd"], 5);
-        cfg.Ssm = new SsmConfig { HeadDim = 8, StateSize = 8, ChunkSize = 4 };
+        cfg.Ssd = new SsdConfig { HeadDim = 8, StateSize = 8, ChunkSize = 4 };
         var json = cfg.ToJson();
         Assert.Contains("\"dma\"", json);
         Assert.Contains("\"keep_window_size\": 5", json);
@@ -106,8 +105,12 @@ public sealed class DmaModelTests(ITestOutputHelper output)
         Assert.Throws<ConfigException>(() => bad.Validate());
         var noSection = Cfg(["dma"], 3);
         noSection.Dma = null;
-        noSection.Validate();
-        using var m = new CausalLM(noSection);
+        Assert.Throws<ConfigException>(() => noSection.Validate());   // defaults come from Resolve, nowhere else
+        noSection.Resolve();
+        Assert.Equal(DmaConfig.DefaultKeepWindowSize, noSection.Dma!.KeepWindowSize);
+        noSection.Dma = null;
+        using var m = new CausalLM(noSection);                         // the model resolves what it is given
+        Assert.NotNull(m.Config.Dma);
     }
 
     /// <summary>

@@ -1,8 +1,8 @@
 using HybridSharp.Config;
-using HybridSharp.Inference;
 using HybridSharp.Modules;
 using TorchSharp;
 using static TorchSharp.torch;
+using HybridSharp.Caching;
 
 namespace HybridSharp.Tests.Dma;
 
@@ -57,24 +57,24 @@ internal static class DmaTestUtil
     /// built once, the layer, then cache.Advance. <paramref name="attentionMask"/> [B, T] marks real tokens.
     /// </summary>
     public static Tensor Run(DynamicMaskAttention m, RotaryEmbedding rope, Tensor x, InferenceCache? cache = null,
-        Tensor? attentionMask = null, bool maskCarriesPadding = true)
+        Tensor? attentionMask = null)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1], past = cache?.Length ?? 0;
-        Tensor? keyValid = null;
+        Tensor? keyMask = null;
         if (cache is not null)
         {
             cache.MarkValid(attentionMask, t);
-            if (cache.HasPadding) keyValid = cache.KeyValid;
+            if (cache.HasPadding) keyMask = cache.AttentionMask;
         }
-        else if (attentionMask is not null) keyValid = attentionMask.to_type(ScalarType.Bool);
+        else if (attentionMask is not null) keyMask = attentionMask.to_type(ScalarType.Bool);
 
-        Tensor positions = keyValid is null
+        Tensor positions = keyMask is null
             ? arange(past, past + t, dtype: ScalarType.Int64).unsqueeze(0).expand(b, t)
-            : keyValid.narrow(1, 0, past + t).to_type(ScalarType.Int64).cumsum(1).sub_(1).clamp_min_(0).narrow(1, past, t);
+            : keyMask.narrow(1, 0, past + t).to_type(ScalarType.Int64).cumsum(1).sub_(1).clamp_min_(0).narrow(1, past, t);
         var (cos, sin) = rope.Compute(positions, x.dtype);
-        using var mask = AttentionMask.Build(t, past, maskCarriesPadding ? keyValid : null, x.device);
-        var y = m.Forward(x, cos, sin, mask, cache, 0, keyValid);
+        using var mask = KeyMask.Build(t, past, keyMask, x.device);
+        var y = m.Forward(x, new MixerInputs { Cos = cos, Sin = sin, KeyMask = mask, Cache = cache });
         cache?.Advance(t);
         return y.MoveToOuterDisposeScope();
     }

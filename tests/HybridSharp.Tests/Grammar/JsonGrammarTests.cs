@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using HybridSharp.Data.Tokenizers;
 using HybridSharp.Data;
 using HybridSharp.Grammar;
 using HybridSharp.Tests.Reference;

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using HybridSharp.Config;
 using HybridSharp.Data;
 using HybridSharp.Data.Tokenizers;
-using HybridSharp.IO.HfInterop;
+using HybridSharp.Checkpoints.HfInterop;
 using HybridSharp.IO.Safetensors;
 using TorchSharp;
 using Xunit;
@@ -139,7 +139,7 @@ public sealed class HfImportFixtureTests(ITestOutputHelper output)
         Assert.True(r.Sharded);
         var cfg = ModelConfig.Load(tmp["hs/config.json"]);
         Assert.True(cfg.Moe!.CdmoeUpstreamRouterView);
-        Assert.Equal([MoeConfig.CdMoe, MoeConfig.CdMoe], cfg.MlpTypes);
+        Assert.Equal([FfnTypes.CdMoe, FfnTypes.CdMoe], cfg.MlpTypes);
         Assert.False(cfg.TieWordEmbeddings);
         Assert.Equal(257, cfg.EosTokenId![0]); // null in config.json: taken from the tokenizer
         Assert.Contains("77", File.ReadAllText(tmp["hs/generation_config.json"])); // the source's generation config is kept
@@ -189,15 +189,15 @@ public sealed class HfImportFixtureTests(ITestOutputHelper output)
         var r = HfImporter.Import(tmp["hf"], tmp["hs"]);
         Assert.Equal("Mamba2ForCausalLM", r.Architecture);
         var cfg = ModelConfig.Load(tmp["hs/config.json"]);
-        Assert.All(cfg.LayerTypes!, t => Assert.Equal(ModelConfig.Ssd, t));
-        Assert.All(cfg.MlpTypes!, t => Assert.Equal(ModelConfig.NoFfn, t));
-        Assert.Equal(2, cfg.Ssm!.NGroups);
-        Assert.True(double.IsPositiveInfinity(cfg.Ssm.TimeStepLimit[1]));
+        Assert.All(cfg.LayerTypes!, t => Assert.Equal(MixerTypes.Ssd, t));
+        Assert.All(cfg.MlpTypes!, t => Assert.Equal(FfnTypes.None, t));
+        Assert.Equal(2, cfg.Ssd!.NGroups);
+        Assert.True(double.IsPositiveInfinity(cfg.Ssd.TimeStepLimit[1]));
 
         using var ids = Ids(t: 11);
         using var expected = Logits(reference, ids);
         using var got = LogitsOf(tmp["hs"], ids);
-        output.WriteLine($"mamba2 import: max |Δlogit| = {MaxDiff(expected, got):E2} (chunk {cfg.Ssm.ChunkSize} vs {reference.Config.Ssm!.ChunkSize})");
+        output.WriteLine($"mamba2 import: max |Δlogit| = {MaxDiff(expected, got):E2} (chunk {cfg.Ssd.ChunkSize} vs {reference.Config.Ssd!.ChunkSize})");
         Assert.True(MaxDiff(expected, got) <= 1e-5f, $"{MaxDiff(expected, got)}");
     }
 

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using HybridSharp.Config;
-using HybridSharp.IO;
-using HybridSharp.IO.HfInterop;
+using HybridSharp.Checkpoints.HfInterop;
 using HybridSharp.IO.Safetensors;
 using Xunit;
 using Xunit.Abstractions;
@@ -134,9 +133,9 @@ public sealed class HfRoundTripTests(ITestOutputHelper output)
         using var tmp = new TempDir();
         var hybrid = Presets.Get("transxssm-tiny");
         hybrid.NumHiddenLayers = 2;
-        hybrid.LayerTypes = [ModelConfig.Ssd, ModelConfig.Attention];
+        hybrid.LayerTypes = [MixerTypes.Ssd, MixerTypes.Attention];
         hybrid.HiddenSize = 32; hybrid.IntermediateSize = 48; hybrid.NumAttentionHeads = 2; hybrid.NumKeyValueHeads = 1; hybrid.HeadDimOverride = 16;
-        hybrid.Ssm = new SsmConfig { Expand = 1, HeadDim = 16, StateSize = 16, NGroups = 2, ConvKernel = 0, Gated = false, ChunkSize = 4, Rope = true };
+        hybrid.Ssd = new SsdConfig { Expand = 1, HeadDim = 16, StateSize = 16, NGroups = 2, ConvKernel = 0, Gated = false, ChunkSize = 4, Rope = true };
         using (var m = Build(hybrid)) SaveHybrid(m, tmp["hybrid"]);
         var ex = Assert.Throws<ArgumentException>(() => HfExporter.Export(tmp["hybrid"], tmp["out1"]));
         Assert.Contains("no architecture matching", ex.Message);

@@ -1,10 +1,10 @@
 using System.Text.Json.Nodes;
 using HybridSharp.Config;
 using HybridSharp.Data;
-using HybridSharp.IO;
 using HybridSharp.IO.Safetensors;
 using HybridSharp.Models;
 using static TorchSharp.torch;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Tests.HfInterop;
 
@@ -21,8 +21,8 @@ internal static class HfTestUtil
         VocabSize = Vocab, HiddenSize = 32, IntermediateSize = 48, NumHiddenLayers = 2,
         NumAttentionHeads = 4, NumKeyValueHeads = 2, MaxPositionEmbeddings = 64, TieWordEmbeddings = tie,
         UseResidualVectors = true,
-        LayerTypes = LayerPattern.Uniform(2, ModelConfig.DmaMixer),
-        MlpTypes = LayerPattern.Uniform(2, moe ? MoeConfig.CdMoe : ModelConfig.Mlp),
+        LayerTypes = LayerPattern.Uniform(2, MixerTypes.Dma),
+        MlpTypes = LayerPattern.Uniform(2, moe ? FfnTypes.CdMoe : FfnTypes.Mlp),
         Dma = new DmaConfig { KeepWindowSize = 5, QkNorm = qkNorm, Layout = layout },
         Moe = moe ? new MoeConfig { NumExperts = 16, NumExpertsPerTok = 3, CdmoeUpstreamRouterView = routerView } : null,
         BosTokenId = 256, EosTokenId = [257], PadTokenId = 258,
@@ -46,10 +46,10 @@ internal static class HfTestUtil
         cfg.VocabSize = Vocab;
         cfg.HiddenSize = 32;
         cfg.NumHiddenLayers = 2;
-        cfg.LayerTypes = LayerPattern.Uniform(2, ModelConfig.Ssd);
-        cfg.MlpTypes = LayerPattern.Uniform(2, ModelConfig.NoFfn);
+        cfg.LayerTypes = LayerPattern.Uniform(2, MixerTypes.Ssd);
+        cfg.MlpTypes = LayerPattern.Uniform(2, FfnTypes.None);
         cfg.TieWordEmbeddings = tie;
-        cfg.Ssm = new SsmConfig { Expand = 2, HeadDim = 16, StateSize = 8, NGroups = 2, ConvKernel = 4, Gated = true, UseD = true, ChunkSize = 4 };
+        cfg.Ssd = new SsdConfig { Expand = 2, HeadDim = 16, StateSize = 8, NGroups = 2, ConvKernel = 4, Gated = true, UseD = true, ChunkSize = 4 };
         cfg.Validate();
         return cfg;
     }
@@ -106,7 +106,7 @@ internal static class HfTestUtil
     /// <summary>Writes an HF-style tokenizer.json (byte-level, equivalent to the byte tokenizer) and a plain tokenizer_config.json.</summary>
     public static void WriteHfTokenizer(string dir)
     {
-        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), global::HybridSharp.IO.HfInterop.HfTokenizerFiles.ByteTokenizerJson());
+        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), global::HybridSharp.Checkpoints.HfInterop.HfTokenizerFiles.ByteTokenizerJson());
         File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), new JsonObject
         {
             ["tokenizer_class"] = "PreTrainedTokenizerFast",

@@ -1,6 +1,6 @@
 using HybridSharp.Config;
 using HybridSharp.Inference;
-using HybridSharp.IO.HfInterop;
+using HybridSharp.Checkpoints.HfInterop;
 using HybridSharp.Models;
 using HybridSharp.Modules;
 using TorchSharp;
@@ -26,10 +26,10 @@ public sealed class LognScalingTests
         cfg.NumKeyValueHeads = 1;
         cfg.HeadDimOverride = 16;
         cfg.NumHiddenLayers = 4;
-        cfg.LayerTypes = [ModelConfig.Mamba1, ModelConfig.Attention, ModelConfig.Mamba1, ModelConfig.Attention];
-        cfg.MlpTypes = [ModelConfig.OtceMlp, "otce_moe", ModelConfig.OtceMlp, ModelConfig.OtceMlp];
+        cfg.LayerTypes = [MixerTypes.Mamba1, MixerTypes.Attention, MixerTypes.Mamba1, MixerTypes.Attention];
+        cfg.MlpTypes = [FfnTypes.OtceMlp, "otce_moe", FfnTypes.OtceMlp, FfnTypes.OtceMlp];
         cfg.ExpresserLayers = [3];
-        cfg.SelectiveScan = new Mamba1Config { Expand = 1, StateSize = 8, DtRank = 2, ConvKernel = 4, ChunkSize = 16 };
+        cfg.Mamba1 = new Mamba1Config { Expand = 1, StateSize = 8, DtRank = 2, ConvKernel = 4, ChunkSize = 16 };
         cfg.LognScaling = logn;
         cfg.Validate();
         return cfg;
@@ -117,7 +117,7 @@ public sealed class LognScalingTests
         manual_seed(4);
         var x = randn([2, 9, 16], ScalarType.Float64);
         var (cos, sin) = Mamba1TestUtil.RopeFp64(Mamba1TestUtil.Positions(2, 0, 9), 8);
-        Tensor Run(Tensor? f) => mixer.Forward(x, cos, sin, null, 0, null, f);
+        Tensor Run(Tensor? f) => mixer.Forward(x, new MixerInputs { Cos = cos, Sin = sin, Logn = f });
         var s = rand([2, 9], ScalarType.Float64).mul(2).add(1);
         var plain = Run(null);
         Assert.Equal(0.0, Mamba1TestUtil.MaxAbs(Run(ones([2, 9], ScalarType.Float64)), plain));
@@ -147,10 +147,10 @@ public sealed class LognScalingTests
         var x = randn([2, 7, 32], ScalarType.Float64);
         var rope = new RotaryEmbedding(cfg.HeadDim, cfg.RopeTheta);
         var (cos, sin) = rope.Compute(arange(7L).unsqueeze(0).expand(2, 7), ScalarType.Float64);
-        using var mask = AttentionMask.Build(7, 0, null, x.device);
-        var withFactor = attn.Forward(x, cos, sin, mask, null, 0, full([2, 7], s, ScalarType.Float64));
-        Assert.True(Mamba1TestUtil.MaxAbs(withFactor, scaled.Forward(x, cos, sin, mask, null, 0)) < 1e-12);
-        Assert.True(Mamba1TestUtil.MaxAbs(withFactor, attn.Forward(x, cos, sin, mask, null, 0)) > 1e-6);
+        using var mask = KeyMask.Build(7, 0, null, x.device);
+        var withFactor = attn.Forward(x, new MixerInputs { Cos = cos, Sin = sin, KeyMask = mask, Logn = full([2, 7], s, ScalarType.Float64) });
+        Assert.True(Mamba1TestUtil.MaxAbs(withFactor, scaled.Forward(x, new MixerInputs { Cos = cos, Sin = sin, KeyMask = mask })) < 1e-12);
+        Assert.True(Mamba1TestUtil.MaxAbs(withFactor, attn.Forward(x, new MixerInputs { Cos = cos, Sin = sin, KeyMask = mask })) > 1e-6);
     }
 
     [Theory]

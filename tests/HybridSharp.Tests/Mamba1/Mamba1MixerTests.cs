@@ -1,8 +1,8 @@
-using HybridSharp.Inference;
 using HybridSharp.Modules;
 using Xunit;
 using static HybridSharp.Tests.Mamba1.Mamba1TestUtil;
 using static TorchSharp.torch;
+using HybridSharp.Caching;
 
 namespace HybridSharp.Tests.Mamba1;
 
@@ -17,7 +17,7 @@ public sealed class Mamba1MixerTests
         var outs = new List<Tensor>();
         foreach (var (s, l) in segments)
         {
-            outs.Add(m.Forward(x.narrow(1, s, l), cos.narrow(1, s, l), sin.narrow(1, s, l), cache, 0));
+            outs.Add(m.Forward(x.narrow(1, s, l), new MixerInputs { Cos = cos.narrow(1, s, l), Sin = sin.narrow(1, s, l), Cache = cache }));
             cache.Advance(l);
         }
         return cat(outs, 1);
@@ -37,7 +37,7 @@ public sealed class Mamba1MixerTests
         var x = randn([b, t, D], dtype);
         var (cos, sin) = RopeFp64(Positions(b, 0, t), 8);
         (cos, sin) = (cos.to_type(dtype), sin.to_type(dtype));
-        var full = m.Forward(x, cos, sin, null, 0);
+        var full = m.Forward(x, new MixerInputs { Cos = cos, Sin = sin });
         Assert.Equal(new long[] { b, t, D }, full.shape);
 
         // 2-token prefill (< K), 7-token prefill on the cache (two chunks, padded), then decode steps.
@@ -90,7 +90,7 @@ public sealed class Mamba1MixerTests
         var x = randn([b, t, D], ScalarType.Float64);
         var pos = Positions(b, 5, t);
         var (cos, sin) = RopeFp64(pos, (int)n);
-        var got = m.Forward(x, cos, sin, null, 0);
+        var got = m.Forward(x, new MixerInputs { Cos = cos, Sin = sin });
 
         var p = m.named_parameters().ToDictionary(kv => kv.name, kv => (Tensor)kv.parameter);
         Tensor Rms(Tensor v, Tensor w) => v.div(v.pow(2).mean([-1], keepdim: true).add(1e-6).sqrt()).mul(w);
@@ -143,7 +143,7 @@ public sealed class Mamba1MixerTests
         var x = randn([b, t, D], ScalarType.Float64);
         var (cos0, sin0) = RopeFp64(Positions(b, 0, t), 8);
         var (cos1, sin1) = RopeFp64(Positions(b, 37, t), 8);
-        double Shift() => MaxAbs(m.Forward(x, cos0, sin0, null, 0), m.Forward(x, cos1, sin1, null, 0));
+        double Shift() => MaxAbs(m.Forward(x, new MixerInputs { Cos = cos0, Sin = sin0 }), m.Forward(x, new MixerInputs { Cos = cos1, Sin = sin1 }));
 
         Assert.True(Shift() > 1e-6, "with distinct decays per rotated pair the positions matter");
         var aLog = m.named_parameters().Single(p => p.name == "A_log").parameter;
@@ -166,8 +166,8 @@ public sealed class Mamba1MixerTests
         var posPadded = cat([zeros([1, pad], ScalarType.Int64), Positions(1, 0, t)], 1);
         var (cosP, sinP) = RopeFp64(posPadded, 8);
         var (cos, sin) = RopeFp64(Positions(1, 0, t), 8);
-        var a = m.Forward(padded, cosP, sinP, null, 0, mask).narrow(1, pad, t);
-        var e = m.Forward(real, cos, sin, null, 0);
+        var a = m.Forward(padded, new MixerInputs { Cos = cosP, Sin = sinP, AttentionMask = mask }).narrow(1, pad, t);
+        var e = m.Forward(real, new MixerInputs { Cos = cos, Sin = sin });
         Assert.True(MaxAbs(a, e) <= 1e-12, $"max diff {MaxAbs(a, e)}");
     }
 

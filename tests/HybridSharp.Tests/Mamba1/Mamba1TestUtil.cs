@@ -13,7 +13,7 @@ internal static class Mamba1TestUtil
     {
         HiddenSize = 16,
         NumAttentionHeads = 2,
-        SelectiveScan = new Mamba1Config
+        Mamba1 = new Mamba1Config
         {
             Expand = 2, StateSize = 8, DtRank = 3, ConvKernel = 4, UseConvBias = true, UseProjBias = true,
             InnerLayernorms = true, Rope = rope, ChunkSize = chunk,
@@ -25,7 +25,7 @@ internal static class Mamba1TestUtil
     {
         manual_seed(seed);
         var m = new Mamba1Mixer(cfg);
-        using (var gen = new Generator((ulong)seed + 1)) m.InitializeSsmParameters(gen);
+        using (var gen = new Generator((ulong)seed + 1)) m.InitializeParameters(gen);
         if (dtype != ScalarType.Float32) m.to(dtype);
         return m;
     }

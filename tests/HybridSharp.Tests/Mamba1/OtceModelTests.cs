@@ -3,13 +3,14 @@ using HybridSharp.Data;
 using HybridSharp.Eval;
 using HybridSharp.Eval.Mqar;
 using HybridSharp.Inference;
-using HybridSharp.IO;
 using HybridSharp.IO.Safetensors;
 using HybridSharp.Models;
 using HybridSharp.Modules;
 using TorchSharp;
 using Xunit;
 using static TorchSharp.torch;
+using HybridSharp.Checkpoints;
+using HybridSharp.Caching;
 
 namespace HybridSharp.Tests.Mamba1;
 
@@ -20,7 +21,7 @@ public sealed class OtceModelTests
     private static ModelConfig Tiny(string kind = MoeConfig.OtceExpansive)
     {
         var cfg = Presets.Get("otce-tiny");
-        cfg.SelectiveScan!.ChunkSize = 4;   // several chunks even for short test sequences
+        cfg.Mamba1!.ChunkSize = 4;   // several chunks even for short test sequences
         cfg.Moe!.OtceMoeKind = kind;
         return cfg;
     }
@@ -39,13 +40,13 @@ public sealed class OtceModelTests
         Assert.Equal(["otce_mlp", "otce_mlp"], mlps.Skip(22));
         Assert.Equal([23], full.ExpresserLayers!);
         Assert.Equal((1024, 4096, 16, 8, 64), (full.HiddenSize, full.IntermediateSize, full.NumAttentionHeads, full.NumKvHeads, full.HeadDim));
-        Assert.Equal((1, 64, 64, 4), (full.SelectiveScan!.Expand, full.SelectiveScan.StateSize, full.SelectiveScan.Rank(1024), full.SelectiveScan.ConvKernel));
+        Assert.Equal((1, 64, 64, 4), (full.Mamba1!.Expand, full.Mamba1.StateSize, full.Mamba1.Rank(1024), full.Mamba1.ConvKernel));
         Assert.Equal((4, 1, "expansive"), (full.Moe!.NumExperts, full.Moe.NumExpertsPerTok, full.Moe.OtceMoeKind));
         Assert.False(full.TieWordEmbeddings);
 
         var s = Presets.Get("otce-s");
         Assert.Equal([.. Enumerable.Repeat("mamba1", 4), "attention", .. Enumerable.Repeat("mamba1", 3), "attention"], s.LayerTypes!);
-        Assert.Equal((256, 512, 2, 1, 64, 16), (s.HiddenSize, s.IntermediateSize, s.NumAttentionHeads, s.NumKvHeads, s.SelectiveScan!.StateSize, s.SelectiveScan.Rank(256)));
+        Assert.Equal((256, 512, 2, 1, 64, 16), (s.HiddenSize, s.IntermediateSize, s.NumAttentionHeads, s.NumKvHeads, s.Mamba1!.StateSize, s.Mamba1.Rank(256)));
         Assert.Equal([8], s.ExpresserLayers!);
     }
 
@@ -61,7 +62,7 @@ public sealed class OtceModelTests
         Assert.Equal(json, back.ToJson());
         Assert.Equal(cfg.LayerTypes, back.LayerTypes);
         Assert.Equal(cfg.MlpTypes, back.MlpTypes);
-        Assert.Equal(4, back.SelectiveScan!.ChunkSize);
+        Assert.Equal(4, back.Mamba1!.ChunkSize);
 
         var bad = ModelConfig.FromJson(json);
         bad.ExpresserLayers = [9];
@@ -122,12 +123,12 @@ public sealed class OtceModelTests
         var h0 = randn([2, 5, 64]);
         var rope = new RotaryEmbedding(cfg.HeadDim, cfg.RopeTheta);
         var (cos, sin) = rope.Compute(arange(5).unsqueeze(0).expand(2, 5), ScalarType.Float32);
-        using var mask = AttentionMask.Build(5, 0, null, h0.device);
-        var inner = plain.Forward(h0, cos, sin, mask, null);
+        using var mask = KeyMask.Build(5, 0, null, h0.device);
+        var inner = plain.Forward(h0, new MixerInputs { Cos = cos, Sin = sin, KeyMask = mask });
         var expected = nn.functional.linear(
             nn.functional.silu(nn.functional.linear(RmsNorm.Apply(inner, p["pre_dense_layernorm.weight"], cfg.RmsNormEps).add(h0), p["dense.weight"])),
             p["projection.weight"]);
-        Assert.True(MaxDiff(expresser.Forward(h0, cos, sin, mask, null), expected) <= 1e-5);
+        Assert.True(MaxDiff(expresser.Forward(h0, new MixerInputs { Cos = cos, Sin = sin, KeyMask = mask }), expected) <= 1e-5);
     }
 
     [Theory]

@@ -1,9 +1,9 @@
 using HybridSharp.Data;
-using HybridSharp.IO;
 using HybridSharp.IO.Safetensors;
 using HybridSharp.Models;
 using Xunit;
 using static TorchSharp.torch;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Tests.Models;
 

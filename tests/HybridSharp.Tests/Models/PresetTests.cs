@@ -1,10 +1,11 @@
 using HybridSharp.Config;
 using HybridSharp.Data;
 using HybridSharp.Inference;
-using HybridSharp.IO;
 using HybridSharp.Models;
 using Xunit;
 using static TorchSharp.torch;
+using HybridSharp.Checkpoints;
+using HybridSharp.Caching;
 
 namespace HybridSharp.Tests.Models;
 
@@ -19,7 +20,7 @@ public sealed class PresetTests
     private static ModelConfig Small(string name)
     {
         var cfg = Presets.Get(name);
-        if (cfg.Ssm is not null) cfg.Ssm.ChunkSize = 4; // several chunks even for short test sequences
+        if (cfg.Ssd is not null) cfg.Ssd.ChunkSize = 4; // several chunks even for short test sequences
         return cfg;
     }
 
@@ -100,8 +101,8 @@ public sealed class PresetTests
     {
         var cfg = Presets.Get("transxssm");
         Assert.Equal(["ssd", "ssd", "ssd", "ssd", "ssd", "ssd", "ssd", "attention"], cfg.LayerTypes!);
-        Assert.True(cfg.Ssm!.Rope);
-        Assert.False(Presets.Get("transxssm-norope").Ssm!.Rope);
+        Assert.True(cfg.Ssd!.Rope);
+        Assert.False(Presets.Get("transxssm-norope").Ssd!.Rope);
         Assert.Equal(["ssd", "ssd", "attention", "ssd", "ssd", "attention"], LayerPattern.Periodic(6, 3, 2, "attention", "ssd"));
         var info = ModelInfo.For(cfg, 4096);
         Assert.True(info.Layers[0].ForwardFlopsPerToken < info.Layers[7].ForwardFlopsPerToken); // attention grows with context

@@ -65,7 +65,7 @@ public sealed class MoeAuxLossTests
         using var scope = NewDisposeScope();
         const int e = 16, n = 6, d = 5;
         manual_seed(21);
-        var m = new CrossDomainMoE(d, 7, e, 3, upstreamRouterView: upstream);
+        var m = new CrossDomainMoe(d, 7, e, 3, upstreamRouterView: upstream);
         m.to(ScalarType.Float64);
         using (no_grad()) Param(m, "router_gate.weight").normal_(0, 1);
         var x = randn(2, 3, d, ScalarType.Float64);
@@ -93,7 +93,7 @@ public sealed class MoeAuxLossTests
     {
         using var scope = NewDisposeScope();
         manual_seed(4);
-        var m = new CrossDomainMoE(5, 7, 16, 2);
+        var m = new CrossDomainMoe(5, 7, 16, 2);
         using var collector = new MoeRoutingCollector();
         m.Forward(randn(4, 5), collector);
         collector.AuxLoss().backward();

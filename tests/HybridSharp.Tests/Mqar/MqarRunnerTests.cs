@@ -74,9 +74,9 @@ public sealed class MqarRunnerTests(ITestOutputHelper output)
                 Assert.Equal(new long[] { 2, 32, 64 }, h.shape);
             }
         Assert.Equal(["ssd", "attention"], MqarModels.Build(MqarModels.Hybrid, 128, false).LayerTypes);
-        Assert.True(MqarModels.Build(MqarModels.Ssd, 128, false).Ssm!.Rope);
-        Assert.False(MqarModels.Build(MqarModels.SsdNoRope, 128, false).Ssm!.Rope);
-        var ssm = MqarModels.Build(MqarModels.Ssd, 128, false).Ssm!;
+        Assert.True(MqarModels.Build(MqarModels.Ssd, 128, false).Ssd!.Rope);
+        Assert.False(MqarModels.Build(MqarModels.SsdNoRope, 128, false).Ssd!.Rope);
+        var ssm = MqarModels.Build(MqarModels.Ssd, 128, false).Ssd!;
         Assert.Equal((1, 0, false, 128), (ssm.Expand, ssm.ConvKernel, ssm.Gated, ssm.StateSize));
         Assert.Equal(16, MqarModels.Build("dma-w16", 64, false).Dma!.KeepWindowSize);
         Assert.Throws<ArgumentException>(() => MqarModels.Build("mamba", 64, false));

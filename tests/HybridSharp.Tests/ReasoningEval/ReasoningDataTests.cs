@@ -1,7 +1,6 @@
 using HybridSharp.Chat;
 using System.Text.Json;
 using HybridSharp.Eval.Reasoning;
-using HybridSharp.Inference;
 using HybridSharp.Sft;
 using HybridSharp.Tasks;
 using Parquet.Serialization;

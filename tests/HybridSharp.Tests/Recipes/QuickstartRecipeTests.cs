@@ -120,10 +120,10 @@ public sealed class QuickstartRecipeTests
     {
         var hybrid = Presets.Get(new QuickstartOptions().Preset);
         var baseline = QuickstartRecipe.EqualSizeTransformer(hybrid);
-        Assert.All(baseline.LayerTypes!, t => Assert.Equal(ModelConfig.Attention, t));
+        Assert.All(baseline.LayerTypes!, t => Assert.Equal(MixerTypes.Attention, t));
         Assert.Equal(hybrid.HiddenSize, baseline.HiddenSize);
         Assert.Equal(hybrid.NumHiddenLayers, baseline.NumHiddenLayers);
-        Assert.Contains(hybrid.LayerTypes!, t => t == ModelConfig.Ssd);
+        Assert.Contains(hybrid.LayerTypes!, t => t == MixerTypes.Ssd);
         using var h = new CausalLM(hybrid, seed: 0);
         using var t = new CausalLM(baseline, seed: 0);
         Assert.InRange(t.ParameterCount(), h.ParameterCount() * 0.98, h.ParameterCount() * 1.02);
@@ -134,11 +134,11 @@ public sealed class QuickstartRecipeTests
     {
         var moe = Presets.Get("wonderful-matrices-tiny");
         var baseline = QuickstartRecipe.EqualSizeTransformer(moe);
-        Assert.All(baseline.LayerTypes!, t => Assert.Equal(ModelConfig.Attention, t));
+        Assert.All(baseline.LayerTypes!, t => Assert.Equal(MixerTypes.Attention, t));
         Assert.Null(baseline.MlpTypes);
         Assert.Null(baseline.Moe);
         Assert.Null(baseline.Dma);
-        Assert.Null(baseline.Ssm);
+        Assert.Null(baseline.Ssd);
         baseline.Validate();
         using var h = new CausalLM(moe, seed: 0);
         using var t = new CausalLM(baseline, seed: 0);

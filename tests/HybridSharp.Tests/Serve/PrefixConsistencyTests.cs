@@ -11,10 +11,10 @@ public sealed class PrefixConsistencyTests
 {
     /// <summary>A prompt's last logits do not depend on tokens after it (causality, to fp32 rounding), for every mixer.</summary>
     [Theory]
-    [InlineData(ModelConfig.Attention)]
-    [InlineData(ModelConfig.Ssd)]
-    [InlineData(ModelConfig.DmaMixer)]
-    [InlineData(ModelConfig.Mamba1)]
+    [InlineData(MixerTypes.Attention)]
+    [InlineData(MixerTypes.Ssd)]
+    [InlineData(MixerTypes.Dma)]
+    [InlineData(MixerTypes.Mamba1)]
     [InlineData("all")]
     public void PrefixLogitsDoNotDependOnLaterTokens(string layerType)
     {

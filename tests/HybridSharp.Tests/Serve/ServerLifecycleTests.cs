@@ -2,7 +2,6 @@ using HybridSharp.Chat;
 using System.Net;
 using System.Text.Json;
 using HybridSharp.Data;
-using HybridSharp.Inference;
 using HybridSharp.Models;
 using HybridSharp.Server;
 using Xunit;

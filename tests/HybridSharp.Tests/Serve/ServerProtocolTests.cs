@@ -3,10 +3,10 @@ using System.Text;
 using System.Text.Json;
 using HybridSharp.Chat;
 using HybridSharp.Data;
-using HybridSharp.IO;
 using HybridSharp.Models;
 using HybridSharp.Server;
 using Xunit;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Tests.Serve;
 

@@ -5,6 +5,7 @@ using HybridSharp.Models;
 using HybridSharp.Tests.Models;
 using Xunit;
 using static TorchSharp.torch;
+using HybridSharp.Caching;
 
 namespace HybridSharp.Tests.Serve;
 
@@ -24,9 +25,9 @@ public sealed class SlotCacheTests
     {
         var cfg = TinyModels.Transformer(layers: 4);
         cfg.VocabSize = 261;
-        cfg.LayerTypes = [ModelConfig.Attention, ModelConfig.Ssd, ModelConfig.DmaMixer, ModelConfig.Mamba1];
-        cfg.SelectiveScan = new Mamba1Config { Expand = 1, StateSize = 4, DtRank = 2, ConvKernel = 3, ChunkSize = 4 };
-        cfg.Ssm = new SsmConfig { Expand = 2, HeadDim = 8, StateSize = 6, NGroups = 2, ConvKernel = 4, UseConvBias = true, Gated = true, UseD = true, ChunkSize = 4 };
+        cfg.LayerTypes = [MixerTypes.Attention, MixerTypes.Ssd, MixerTypes.Dma, MixerTypes.Mamba1];
+        cfg.Mamba1 = new Mamba1Config { Expand = 1, StateSize = 4, DtRank = 2, ConvKernel = 3, ChunkSize = 4 };
+        cfg.Ssd = new SsdConfig { Expand = 2, HeadDim = 8, StateSize = 6, NGroups = 2, ConvKernel = 4, UseConvBias = true, Gated = true, UseD = true, ChunkSize = 4 };
         cfg.Dma = new DmaConfig { KeepWindowSize = 6 };
         return cfg;
     }

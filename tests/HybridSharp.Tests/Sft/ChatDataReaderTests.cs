@@ -1,5 +1,4 @@
 using HybridSharp.Chat;
-using HybridSharp.Inference;
 using HybridSharp.Sft;
 using Parquet.Serialization;
 using Xunit;

@@ -1,8 +1,8 @@
 using System.Text.Json;
-using HybridSharp.IO;
 using HybridSharp.Tests.Cli;
 using HybridSharp.Training;
 using Xunit;
+using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Tests.Sft;
 

@@ -1,6 +1,5 @@
 using HybridSharp.Chat;
 using HybridSharp.Data;
-using HybridSharp.Inference;
 using HybridSharp.Models;
 using HybridSharp.Sft;
 using Xunit;

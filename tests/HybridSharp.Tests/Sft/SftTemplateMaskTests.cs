@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using HybridSharp.Data.Tokenizers;
 using HybridSharp.Chat;
 using HybridSharp.Data;
 using HybridSharp.Sft;

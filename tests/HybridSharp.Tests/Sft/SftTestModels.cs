@@ -24,10 +24,10 @@ internal static class SftTestModels
         cfg.Preset = null;
         cfg.VocabSize = HfTestUtil.Vocab;
         cfg.NumHiddenLayers = 2;
-        cfg.LayerTypes = [ModelConfig.Ssd, ModelConfig.Attention];
+        cfg.LayerTypes = [MixerTypes.Ssd, MixerTypes.Attention];
         cfg.MlpTypes = null;
         cfg.HiddenSize = 32; cfg.IntermediateSize = 48; cfg.NumAttentionHeads = 2; cfg.NumKeyValueHeads = 1; cfg.HeadDimOverride = 16;
-        cfg.Ssm = new SsmConfig { Expand = 2, HeadDim = 16, StateSize = 16, NGroups = 2, ConvKernel = 4, Gated = true, UseD = true, ChunkSize = 4, Rope = true };
+        cfg.Ssd = new SsdConfig { Expand = 2, HeadDim = 16, StateSize = 16, NGroups = 2, ConvKernel = 4, Gated = true, UseD = true, ChunkSize = 4, Rope = true };
         cfg.Validate();
         return cfg;
     }

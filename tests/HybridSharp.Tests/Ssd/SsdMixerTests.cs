@@ -1,10 +1,10 @@
-using HybridSharp.Inference;
 using HybridSharp.Modules;
 using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
 using static HybridSharp.Tests.Ssd.SsdTestUtil;
 using static TorchSharp.torch;
+using HybridSharp.Caching;
 
 namespace HybridSharp.Tests.Ssd;
 
@@ -96,7 +96,7 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
         var outs = new List<Tensor>();
         foreach (var (s, l) in segments)
         {
-            outs.Add(m.Forward(x.narrow(1, s, l), cos.narrow(1, s, l), sin.narrow(1, s, l), cache, 0, mask?.narrow(1, s, l)));
+            outs.Add(m.Forward(x.narrow(1, s, l), new MixerInputs { Cos = cos.narrow(1, s, l), Sin = sin.narrow(1, s, l), Cache = cache, AttentionMask = mask?.narrow(1, s, l) }));
             cache.Advance(l);
         }
         return cat(outs, 1);
@@ -116,8 +116,8 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
         const long b = 2, t = 11;
         manual_seed(21);
         var x = randn([b, t, D], dtype);
-        var (cos, sin) = Rope(Positions(b, 0, t), cfg.Ssm!.StateSize, dtype);
-        var full = m.Forward(x, cos, sin, null, 0);
+        var (cos, sin) = Rope(Positions(b, 0, t), cfg.Ssd!.StateSize, dtype);
+        var full = m.Forward(x, new MixerInputs { Cos = cos, Sin = sin });
         Assert.Equal(new long[] { b, t, D }, full.shape);
 
         // 2-token prefill (< K), a 6-token chunked prefill on top of the cache, then 3 decode steps.
@@ -144,7 +144,7 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
         // Reference built from the checkpoint tensors: PyTorch conv1d semantics (padding K−1, first T outputs),
         // explicit pairwise RoPE, the naive recurrence, and a per-group norm loop.
         var cfg = MixerConfig(stripped);
-        var ssm = cfg.Ssm!;
+        var ssm = cfg.Ssd!;
         using var m = NewMixer(cfg, ScalarType.Float32);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
@@ -155,7 +155,7 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
         var x = randn([b, t, D]);
         var pos = Positions(b, 0, t);
         var (cos, sin) = Rope(pos, (int)n, ScalarType.Float32);
-        var got = m.Forward(x, cos, sin, null, 0);
+        var got = m.Forward(x, new MixerInputs { Cos = cos, Sin = sin });
 
         var p = m.named_parameters().ToDictionary(kv => kv.name, kv => (Tensor)kv.parameter);
         var proj = nn.functional.linear(x, p["in_proj.weight"]);
@@ -217,10 +217,10 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
         manual_seed(17);
         var x = randn([2, 9, D], ScalarType.Float64);
         var pos = Positions(2, 0, 9);
-        var (c32, s32) = Rope(pos, cfg.Ssm!.StateSize, ScalarType.Float32);
-        var (c64, s64) = Rope(pos, cfg.Ssm!.StateSize, ScalarType.Float64);
-        var y32 = m32.Forward(x.to_type(ScalarType.Float32), c32, s32, null, 0);
-        var y64 = m64.Forward(x, c64, s64, null, 0);
+        var (c32, s32) = Rope(pos, cfg.Ssd!.StateSize, ScalarType.Float32);
+        var (c64, s64) = Rope(pos, cfg.Ssd!.StateSize, ScalarType.Float64);
+        var y32 = m32.Forward(x.to_type(ScalarType.Float32), new MixerInputs { Cos = c32, Sin = s32 });
+        var y64 = m64.Forward(x, new MixerInputs { Cos = c64, Sin = s64 });
         Assert.Equal(ScalarType.Float32, y32.dtype);
         Assert.Equal(ScalarType.Float64, y64.dtype);
         double err = MaxAbs(y32, y64);
@@ -240,8 +240,8 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
         using var _ = no_grad();
         manual_seed(23);
         var x = randn([1, 6, D]);
-        var (cos, sin) = Rope(Positions(1, 0, 6), cfg.Ssm!.StateSize, ScalarType.Float32);
-        var y32 = m32.Forward(x, cos, sin, null, 0);
+        var (cos, sin) = Rope(Positions(1, 0, 6), cfg.Ssd!.StateSize, ScalarType.Float32);
+        var y32 = m32.Forward(x, new MixerInputs { Cos = cos, Sin = sin });
         using var cache = new InferenceCache(1, 16, 1);
         var y16 = RunSegments(m16, x.to_type(ScalarType.BFloat16), cos.to_type(ScalarType.BFloat16), sin.to_type(ScalarType.BFloat16), cache,
             [(0, 4), (4, 1), (5, 1)]);
@@ -262,24 +262,24 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         const long b = 2, t = 10;
-        int n = cfg.Ssm!.StateSize;
+        int n = cfg.Ssd!.StateSize;
         manual_seed(5);
         var x = randn([b, t, D], ScalarType.Float64);
         var (c0, s0) = RopeFp64(Positions(b, 0, t), n);
         var (c1, s1) = RopeFp64(Positions(b, 37, t), n);
-        var y0 = m.Forward(x, c0, s0, null, 0);
-        var y1 = m.Forward(x, c1, s1, null, 0);
+        var y0 = m.Forward(x, new MixerInputs { Cos = c0, Sin = s0 });
+        var y1 = m.Forward(x, new MixerInputs { Cos = c1, Sin = s1 });
         double err = MaxAbs(y0, y1);
         // The model's own tables are computed in fp32, so they are only shift-invariant to ~1e-6.
         var (d0, e0) = Rope(Positions(b, 0, t), n, ScalarType.Float64);
         var (d1, e1) = Rope(Positions(b, 37, t), n, ScalarType.Float64);
-        double err32 = MaxAbs(m.Forward(x, d0, e0, null, 0), m.Forward(x, d1, e1, null, 0));
+        double err32 = MaxAbs(m.Forward(x, new MixerInputs { Cos = d0, Sin = e0 }), m.Forward(x, new MixerInputs { Cos = d1, Sin = e1 }));
         output.WriteLine($"shift +37: fp64 tables err {err:E2}, fp32 tables err {err32:E2}, |y| {MaxAbs(y0):G3}");
         Assert.True(err <= 1e-10, $"shift error {err}");
         Assert.True(err32 <= 1e-4);
         // RoPE does act: a non-uniform change of positions changes the output.
         var (c2, s2) = RopeFp64(Positions(b, 0, t).mul(2), n);
-        Assert.True(MaxAbs(m.Forward(x, c2, s2, null, 0), y0) > 1e-6);
+        Assert.True(MaxAbs(m.Forward(x, new MixerInputs { Cos = c2, Sin = s2 }), y0) > 1e-6);
     }
 
     [Theory]
@@ -291,7 +291,7 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
         using var m = NewMixer(cfg, ScalarType.Float64);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        int n = cfg.Ssm!.StateSize;
+        int n = cfg.Ssd!.StateSize;
         const long pad = 3, len0 = 8, t = pad + len0;
         manual_seed(8);
         var x = randn([2, t + 1, D], ScalarType.Float64);                // random values at the pad positions too
@@ -303,7 +303,7 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
         // Batched, padded: prefill t tokens, then one decode step.
         using var cache = new InferenceCache(2, 32, 1);
         var batched = RunSegments(m, x, cos, sin, cache, [(0, t), (t, 1)], mask);
-        var noCache = m.Forward(x.narrow(1, 0, t), cos.narrow(1, 0, t), sin.narrow(1, 0, t), null, 0, mask.narrow(1, 0, t));
+        var noCache = m.Forward(x.narrow(1, 0, t), new MixerInputs { Cos = cos.narrow(1, 0, t), Sin = sin.narrow(1, 0, t), AttentionMask = mask.narrow(1, 0, t) });
         var slot = (SsdCache)cache.Layers[0]!;
 
         // Row 0 alone, without its padding.
@@ -336,8 +336,8 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
         manual_seed(14);
         var x = randn([1, 7, D], ScalarType.Float64);                     // two chunks of 4 (one padded)
         var w = randn([1, 7, D], ScalarType.Float64);
-        var (cos, sin) = Rope(Positions(1, 0, 7), cfg.Ssm!.StateSize, ScalarType.Float64);
-        Tensor Loss() => m.Forward(x, cos, sin, null, 0).mul(w).sum();
+        var (cos, sin) = Rope(Positions(1, 0, 7), cfg.Ssd!.StateSize, ScalarType.Float64);
+        Tensor Loss() => m.Forward(x, new MixerInputs { Cos = cos, Sin = sin }).mul(w).sum();
 
         var loss = Loss();
         loss.backward();
@@ -393,8 +393,8 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
         long Step(long pos)
         {
             using var scope = NewDisposeScope();
-            var (cos, sin) = Rope(Positions(1, pos, 1), cfg.Ssm!.StateSize, ScalarType.Float32);
-            m.Forward(randn([1, 1, D]), cos, sin, cache, 0);
+            var (cos, sin) = Rope(Positions(1, pos, 1), cfg.Ssd!.StateSize, ScalarType.Float32);
+            m.Forward(randn([1, 1, D]), new MixerInputs { Cos = cos, Sin = sin, Cache = cache });
             cache.Advance(1);
             return ((SsdCache)cache.Layers[0]!).ElementCount;
         }
@@ -403,7 +403,7 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
         for (; pos < 5; pos++) after5 = Step(pos);
         long after50 = 0;
         for (; pos < 50; pos++) after50 = Step(pos);
-        var ssm = cfg.Ssm!;
+        var ssm = cfg.Ssd!;
         long expected = 4L * 8 * 6 + 56 * 4;                            // H·P·N + C_conv·K for the Mamba-2 config
         if (stripped) expected = 2L * 8 * 8;
         Assert.Equal(expected, after5);
@@ -422,13 +422,13 @@ public sealed class SsdMixerTests(ITestOutputHelper output)
         const long t = 11;
         manual_seed(30);
         var x = randn([1, t, D], ScalarType.Float64);
-        var (cos, sin) = Rope(Positions(1, 0, t), cfg.Ssm!.StateSize, ScalarType.Float64);
-        var y = m.Forward(x, cos, sin, null, 0);
+        var (cos, sin) = Rope(Positions(1, 0, t), cfg.Ssd!.StateSize, ScalarType.Float64);
+        var y = m.Forward(x, new MixerInputs { Cos = cos, Sin = sin });
         foreach (long j in new long[] { 0, 5, 8, 10 })
         {
             var x2 = x.clone();
             x2[0, j] = randn([D], ScalarType.Float64);
-            var y2 = m.Forward(x2, cos, sin, null, 0);
+            var y2 = m.Forward(x2, new MixerInputs { Cos = cos, Sin = sin });
             if (j > 0) Assert.True(MaxAbs(y.narrow(1, 0, j), y2.narrow(1, 0, j)) <= 1e-12, $"output before {j} changed");
             Assert.True(MaxAbs(y.narrow(1, j, t - j), y2.narrow(1, j, t - j)) > 1e-6, $"output from {j} on did not change");
         }

@@ -13,7 +13,7 @@ internal static class SsdTestUtil
     {
         HiddenSize = 16,
         NumAttentionHeads = 2,
-        Ssm = new SsmConfig
+        Ssd = new SsdConfig
         {
             Expand = 2, HeadDim = 8, StateSize = 6, NGroups = 2, ConvKernel = 4, UseConvBias = true,
             Gated = true, UseD = true, Rope = false, ChunkSize = 4,
@@ -25,7 +25,7 @@ internal static class SsdTestUtil
     {
         HiddenSize = 16,
         NumAttentionHeads = 2,
-        Ssm = new SsmConfig
+        Ssd = new SsdConfig
         {
             Expand = 1, HeadDim = 8, StateSize = 8, NGroups = 2, ConvKernel = 0,
             Gated = false, UseD = false, Rope = true, ChunkSize = 4,
@@ -39,7 +39,7 @@ internal static class SsdTestUtil
     {
         manual_seed(seed);
         var m = new SsdMixer(cfg);
-        using (var gen = new Generator((ulong)seed + 1)) m.InitializeSsmParameters(gen);
+        using (var gen = new Generator((ulong)seed + 1)) m.InitializeParameters(gen);
         if (dtype != ScalarType.Float32) m.to(dtype);
         return m;
     }

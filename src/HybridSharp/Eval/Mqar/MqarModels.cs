@@ -64,48 +64,48 @@ public static class MqarModels
             TieWordEmbeddings = true,
             InitializerRange = 0.02,
             Preset = $"mqar-{mixer}-d{dModel}{(mlp ? "-mlp" : "")}",
-            MlpTypes = LayerPattern.Uniform(Layers, mlp ? ModelConfig.Mlp : ModelConfig.NoFfn),
+            MlpTypes = LayerPattern.Uniform(Layers, mlp ? FfnTypes.Mlp : FfnTypes.None),
         };
         switch (mixer)
         {
             case Attention:
-                cfg.LayerTypes = LayerPattern.Uniform(Layers, ModelConfig.Attention);
+                cfg.LayerTypes = LayerPattern.Uniform(Layers, MixerTypes.Attention);
                 break;
             case Dma:
-                cfg.LayerTypes = LayerPattern.Uniform(Layers, ModelConfig.DmaMixer);
+                cfg.LayerTypes = LayerPattern.Uniform(Layers, MixerTypes.Dma);
                 cfg.Dma = new DmaConfig { KeepWindowSize = maxPos };
                 break;
             case Ssd or SsdNoRope:
-                cfg.LayerTypes = LayerPattern.Uniform(Layers, ModelConfig.Ssd);
-                cfg.Ssm = StrippedSsd(dModel, rope: mixer == Ssd);
+                cfg.LayerTypes = LayerPattern.Uniform(Layers, MixerTypes.Ssd);
+                cfg.Ssd = StrippedSsd(dModel, rope: mixer == Ssd);
                 break;
             case Hybrid:
-                cfg.LayerTypes = [ModelConfig.Ssd, ModelConfig.Attention];
-                cfg.Ssm = StrippedSsd(dModel, rope: true);
+                cfg.LayerTypes = [MixerTypes.Ssd, MixerTypes.Attention];
+                cfg.Ssd = StrippedSsd(dModel, rope: true);
                 break;
             case Mamba1:
-                cfg.LayerTypes = LayerPattern.Uniform(Layers, ModelConfig.Mamba1);
-                cfg.SelectiveScan = new Mamba1Config();
+                cfg.LayerTypes = LayerPattern.Uniform(Layers, MixerTypes.Mamba1);
+                cfg.Mamba1 = new Mamba1Config();
                 break;
             case Otce:
-                cfg.LayerTypes = [ModelConfig.Mamba1, ModelConfig.Attention];
-                cfg.SelectiveScan = new Mamba1Config();
+                cfg.LayerTypes = [MixerTypes.Mamba1, MixerTypes.Attention];
+                cfg.Mamba1 = new Mamba1Config();
                 break;
             default:
                 if (!TryDmaWindow(mixer, out int window))
                     throw new ArgumentException($"MQAR: unknown mixer '{mixer}' (known: {string.Join(", ", Mixers)}, dma-w<N>)");
-                cfg.LayerTypes = LayerPattern.Uniform(Layers, ModelConfig.DmaMixer);
+                cfg.LayerTypes = LayerPattern.Uniform(Layers, MixerTypes.Dma);
                 cfg.Dma = new DmaConfig { KeepWindowSize = window };
                 break;
         }
-        cfg.Validate();
+        cfg.Resolve();
         return cfg;
     }
 
-    private static SsmConfig StrippedSsd(int dModel, bool rope)
+    private static SsdConfig StrippedSsd(int dModel, bool rope)
     {
         int p = dModel % 64 == 0 ? 64 : dModel;
-        return new SsmConfig
+        return new SsdConfig
         {
             Expand = 1, HeadDim = p, StateSize = dModel, NGroups = dModel / p, ConvKernel = 0, Gated = false, UseD = true,
             ChunkSize = 64, Rope = rope,

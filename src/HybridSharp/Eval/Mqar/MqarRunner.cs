@@ -92,7 +92,7 @@ public sealed record MqarSweep(
 public sealed record MqarSweepOutcome(IReadOnlyList<MqarCellResult> Results, int Trained, int Skipped, bool Interrupted, MqarReportFiles? Files);
 
 /// <summary>
-/// Trains and evaluates MQAR cells: AdamW (weight decay 0.1 on all parameters, default betas, no
+/// Trains and evaluates MQAR cells: AdamW (weight decay 0.1 under the library's rule, <see cref="WeightDecayGroups"/>; default betas, no
 /// clipping), cosine annealing from the cell's LR to 0 over the protocol's epochs, stepped once per epoch, no warmup;
 /// batches in the data's fixed order; loss = cross-entropy on the labelled positions only — hidden states are gathered
 /// there before the LM head; test accuracy after every epoch, early stop once it exceeds 0.99.
@@ -256,7 +256,7 @@ public sealed class MqarRunner
 
         torch.manual_seed(protocol.Seed);
         using var model = new CausalLM(cfg, protocol.Seed);
-        using var optimizer = optim.AdamW(model.parameters(), cell.LearningRate, weight_decay: protocol.WeightDecay);
+        using var optimizer = WeightDecayGroups.AdamW(model, cell.LearningRate, protocol.WeightDecay);
 
         int step = 0, epochsRun = 0;
         bool earlyStopped = false, diverged = false;

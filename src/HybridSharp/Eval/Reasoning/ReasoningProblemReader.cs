@@ -1,4 +1,4 @@
-using HybridSharp.Sft;
+using HybridSharp.Data;
 
 namespace HybridSharp.Eval.Reasoning;
 

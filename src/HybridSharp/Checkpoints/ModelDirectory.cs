@@ -1,0 +1,81 @@
+using HybridSharp.Data.Tokenizers;
+using HybridSharp.IO;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using HybridSharp.Config;
+using HybridSharp.Data;
+using HybridSharp.IO.Safetensors;
+using HybridSharp.Modules;
+using HybridSharp.Models;
+using static TorchSharp.torch;
+
+namespace HybridSharp.Checkpoints;
+
+/// <summary>
+/// A model directory: <c>config.json</c>, <c>model.safetensors</c> (or shards + index), tokenizer files and
+/// <c>generation_config.json</c>. Tied models omit <c>lm_head.weight</c>.
+/// </summary>
+public static class ModelDirectory
+{
+    public const string ConfigFile = "config.json";
+    public const string WeightsFile = "model.safetensors";
+    public const string ShardIndexFile = "model.safetensors.index.json";
+
+    /// <summary>Writes a complete model directory (each file atomically).</summary>
+    public static void Save(CausalLM model, ITokenizer tokenizer, string directory, int maxNewTokens = 256)
+    {
+        Directory.CreateDirectory(directory);
+        model.Config.Save(Path.Combine(directory, ConfigFile));
+        SaveWeights(model, Path.Combine(directory, WeightsFile));
+        TokenizerFactory.Save(tokenizer, directory);
+        var gen = new JsonObject
+        {
+            ["bos_token_id"] = tokenizer.BosId,
+            ["eos_token_id"] = tokenizer.EosId,
+            ["pad_token_id"] = tokenizer.PadId,
+            ["max_new_tokens"] = maxNewTokens,
+            ["do_sample"] = true,
+            ["temperature"] = 0.7,
+            ["top_k"] = 40,
+            ["top_p"] = 0.95,
+        };
+        AtomicFile.WriteAllText(Path.Combine(directory, GenerationConfig.FileName), gen.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+    }
+
+    /// <summary>Saves weights as safetensors (fp32 as held; tied lm_head is not a separate parameter, so it is not written).</summary>
+    public static void SaveWeights(CausalLM model, string path)
+    {
+        using var scope = NewDisposeScope();
+        var tensors = MixtureOfExperts.ToCheckpointNames(model, StateDictLoader.Export(model));
+        SafetensorsFile.Save(path, tensors, new Dictionary<string, string> { ["format"] = "pt", ["producer"] = "HybridSharp" });
+    }
+
+    /// <summary>Loads weights by name; reports missing, unexpected and mis-shaped tensors in one error.</summary>
+    public static void LoadWeights(CausalLM model, string path)
+    {
+        using var scope = NewDisposeScope();
+        var tensors = File.Exists(path) ? SafetensorsFile.Load(path) : SafetensorsFile.LoadDirectory(Path.GetDirectoryName(path)!);
+        StateDictLoader.Load(model, MixtureOfExperts.FromCheckpointNames(model, tensors), strict: true);
+    }
+
+    /// <summary>True when <paramref name="directory"/> looks like a model directory.</summary>
+    public static bool IsModelDirectory(string directory) => File.Exists(Path.Combine(directory, ConfigFile));
+
+    /// <summary>Loads config, weights (when present, else fresh initialisation) and tokenizer. Construct outside dispose scopes.</summary>
+    public static (CausalLM Model, ITokenizer Tokenizer) Load(string directory, bool requireWeights = true)
+    {
+        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"model directory not found: {directory}");
+        var cfgPath = Path.Combine(directory, ConfigFile);
+        if (!File.Exists(cfgPath)) throw new FileNotFoundException($"{directory} is not a model directory (no {ConfigFile})");
+        var cfg = ModelConfig.Load(cfgPath);
+        var tokenizer = TokenizerFactory.Load(directory, cfg.TokenizerKind);
+        if (tokenizer.VocabSize > cfg.VocabSize)
+            throw new ConfigException($"{cfgPath}: vocab_size {cfg.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize}");
+        var model = new CausalLM(cfg);
+        bool hasWeights = File.Exists(Path.Combine(directory, WeightsFile)) || File.Exists(Path.Combine(directory, ShardIndexFile));
+        if (hasWeights) LoadWeights(model, Path.Combine(directory, WeightsFile));
+        else if (requireWeights) throw new FileNotFoundException($"{directory} has no {WeightsFile}; train it first (hybrid train --model {directory} ...)");
+        model.eval();
+        return (model, tokenizer);
+    }
+}
