@@ -159,17 +159,17 @@ internal static class DistillCommand
             };
             if (pr.GetValue(threshold) is < 0 or > 100) throw new ArgumentException("--dedup-threshold must be between 0 and 100");
             var tokenizer = report.CreateTokenizer(pr);
-            var map = new FieldMap
+            var fields = new ProblemFields
             {
-                Problem = pr.GetValue(problemField)!, Reference = pr.GetValue(referenceField)!, Id = pr.GetValue(idField),
+                Problem = pr.GetValue(problemField)!, Answer = pr.GetValue(referenceField)!, Id = pr.GetValue(idField),
                 LongCot = pr.GetValue(longCotField), Domain = pr.GetValue(domainField), DefaultDomain = pr.GetValue(domain)!,
             };
-            var problems = ProblemReader.ReadAsync(pr.GetValue(inputs)!, map).GetAwaiter().GetResult();
+            var problems = ProblemReader.Read(pr.GetValue(inputs)!, fields);
             if (problems.Count == 0) throw new ArgumentException("the input holds no problems");
             var evalTexts = new List<string>();
             foreach (var file in pr.GetValue(evalSet) ?? [])
-                evalTexts.AddRange(ProblemReader.ReadAsync([file], new FieldMap { Problem = pr.GetValue(evalField)!, Reference = "\u0001", Id = null, Domain = null })
-                    .GetAwaiter().GetResult().Select(p => p.Problem));
+                evalTexts.AddRange(ProblemReader.Read([file], new ProblemFields { Problem = pr.GetValue(evalField)!, Id = null, Domain = null })
+                    .Select(p => p.Problem));
             var options = new DistillOptions
             {
                 Mode = distillMode,

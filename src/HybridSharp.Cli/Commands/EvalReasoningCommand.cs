@@ -1,3 +1,4 @@
+using HybridSharp.Data;
 using System.CommandLine;
 using System.Globalization;
 using HybridSharp.Chat;

@@ -195,8 +195,8 @@ public static class LiteCotMini
             return JsonSerializer.Deserialize<LiteCotDistillSummary>(File.ReadAllText(summaryPath))!;
         }
         Directory.CreateDirectory(dir);
-        var problems = ProblemReader.ReadAsync([Path.Combine(DataDir(root), ReasoningDataBuilder.DistillProblemsFile)],
-            new FieldMap { Problem = "problem", Reference = "answer", Id = "id", LongCot = "long_cot", Domain = null }).GetAwaiter().GetResult();
+        var problems = ProblemReader.Read([Path.Combine(DataDir(root), ReasoningDataBuilder.DistillProblemsFile)],
+            new ProblemFields { Problem = "problem", Answer = "answer", Id = "id", LongCot = "long_cot", Domain = null });
         var options = new DistillOptions { Mode = DistillMode.TwoCall, UseInputLongCot = true, Dedup = null, Concurrency = 8 };
         bool offline = o.TeacherUrl is null;
         ScriptedTeacherServer? server = null;

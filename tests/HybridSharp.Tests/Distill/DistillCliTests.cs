@@ -68,7 +68,7 @@ public class DistillCliTests
     {
         using var dir = new TempDir();
         var (code, _, err) = HybridProcess.Run("distill", "run", dir["none.jsonl"], "--base-url", "http://127.0.0.1:9/v1", "--model", "m");
-        HybridProcess.AssertOneLineError(code, err, "does not exist");
+        HybridProcess.AssertOneLineError(code, err, "data file not found");
         File.WriteAllText(dir["in.jsonl"], "{\"question\": \"1+1?\"}\n");
         (code, _, err) = HybridProcess.Run("distill", "run", dir["in.jsonl"], "--base-url", "http://127.0.0.1:9/v1", "--model", "m");
         HybridProcess.AssertOneLineError(code, err, "field \"problem\" is missing");

@@ -1,3 +1,4 @@
+using HybridSharp.Data;
 using System.Diagnostics;
 using System.Text.Json;
 using HybridSharp.Distill;
@@ -92,11 +93,11 @@ public class DistillResumeTests
         using var dir = new TempDir();
         var rows = new List<ParquetProblem> { new() { Id = 7, Question = "1 + 1?", Answer = "\\boxed{2}" }, new() { Id = 9, Question = "2 + 2?", Answer = null } };
         await ParquetSerializer.SerializeAsync(rows, dir["p.parquet"]);
-        var problems = await ProblemReader.ReadAsync([dir["p.parquet"]], new FieldMap { Problem = "Question", Reference = "Answer", Id = "Id", Domain = null });
+        var problems = ProblemReader.Read([dir["p.parquet"]], new ProblemFields { Problem = "Question", Answer = "Answer", Id = "Id", Domain = null });
         Assert.Equal(["7", "9"], problems.Select(p => p.Id).ToArray());
         Assert.Equal("\\boxed{2}", problems[0].Reference);
         Assert.Equal("", problems[1].Reference);
         Assert.Equal("math", problems[0].Domain);
-        await Assert.ThrowsAsync<InvalidDataException>(() => ProblemReader.ReadAsync([dir["p.parquet"]], new FieldMap { Problem = "Nope" }));
+        Assert.Throws<InvalidDataException>(() => ProblemReader.Read([dir["p.parquet"]], new ProblemFields { Problem = "Nope" }));
     }
 }

@@ -1,3 +1,4 @@
+using HybridSharp.Data;
 using HybridSharp.Chat;
 using System.Text.Json;
 using HybridSharp.Eval.Reasoning;

@@ -19,8 +19,8 @@ public static class ReasoningProblemReader
             var answer = TabularRecords.Text(record, fields.Answer);
             if (string.IsNullOrWhiteSpace(answer))
                 throw new InvalidDataException($"{where}: no reference answer in field \"{fields.Answer}\" (set --answer-field)");
-            var difficulty = TabularRecords.Text(record, fields.Difficulty);
-            var id = TabularRecords.Text(record, fields.Id) ?? number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var difficulty = fields.Difficulty is null ? null : TabularRecords.Text(record, fields.Difficulty);
+            var id = (fields.Id is null ? null : TabularRecords.Text(record, fields.Id)) ?? number.ToString(System.Globalization.CultureInfo.InvariantCulture);
             list.Add(new ReasoningProblem(id, problem, answer.Trim(), string.IsNullOrWhiteSpace(difficulty) ? null : difficulty.Trim()));
         }
         if (list.Count == 0) throw new InvalidDataException($"{path}: no problems");
