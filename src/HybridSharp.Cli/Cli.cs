@@ -62,9 +62,10 @@ internal static class Cli
         or DirectoryNotFoundException or InvalidDataException or SafetensorsFormatException or CheckpointMismatchException
         or UnauthorizedAccessException or FormatException or HybridSharp.Jinja.TemplateException;
 
+    /// <summary>Prints "error: …" as one line, with library option names shown as this program's flags (<see cref="OptionFlags"/>).</summary>
     public static void Error(string message)
     {
-        var line = message.Replace('\n', ' ').Trim();
+        var line = OptionFlags.Rewrite(message).Replace('\n', ' ').Trim();
         Console.Error.WriteLine($"error: {line}");
     }
 

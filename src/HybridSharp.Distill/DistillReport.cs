@@ -38,7 +38,7 @@ public static class DistillReport
         md.Append("## Teacher usage (as reported by the server)\n\n");
         md.Append(ci, $"prompt tokens {s.PromptTokens:N0}, completion tokens {s.CompletionTokens:N0}");
         if (s.ReasoningTokens is { } rt) md.Append(ci, $" (of which reasoning {rt:N0})");
-        md.Append(s.Cost is { } c ? string.Create(ci, $"; estimated cost {c:0.####}\n\n") : "; no prices given (--price-input / --price-output)\n\n");
+        md.Append(s.Cost is { } c ? string.Create(ci, $"; estimated cost {c:0.####}\n\n") : "; no prices given\n\n");
         if (run is not null)
         {
             md.Append("## Last run\n\n");

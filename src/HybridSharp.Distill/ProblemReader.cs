@@ -19,14 +19,14 @@ public static class ProblemReader
                 string? Get(string? field) =>
                     field is not null && TabularRecords.Text(record, field) is { } v && !string.IsNullOrWhiteSpace(v) ? v : null;
                 var problem = Get(fields.Problem)
-                    ?? throw new InvalidDataException($"{TabularRecords.Where(path, number)}: field \"{fields.Problem}\" is missing or empty (set --problem-field)");
+                    ?? throw new InvalidDataException($"{TabularRecords.Where(path, number)}: field \"{fields.Problem}\" is missing or empty (set `ProblemFields.Problem`)");
                 var id = Get(fields.Id) ?? PromptSet.Sha256Hex(problem)[..16];
                 list.Add(new ProblemRecord(id, list.Count, problem, Get(fields.Answer) ?? "", Get(fields.LongCot), Get(fields.Domain) ?? fields.DefaultDomain));
             }
         }
         var dup = list.GroupBy(p => p.Id, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
         if (dup is not null)
-            throw new InvalidDataException($"problem id '{dup.Key}' occurs {dup.Count()} times in the input; ids must be unique (map another --id-field or drop it to hash the problem text)");
+            throw new InvalidDataException($"problem id '{dup.Key}' occurs {dup.Count()} times in the input; ids must be unique (map another `ProblemFields.Id` or drop it to hash the problem text)");
         return list;
     }
 }

@@ -39,7 +39,7 @@ public sealed class TeacherClient : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.BaseUrls.Count == 0) throw new ArgumentException("at least one teacher base URL is needed");
-        if (string.IsNullOrWhiteSpace(options.Model)) throw new ArgumentException("a teacher model name is needed (--model)");
+        if (string.IsNullOrWhiteSpace(options.Model)) throw new ArgumentException("a teacher model name is needed (`TeacherClientOptions.Model`)");
         _options = options;
         _ownsHttp = true;
         _http = new HttpClient(handler ?? new SocketsHttpHandler

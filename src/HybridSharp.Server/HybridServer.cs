@@ -110,7 +110,7 @@ public sealed class HybridServer : IAsyncDisposable
     {
         if (host == "localhost") return null;
         if (IPAddress.TryParse(host, out var ip)) return ip;
-        throw new ArgumentException($"--host must be an IP address or 'localhost', got '{host}'");
+        throw new ArgumentException($"`ServerOptions.Host` must be an IP address or 'localhost', got '{host}'");
     }
 
     /// <summary>Every failure leaves as an OpenAI error object; a response already streaming just ends.</summary>

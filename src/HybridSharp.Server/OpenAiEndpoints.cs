@@ -128,7 +128,7 @@ internal sealed partial class OpenAiEndpoints(GenerationEngine engine, ITokenize
         if (model != options.ModelId) throw UnknownModel(model);
         int choices = (int)(RequestReader.Integer(root, "n") ?? 1);
         if (choices < 1 || choices > options.MaxBatch)
-            throw ApiException.BadRequest($"'n' must be between 1 and {options.MaxBatch} (the server's --max-batch), got {choices}", "n");
+            throw ApiException.BadRequest($"'n' must be between 1 and {options.MaxBatch} (the server's batch limit), got {choices}", "n");
         if (RequestReader.Integer(root, "best_of") is { } bestOf && bestOf != 1) throw ApiException.BadRequest($"only best_of = 1 is supported, got {bestOf}", "best_of");
         int? topLogprobs = Logprobs(root, chat);
         if (RequestReader.Bool(root, "store")) throw ApiException.BadRequest("this server stores nothing; 'store' must be false", "store");

@@ -35,17 +35,17 @@ public sealed record ServerOptions
 
     public void Validate()
     {
-        if (MaxBatch < 1) throw new ArgumentException("--max-batch must be ≥ 1");
-        if (QueueCapacity < 1) throw new ArgumentException("--queue must be ≥ 1");
-        if (MaxTokens < 1) throw new ArgumentException("--max-tokens must be ≥ 1");
-        if (ContextLength is < 2) throw new ArgumentException("--context must be ≥ 2");
-        if (Port is < 0 or > 65535) throw new ArgumentException("--port must be in 0…65535");
+        if (MaxBatch < 1) throw new ArgumentException("`ServerOptions.MaxBatch` must be ≥ 1");
+        if (QueueCapacity < 1) throw new ArgumentException("`ServerOptions.QueueCapacity` must be ≥ 1");
+        if (MaxTokens < 1) throw new ArgumentException("`ServerOptions.MaxTokens` must be ≥ 1");
+        if (ContextLength is < 2) throw new ArgumentException("`ServerOptions.ContextLength` must be ≥ 2");
+        if (Port is < 0 or > 65535) throw new ArgumentException("`ServerOptions.Port` must be in 0…65535");
         if (MaxRequestBodyBytes < 1024) throw new ArgumentException("the request body limit must be ≥ 1 KiB");
         if (ApiKey is { Length: 0 }) throw new ArgumentException("the API key must not be empty");
-        if (DType is not (torch.ScalarType.Float32 or torch.ScalarType.BFloat16)) throw new ArgumentException("--dtype must be fp32 or bf16");
+        if (DType is not (torch.ScalarType.Float32 or torch.ScalarType.BFloat16)) throw new ArgumentException("`ServerOptions.DType` must be fp32 or bf16");
         foreach (var origin in CorsOrigins)
             if (origin != "*" && !(Uri.TryCreate(origin, UriKind.Absolute, out var u) && u.Scheme is "http" or "https" && u.AbsolutePath == "/" && !origin.EndsWith('/')))
-                throw new ArgumentException($"--cors-origin must be '*' or an origin such as http://localhost:3000, got '{origin}'");
+                throw new ArgumentException($"`ServerOptions.CorsOrigins` must be '*' or an origin such as http://localhost:3000, got '{origin}'");
         if (string.IsNullOrWhiteSpace(ModelId)) throw new ArgumentException("the model id must not be empty");
     }
 }

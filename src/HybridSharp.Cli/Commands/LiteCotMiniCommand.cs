@@ -1,5 +1,5 @@
 using System.CommandLine;
-using HybridSharp.Distill.LiteCot;
+using HybridSharp.Experiments.LiteCot;
 using HybridSharp.Tasks;
 using Spectre.Console;
 

@@ -1,20 +1,12 @@
 using System.CommandLine;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using HybridSharp.Chat;
-using HybridSharp.Data;
-using HybridSharp.IO;
+using HybridSharp.Recipes;
 using HybridSharp.Sft;
-using HybridSharp.Training;
 using Spectre.Console;
-using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Cli.Commands;
 
 internal static class SftCommand
 {
-    public const string SettingsFile = "sft_config.json";
-
     public static Command Create()
     {
         var model = Cli.OptNoDefault<string>("--model", "model directory to fine-tune (from 'hybrid init', 'train' or 'import')", "-m");
@@ -54,129 +46,33 @@ internal static class SftCommand
         };
         cmd.SetAction(pr => Cli.Guard(() =>
         {
-            var modelDir = pr.GetValue(model)!;
-            var outDir = pr.GetValue(output)!;
-            var lossMode = pr.GetValue(loss)!.ToLowerInvariant() switch
+            var options = new SftOptions
             {
-                "assistant" => SftLoss.Assistant,
-                "all" => SftLoss.All,
-                var s => throw new ArgumentException($"--loss must be assistant or all, not '{s}'"),
+                ModelDirectory = pr.GetValue(model)!, DataPath = pr.GetValue(data)!, OutputDirectory = pr.GetValue(output)!,
+                EvalDataPath = pr.GetValue(evalData), EvalSize = pr.GetValue(evalSize),
+                Loss = pr.GetValue(loss)!.ToLowerInvariant() switch
+                {
+                    "assistant" => SftLoss.Assistant,
+                    "all" => SftLoss.All,
+                    var s => throw new ArgumentException($"--loss must be assistant or all, not '{s}'"),
+                },
+                Packing = pr.GetValue(packing), MaxLength = pr.GetValue(maxLength), SystemPrompt = pr.GetValue(system),
+                ChatTemplatePath = pr.GetValue(template), Epochs = pr.GetValue(epochs), Steps = pr.GetValue(steps),
+                BatchSize = pr.GetValue(batch), GradAccumulation = pr.GetValue(accum), LearningRate = pr.GetValue(lr),
+                MinLearningRateRatio = pr.GetValue(minLrRatio), WarmupRatio = pr.GetValue(warmupRatio), Schedule = pr.GetValue(schedule)!,
+                WeightDecay = pr.GetValue(wd), ClipNorm = pr.GetValue(clip), EvalEvery = pr.GetValue(evalEvery),
+                EvalBatches = pr.GetValue(evalBatches), CheckpointEvery = pr.GetValue(ckptEvery), Seed = pr.GetValue(seed),
+                Resume = pr.GetValue(resume), Force = pr.GetValue(force), StopAfterSteps = pr.GetValue(stopAfter),
             };
-            int maxLen = pr.GetValue(maxLength);
-            if (maxLen < 2) throw new ArgumentException("--max-length must be at least 2");
-            if (pr.GetValue(epochs) <= 0 && pr.GetValue(steps) <= 0) throw new ArgumentException("give --steps > 0 or --epochs > 0");
-            if (pr.GetValue(steps) < 0) throw new ArgumentException("--steps must be ≥ 0");
-            if (pr.GetValue(warmupRatio) is < 0 or >= 1) throw new ArgumentException("--warmup-ratio must be in [0, 1)");
-            if (pr.GetValue(minLrRatio) is < 0 or > 1) throw new ArgumentException("--min-lr-ratio must be in [0, 1]");
-            if (pr.GetValue(evalBatches) < 1) throw new ArgumentException("--eval-batches must be positive");
-            bool doResume = pr.GetValue(resume);
-            if (doResume && !Trainer.HasCheckpoint(outDir)) throw new ArgumentException($"--resume: {outDir} has no checkpoint");
-            if (!doResume && Trainer.HasCheckpoint(outDir) && !pr.GetValue(force))
-                throw new ArgumentException($"{outDir} already holds an SFT checkpoint; pass --resume to continue or --force to start over");
-            if (Path.GetFullPath(outDir) == Path.GetFullPath(modelDir)) throw new ArgumentException("--out must differ from --model");
-
-            var (m, tokenizer) = ModelDirectory.Load(modelDir);
-            using var _ = m;
-            if (pr.GetValue(packing) && !m.SupportsPacking)
-                throw new ArgumentException("--packing needs a model whose layers are all attention or DMA: SSD layers cannot reset their state between packed examples (use the default per-example batches)");
-            var chat = ChatTemplate.For(tokenizer, modelDir, pr.GetValue(template));
-            CheckEndOfTurn(chat, tokenizer);
-
-            var conversations = ChatDataReader.Read(pr.GetValue(data)!);
-            var evalConversations = pr.GetValue(evalData) is { } ed ? ChatDataReader.Read(ed) : null;
-            int holdOut = pr.GetValue(evalSize);
-            if (holdOut < 0) holdOut = conversations.Count < 20 ? 0 : Math.Min(1000, conversations.Count / 20);
-            var encoder = new SftEncoder(tokenizer, chat, lossMode, maxLen, pr.GetValue(system));
-            var dataset = SftDataset.Build(conversations, evalConversations, holdOut, pr.GetValue(seed), encoder);
-            var source = new SftBatchSource(dataset.Train, dataset.Validation, pr.GetValue(batch), pr.GetValue(seed), tokenizer.PadId,
-                pr.GetValue(packing), maxLen);
-
-            int totalSteps = pr.GetValue(steps);
-            if (totalSteps == 0)
-                totalSteps = Math.Max(1, (int)Math.Ceiling(pr.GetValue(epochs) * source.BatchesPerEpoch / pr.GetValue(accum)));
-            double peak = pr.GetValue(lr);
-            bool hasEval = source.EvaluationBatchCount > 0;
-            var options = new TrainerOptions
-            {
-                Steps = totalSteps, BatchSize = pr.GetValue(batch), SeqLen = maxLen, GradAccumulation = pr.GetValue(accum),
-                LearningRate = peak, MinLearningRate = peak * pr.GetValue(minLrRatio),
-                WarmupSteps = (int)Math.Ceiling(totalSteps * pr.GetValue(warmupRatio)), Schedule = pr.GetValue(schedule)!,
-                WeightDecay = pr.GetValue(wd), ClipNorm = pr.GetValue(clip), Seed = pr.GetValue(seed),
-                EvalEvery = hasEval ? pr.GetValue(evalEvery) : 0, EvalBatches = pr.GetValue(evalBatches),
-                CheckpointEvery = pr.GetValue(ckptEvery), LogEvery = 1, StopAfterSteps = pr.GetValue(stopAfter),
-            };
-            options.Validate();
-
-            int lossTokens = dataset.Train.Sum(e => e.LossTokens);
-            long allTokens = dataset.Train.Sum(e => (long)e.Length - 1);
-            AnsiConsole.MarkupLine(Markup.Escape(
-                $"sft: {dataset.Train.Count:N0} training / {dataset.Validation.Count:N0} validation examples, template: {chat.Source}, loss on {lossMode.ToString().ToLowerInvariant()} " +
-                $"({lossTokens:N0} of {allTokens:N0} target tokens), {(source.Packing ? "packed rows" : "per-example batches")} " +
-                $"({source.BatchesPerEpoch} batches/epoch, {source.PaddingFraction:P1} padding), {totalSteps} steps" +
-                (dataset.Dropped > 0 ? $"; dropped {dataset.Dropped} with no assistant tokens within --max-length" : "") +
-                (dataset.Truncated > 0 ? $"; {dataset.Truncated} cut at --max-length" : "") +
-                (hasEval ? "" : "; no validation examples")));
-
-            Directory.CreateDirectory(outDir);
-            WriteSettings(outDir, modelDir, pr.GetValue(data)!, chat, lossMode, source, options, pr.GetValue(system), dataset);
-            var trainer = new Trainer(m, source, options, outDir);
-            var result = TrainUi.Run(trainer, options, doResume, "sft");
-            ModelDirectory.Save(m, tokenizer, outDir);
-            SaveTemplate(outDir, chat, tokenizer);
-            AnsiConsole.MarkupLine($"Saved [green]{Markup.Escape(outDir)}[/] at step {result.FinalStep}/{totalSteps}: loss {result.LastLoss:F4}" +
+            using var recipe = new SftRecipe(options);
+            foreach (var note in recipe.Notes) AnsiConsole.MarkupLine($"[yellow]note: {Markup.Escape(note)}[/]");
+            AnsiConsole.MarkupLine(Markup.Escape("sft: " + OptionFlags.Rewrite(recipe.Summary)));
+            int total = recipe.TrainerOptions.Steps;
+            var result = TrainUi.Run((cancel, progress, log) => recipe.Train(cancel, progress, log), total, "sft");
+            AnsiConsole.MarkupLine($"Saved [green]{Markup.Escape(options.OutputDirectory)}[/] at step {result.FinalStep}/{total}: loss {result.LastLoss:F4}" +
                 (result.LastEvalLoss is { } e ? $", validation loss {e:F4}" : "") + ".");
             return result.Interrupted ? Cli.ExitInterrupted : 0;
         }));
         return cmd;
-    }
-
-    /// <summary>The model learns to stop where the template ends an assistant turn: warn when that is not one special token.</summary>
-    private static void CheckEndOfTurn(ChatTemplate chat, ITokenizer tokenizer)
-    {
-        if (chat.EndOfTurn is null)
-            AnsiConsole.MarkupLine("[yellow]note: the chat template writes no special token after an assistant turn; the model will not learn where a turn ends[/]");
-        else if (!tokenizer.SpecialTokens.ContainsKey(chat.EndOfTurn))
-            AnsiConsole.MarkupLine($"[yellow]{Markup.Escape($"note: the end-of-turn marker {chat.EndOfTurn} is not a special token of this tokenizer; generation stops on it as text")}[/]");
-    }
-
-    private static void WriteSettings(string outDir, string modelDir, string dataPath, ChatTemplate chat, SftLoss loss, SftBatchSource source,
-        TrainerOptions options, string? system, SftDataset dataset)
-    {
-        var json = new JsonObject
-        {
-            ["base_model"] = Path.GetFullPath(modelDir),
-            ["data"] = Path.GetFullPath(dataPath),
-            ["chat_template"] = chat.Source,
-            ["system_prompt"] = system,
-            ["loss_on"] = loss.ToString().ToLowerInvariant(),
-            ["packing"] = source.Packing,
-            ["max_length"] = options.SeqLen,
-            ["train_examples"] = dataset.Train.Count,
-            ["validation_examples"] = dataset.Validation.Count,
-            ["batches_per_epoch"] = source.BatchesPerEpoch,
-            ["steps"] = options.Steps,
-            ["batch_size"] = options.BatchSize,
-            ["grad_accum"] = options.GradAccumulation,
-            ["lr"] = options.LearningRate,
-            ["min_lr"] = options.MinLearningRate,
-            ["warmup_steps"] = options.WarmupSteps,
-            ["schedule"] = options.Schedule,
-            ["weight_decay"] = options.WeightDecay,
-            ["clip"] = options.ClipNorm,
-            ["seed"] = options.Seed,
-        };
-        AtomicFile.WriteAllText(Path.Combine(outDir, SettingsFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-    }
-
-    /// <summary>
-    /// Keeps the template the model was trained with next to it (chat_template.jinja, which generation, serving and
-    /// transformers read before tokenizer_config.json) unless it is the tokenizer's own or the built-in ChatML.
-    /// </summary>
-    private static void SaveTemplate(string outDir, ChatTemplate chat, ITokenizer tokenizer)
-    {
-        string? own;
-        try { own = ChatTemplate.For(tokenizer).Text; }
-        catch (ArgumentException) { own = null; }
-        if (own != chat.Text) AtomicFile.WriteAllText(Path.Combine(outDir, ChatTemplate.TemplateFileName), chat.Text);
     }
 }

@@ -76,7 +76,7 @@ public sealed class ChatTemplate
             return new ChatTemplate(Parse(File.ReadAllText(beside), beside), null, tokenizer, specials, beside);
         if (tokenizer.SpecialTokens.ContainsKey("<|im_start|>") && tokenizer.SpecialTokens.ContainsKey("<|im_end|>"))
             return new ChatTemplate(Parse(ChatMl.Template, "ChatML"), null, tokenizer, specials, "ChatML (built in)");
-        throw new ArgumentException("the tokenizer has no chat template and no ChatML tokens; give one with --chat-template FILE (a Jinja file)");
+        throw new ArgumentException("the tokenizer has no chat template and no ChatML tokens; give a Jinja template file as `templatePath`");
     }
 
     /// <summary>The file name a model directory keeps its chat template under (as transformers saves it).</summary>

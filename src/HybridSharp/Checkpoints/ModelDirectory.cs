@@ -74,7 +74,7 @@ public static class ModelDirectory
         var model = new CausalLM(cfg);
         bool hasWeights = File.Exists(Path.Combine(directory, WeightsFile)) || File.Exists(Path.Combine(directory, ShardIndexFile));
         if (hasWeights) LoadWeights(model, Path.Combine(directory, WeightsFile));
-        else if (requireWeights) throw new FileNotFoundException($"{directory} has no {WeightsFile}; train it first (hybrid train --model {directory} ...)");
+        else if (requireWeights) throw new FileNotFoundException($"{directory} has no {WeightsFile}; train it first");
         model.eval();
         return (model, tokenizer);
     }

@@ -59,7 +59,7 @@ public static class TextScorer
             sum += model.Loss(x, y).item<float>() * count;
             n += count;
         }
-        if (n == 0) throw new ArgumentException($"the split has fewer than {seqLen + 1} tokens; use a smaller --seq-len");
+        if (n == 0) throw new ArgumentException($"the split has fewer than {seqLen + 1} tokens; use a smaller `seqLen`");
         return (sum / n, Math.Exp(sum / n), n);
     }
 }

@@ -39,7 +39,7 @@ public sealed class SftBatchSource : ITrainingBatchSource
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         if (train.Count == 0) throw new ArgumentException("no training examples");
-        if (packing && seqLen < 2) throw new ArgumentException("packing needs a row length (--max-length) of at least 2");
+        if (packing && seqLen < 2) throw new ArgumentException("packing needs a row length (`SftOptions.MaxLength`) of at least 2");
         BatchSize = batchSize;
         Seed = seed;
         Packing = packing;

@@ -18,7 +18,7 @@ public sealed record SftDataset(IReadOnlyList<SftExample> Train, IReadOnlyList<S
         if (validationConversations is null && holdOut > 0)
         {
             if (holdOut >= conversations.Count)
-                throw new ArgumentException($"--eval-size {holdOut} leaves no training data ({conversations.Count} conversations)");
+                throw new ArgumentException($"`SftOptions.EvalSize` {holdOut} leaves no training data ({conversations.Count} conversations)");
             var order = Enumerable.Range(0, conversations.Count).ToArray();
             new DeterministicRandom(seed, -1).Shuffle(order);
             var held = order.Take(holdOut).ToHashSet();
@@ -41,7 +41,7 @@ public sealed record SftDataset(IReadOnlyList<SftExample> Train, IReadOnlyList<S
         var trainExamples = Encode(train);
         var validationExamples = Encode(validation);
         if (trainExamples.Count == 0)
-            throw new ArgumentException($"no training example has assistant tokens within --max-length {encoder.MaxLength}");
+            throw new ArgumentException($"no training example has assistant tokens within `SftOptions.MaxLength` {encoder.MaxLength}");
         return new SftDataset(trainExamples, validationExamples, dropped, truncated);
     }
 }

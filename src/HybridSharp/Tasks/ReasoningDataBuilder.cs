@@ -17,10 +17,10 @@ public sealed record ReasoningDataOptions
 
     public void Validate()
     {
-        if (TrainCount < 1) throw new ArgumentException("--train must be at least 1");
-        if (EvalCount < 0) throw new ArgumentException("--eval must be ≥ 0");
+        if (TrainCount < 1) throw new ArgumentException("`ReasoningDataOptions.TrainCount` must be at least 1");
+        if (EvalCount < 0) throw new ArgumentException("`ReasoningDataOptions.EvalCount` must be ≥ 0");
         if (MinDifficulty < ArithmeticGenerator.MinDifficulty || MaxDifficulty > ArithmeticGenerator.MaxDifficulty || MaxDifficulty < MinDifficulty)
-            throw new ArgumentException($"need {ArithmeticGenerator.MinDifficulty} ≤ --min-difficulty ≤ --max-difficulty ≤ {ArithmeticGenerator.MaxDifficulty}");
+            throw new ArgumentException($"need {ArithmeticGenerator.MinDifficulty} ≤ `ReasoningDataOptions.MinDifficulty` ≤ `ReasoningDataOptions.MaxDifficulty` ≤ {ArithmeticGenerator.MaxDifficulty}");
     }
 }
 
@@ -58,7 +58,7 @@ public static class ReasoningDataBuilder
         for (int i = 0; eval.Count < options.EvalCount; i++)
         {
             if (i > options.EvalCount * 20 + 1000)
-                throw new ArgumentException($"could not find {options.EvalCount} evaluation problems disjoint from training; lower --eval or widen the difficulty range");
+                throw new ArgumentException($"could not find {options.EvalCount} evaluation problems disjoint from training; lower `ReasoningDataOptions.EvalCount` or widen the difficulty range");
             var p = evalGenerator.Generate(options.MinDifficulty + eval.Count % span);
             if (!seen.Add(p.Question)) { collisions++; continue; }
             eval.Add(p);

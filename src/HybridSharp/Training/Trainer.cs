@@ -135,7 +135,7 @@ public sealed class Trainer
                 optimizer.step();
             }
             if (!double.IsFinite(stepLoss))
-                throw new InvalidOperationException($"loss became {stepLoss} at step {step + 1}; lower --lr or check the data");
+                throw new InvalidOperationException($"loss became {stepLoss} at step {step + 1}; lower `TrainerOptions.LearningRate` or check the data");
             step++;
             stepsThisRun++;
             tokens += stepTokens;

@@ -30,17 +30,17 @@ public sealed record TrainerOptions
     public void Validate()
     {
         static void Req(bool ok, string msg) { if (!ok) throw new ArgumentException(msg); }
-        Req(Steps > 0, "--steps must be positive");
-        Req(BatchSize > 0, "--batch-size must be positive");
-        Req(SeqLen > 1, "--seq-len must be at least 2");
-        Req(GradAccumulation > 0, "--grad-accum must be positive");
-        Req(LearningRate > 0, "--lr must be positive");
-        Req(MinLearningRate >= 0 && MinLearningRate <= LearningRate, "--min-lr must be between 0 and --lr");
-        Req(WarmupSteps >= 0, "--warmup must be ≥ 0");
-        Req(LearningRateSchedule.Kinds.Contains(Schedule), $"--schedule must be one of {string.Join(", ", LearningRateSchedule.Kinds)}");
-        Req(DecayFraction is > 0 and <= 1, "--decay-fraction must be in (0, 1]");
-        Req(WeightDecay >= 0, "--weight-decay must be ≥ 0");
-        Req(ClipNorm >= 0, "--clip must be ≥ 0 (0 = off)");
-        Req(EvalEvery >= 0 && CheckpointEvery >= 0, "--eval-every and --checkpoint-every must be ≥ 0");
+        Req(Steps > 0, "`TrainerOptions.Steps` must be positive");
+        Req(BatchSize > 0, "`TrainerOptions.BatchSize` must be positive");
+        Req(SeqLen > 1, "`TrainerOptions.SeqLen` must be at least 2");
+        Req(GradAccumulation > 0, "`TrainerOptions.GradAccumulation` must be positive");
+        Req(LearningRate > 0, "`TrainerOptions.LearningRate` must be positive");
+        Req(MinLearningRate >= 0 && MinLearningRate <= LearningRate, "`TrainerOptions.MinLearningRate` must be between 0 and `TrainerOptions.LearningRate`");
+        Req(WarmupSteps >= 0, "`TrainerOptions.WarmupSteps` must be ≥ 0");
+        Req(LearningRateSchedule.Kinds.Contains(Schedule), $"`TrainerOptions.Schedule` must be one of {string.Join(", ", LearningRateSchedule.Kinds)}");
+        Req(DecayFraction is > 0 and <= 1, "TrainerOptions.DecayFraction must be in (0, 1]");
+        Req(WeightDecay >= 0, "`TrainerOptions.WeightDecay` must be ≥ 0");
+        Req(ClipNorm >= 0, "`TrainerOptions.ClipNorm` must be ≥ 0 (0 = off)");
+        Req(EvalEvery >= 0 && CheckpointEvery >= 0, "`TrainerOptions.EvalEvery` and `TrainerOptions.CheckpointEvery` must be ≥ 0");
     }
 }

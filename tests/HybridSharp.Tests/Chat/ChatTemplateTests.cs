@@ -80,7 +80,7 @@ public sealed class ChatTemplateTests
     {
         var tiktoken = TokenizerFactory.Create("tiktoken:cl100k_base");
         var error = Assert.Throws<ArgumentException>(() => ChatTemplate.For(tiktoken));
-        Assert.Contains("--chat-template FILE", error.Message);
+        Assert.Contains("`templatePath`", error.Message);
     }
 
     [Fact]

@@ -1,5 +1,5 @@
 using HybridSharp.Distill;
-using HybridSharp.Distill.Testing;
+using HybridSharp.TeacherSim;
 using HybridSharp.Tasks;
 
 namespace HybridSharp.Tests.Distill;

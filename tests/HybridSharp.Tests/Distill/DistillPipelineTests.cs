@@ -1,6 +1,6 @@
 using System.Text.Json;
 using HybridSharp.Distill;
-using HybridSharp.Distill.Testing;
+using HybridSharp.TeacherSim;
 using Xunit;
 
 namespace HybridSharp.Tests.Distill;

@@ -2,7 +2,7 @@ using HybridSharp.Data;
 using System.Diagnostics;
 using System.Text.Json;
 using HybridSharp.Distill;
-using HybridSharp.Distill.Testing;
+using HybridSharp.TeacherSim;
 using Parquet.Serialization;
 using Xunit;
 

@@ -156,11 +156,11 @@ public sealed class HfRoundTripTests(ITestOutputHelper output)
         using (var m = Build(Llama())) SaveHybrid(m, tmp["hs"]);
         HfExporter.Export(tmp["hs"], tmp["hf"]);
         var ex = Assert.Throws<ArgumentException>(() => HfExporter.Export(tmp["hs"], tmp["hf"]));
-        Assert.Contains("--force", ex.Message);
+        Assert.Contains("`overwrite`", ex.Message);
         HfExporter.Export(tmp["hs"], tmp["hf"], options: new HfExportOptions { Overwrite = true });
         HfImporter.Import(tmp["hf"], tmp["back"]);
         ex = Assert.Throws<ArgumentException>(() => HfImporter.Import(tmp["hf"], tmp["back"]));
-        Assert.Contains("--force", ex.Message);
+        Assert.Contains("`overwrite`", ex.Message);
         HfImporter.Import(tmp["hf"], tmp["back"], new HfImportOptions { Overwrite = true });
         Assert.DoesNotContain(Directory.GetDirectories(tmp.Path), d => Path.GetFileName(d).StartsWith('.')); // no staging left behind
     }

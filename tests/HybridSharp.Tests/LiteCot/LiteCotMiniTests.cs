@@ -1,6 +1,6 @@
 using System.Text.Json;
 using HybridSharp.Distill;
-using HybridSharp.Distill.LiteCot;
+using HybridSharp.Experiments.LiteCot;
 using HybridSharp.Tasks;
 using HybridSharp.Tests.Cli;
 using Xunit;

@@ -61,7 +61,7 @@ public class EvalReasoningCliTests
         Assert.Equal(0, HybridProcess.Run("init", tmp["m"], "--preset", "transformer-tiny", "--tokenizer", "tiktoken:r50k_base").Code);
         File.WriteAllText(tmp["p.jsonl"], "{\"problem\":\"1+1\",\"answer\":\"2\"}\n");
         var (c1, _, e1) = HybridProcess.Run("eval-reasoning", "-m", tmp["m"], "-d", tmp["p.jsonl"], "-o", tmp["o"], "-n", "2");
-        HybridProcess.AssertOneLineError(c1, e1, "--chat-template FILE");
+        HybridProcess.AssertOneLineError(c1, e1, "--chat-template");
         var (c2, o2, e2) = HybridProcess.Run("eval-reasoning", "-m", tmp["m"], "-d", tmp["p.jsonl"], "-o", tmp["raw"], "-n", "2", "--raw");
         Assert.True(c2 == 0, o2 + e2);
         File.WriteAllText(tmp["t.jinja"], "{% for m in messages %}{{ m.role }}: {{ m.content }}<|endoftext|>{% endfor %}{% if add_generation_prompt %}assistant:{% if think %} <think>{% endif %}{% endif %}");

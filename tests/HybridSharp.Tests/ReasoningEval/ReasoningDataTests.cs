@@ -27,7 +27,7 @@ public class ReasoningDataTests
         Assert.Single(ReasoningProblemReader.Read(tmp["p.jsonl"], fields, limit: 1));
         var ex = Assert.Throws<InvalidDataException>(() => ReasoningProblemReader.Read(tmp["p.jsonl"]));
         Assert.Contains("line 1", ex.Message);
-        Assert.Contains("--problem-field", ex.Message);
+        Assert.Contains("`ProblemFields.Problem`", ex.Message);
     }
 
     public sealed class Row

@@ -70,7 +70,7 @@ public class SftCliTests
         Assert.Equal(0, HybridProcess.Run("init", tmp["m"], "--preset", "transformer-tiny", "--tokenizer", "tiktoken:r50k_base").Code);
         WriteChat(tmp["chat.jsonl"], 8);
         var (c1, _, e1) = HybridProcess.Run(SftArgs(tmp, "o1"));
-        HybridProcess.AssertOneLineError(c1, e1, "--chat-template FILE");
+        HybridProcess.AssertOneLineError(c1, e1, "--chat-template");
 
         const string template = "{% for m in messages %}{{ m.role }}: {{ m.content }}<|endoftext|>{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}";
         File.WriteAllText(tmp["t.jinja"], template);

@@ -26,7 +26,7 @@ internal static class HfStaging
         if (string.Equals(src, dst, StringComparison.Ordinal)) throw new ArgumentException($"source and target are the same directory ({src}); choose a new target");
         if (File.Exists(dst)) throw new ArgumentException($"{targetDir} is a file, not a directory");
         if (!overwrite && File.Exists(Path.Combine(dst, ModelDirectory.ConfigFile)))
-            throw new ArgumentException($"{targetDir} already holds a model (config.json); pass --force to overwrite");
+            throw new ArgumentException($"{targetDir} already holds a model (config.json); pass `overwrite` to replace it");
     }
 
     public static string Create(string targetDir)

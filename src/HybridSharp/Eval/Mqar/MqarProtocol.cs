@@ -58,7 +58,7 @@ public sealed record MqarProtocol
     /// </summary>
     public static MqarProtocol FromBudget(double budget, long seed = 0)
     {
-        if (!(budget > 0 && budget <= 1)) throw new ArgumentException($"--budget must be in (0, 1] (got {budget})");
+        if (!(budget > 0 && budget <= 1)) throw new ArgumentException($"`budget` must be in (0, 1] (got {budget})");
         double passes = budget * FullTrainExamples * FullEpochs;
         int epochs = Math.Clamp((int)Math.Ceiling(budget * FullEpochs - 1e-9), 1, FullEpochs);
         return new MqarProtocol

@@ -29,13 +29,13 @@ public sealed record ReasoningEvalOptions
 
     public void Validate()
     {
-        if (Samples < 1) throw new ArgumentException("--samples must be at least 1");
+        if (Samples < 1) throw new ArgumentException("`ReasoningEvalOptions.Samples` must be at least 1");
         if (Samples > 1 && Generation.Sampling.Temperature <= 0)
-            throw new ArgumentException("--samples > 1 needs --temperature > 0 (greedy decoding gives the same answer every time)");
-        if (BatchSize < 1) throw new ArgumentException("--batch-size must be positive");
-        if (Generation.MaxNewTokens < 1) throw new ArgumentException("--max-tokens must be positive");
+            throw new ArgumentException("`ReasoningEvalOptions.Samples` > 1 needs `SamplingOptions.Temperature` > 0 (greedy decoding gives the same answer every time)");
+        if (BatchSize < 1) throw new ArgumentException("`ReasoningEvalOptions.BatchSize` must be positive");
+        if (Generation.MaxNewTokens < 1) throw new ArgumentException("`GenerationOptions.MaxNewTokens` must be positive");
         if (!PromptTemplate.Contains("{problem}", StringComparison.Ordinal))
-            throw new ArgumentException("--prompt-template must contain {problem}");
+            throw new ArgumentException("`ReasoningEvalOptions.PromptTemplate` must contain {problem}");
         Generation.Sampling.Validate();
     }
 }

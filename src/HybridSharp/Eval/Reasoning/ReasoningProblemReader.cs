@@ -15,10 +15,10 @@ public static class ReasoningProblemReader
             string where = TabularRecords.Where(path, number);
             var problem = TabularRecords.Text(record, fields.Problem);
             if (string.IsNullOrWhiteSpace(problem))
-                throw new InvalidDataException($"{where}: no problem text in field \"{fields.Problem}\" (set --problem-field)");
+                throw new InvalidDataException($"{where}: no problem text in field \"{fields.Problem}\" (set `ProblemFields.Problem`)");
             var answer = TabularRecords.Text(record, fields.Answer);
             if (string.IsNullOrWhiteSpace(answer))
-                throw new InvalidDataException($"{where}: no reference answer in field \"{fields.Answer}\" (set --answer-field)");
+                throw new InvalidDataException($"{where}: no reference answer in field \"{fields.Answer}\" (set `ProblemFields.Answer`)");
             var difficulty = fields.Difficulty is null ? null : TabularRecords.Text(record, fields.Difficulty);
             var id = (fields.Id is null ? null : TabularRecords.Text(record, fields.Id)) ?? number.ToString(System.Globalization.CultureInfo.InvariantCulture);
             list.Add(new ReasoningProblem(id, problem, answer.Trim(), string.IsNullOrWhiteSpace(difficulty) ? null : difficulty.Trim()));

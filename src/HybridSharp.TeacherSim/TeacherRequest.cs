@@ -1,4 +1,6 @@
-namespace HybridSharp.Distill.Testing;
+using HybridSharp.Distill;
+
+namespace HybridSharp.TeacherSim;
 
 /// <summary>A chat-completion request as the scripted server received it.</summary>
 /// <param name="Model">The requested model.</param>

@@ -1,4 +1,6 @@
-namespace HybridSharp.Distill.Testing;
+using HybridSharp.Distill;
+
+namespace HybridSharp.TeacherSim;
 
 /// <summary>What a scripted teacher does with one request.</summary>
 public abstract record TeacherReply

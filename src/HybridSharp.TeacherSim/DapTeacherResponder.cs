@@ -1,7 +1,8 @@
+using HybridSharp.Distill;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace HybridSharp.Distill.Testing;
+namespace HybridSharp.TeacherSim;
 
 /// <summary>
 /// An offline, deterministic stand-in for a reasoning teacher. Calls without a system prompt (two-call, first call)

@@ -1,3 +1,4 @@
+using HybridSharp.Distill;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -7,17 +8,18 @@ using HybridSharp.Config;
 using HybridSharp.Chat;
 using HybridSharp.Data;
 using HybridSharp.Data.Corpus;
-using HybridSharp.Distill.Testing;
+using HybridSharp.TeacherSim;
 using HybridSharp.Eval.Reasoning;
 using HybridSharp.Inference;
 using HybridSharp.IO;
 using HybridSharp.Models;
+using HybridSharp.Recipes;
 using HybridSharp.Sft;
 using HybridSharp.Tasks;
 using HybridSharp.Training;
 using HybridSharp.Checkpoints;
 
-namespace HybridSharp.Distill.LiteCot;
+namespace HybridSharp.Experiments.LiteCot;
 
 /// <summary>Settings of <see cref="LiteCotMini.Run"/>.</summary>
 public sealed record LiteCotMiniOptions
@@ -61,17 +63,17 @@ public sealed record LiteCotMiniOptions
     public void Validate()
     {
         Data.Validate();
-        if (Epochs is { } e && e <= 0) throw new ArgumentException("--epochs must be positive");
-        if (Epochs is null && Steps < 1) throw new ArgumentException("--steps must be at least 1");
-        if (PretrainSteps < 0) throw new ArgumentException("--pretrain-steps must be ≥ 0");
-        if (BatchSize < 1) throw new ArgumentException("--batch-size must be positive");
-        if (LearningRate <= 0) throw new ArgumentException("--lr must be positive");
-        if (MaxLength < 16) throw new ArgumentException("--max-length must be at least 16");
-        if (EvalMaxTokens < 1) throw new ArgumentException("--max-tokens must be positive");
-        if (Data.EvalCount < 1) throw new ArgumentException("--eval must be at least 1");
-        if (TeacherUrl is not null && string.IsNullOrWhiteSpace(TeacherModel)) throw new ArgumentException("--teacher-url needs --teacher-model");
-        if (TeacherUrl is { } u && u.Scheme is not ("http" or "https")) throw new ArgumentException($"--teacher-url: '{u}' is not an http(s) URL");
-        if (!Presets.Names.Contains(Preset)) throw new ArgumentException($"unknown --preset '{Preset}' (known: {string.Join(", ", Presets.Names)})");
+        if (Epochs is { } e && e <= 0) throw new ArgumentException("`LiteCotMiniOptions.Epochs` must be positive");
+        if (Epochs is null && Steps < 1) throw new ArgumentException("`LiteCotMiniOptions.Steps` must be at least 1");
+        if (PretrainSteps < 0) throw new ArgumentException("`LiteCotMiniOptions.PretrainSteps` must be ≥ 0");
+        if (BatchSize < 1) throw new ArgumentException("`LiteCotMiniOptions.BatchSize` must be positive");
+        if (LearningRate <= 0) throw new ArgumentException("`LiteCotMiniOptions.LearningRate` must be positive");
+        if (MaxLength < 16) throw new ArgumentException("`LiteCotMiniOptions.MaxLength` must be at least 16");
+        if (EvalMaxTokens < 1) throw new ArgumentException("`LiteCotMiniOptions.EvalMaxTokens` must be positive");
+        if (Data.EvalCount < 1) throw new ArgumentException("`ReasoningDataOptions.EvalCount` must be at least 1");
+        if (TeacherUrl is not null && string.IsNullOrWhiteSpace(TeacherModel)) throw new ArgumentException("`LiteCotMiniOptions.TeacherUrl` needs `LiteCotMiniOptions.TeacherModel`");
+        if (TeacherUrl is { } u && u.Scheme is not ("http" or "https")) throw new ArgumentException($"`LiteCotMiniOptions.TeacherUrl`: '{u}' is not an http(s) URL");
+        if (!Presets.Names.Contains(Preset)) throw new ArgumentException($"unknown `LiteCotMiniOptions.Preset` '{Preset}' (known: {string.Join(", ", Presets.Names)})");
     }
 }
 
@@ -176,7 +178,7 @@ public static class LiteCotMini
         if (File.Exists(path))
         {
             if (File.ReadAllText(path) != text)
-                throw new ArgumentException($"{o.OutputDirectory} holds a run with other settings (see {path}); rerun with the same flags to resume, or choose a new --out");
+                throw new ArgumentException($"{o.OutputDirectory} holds a run with other settings (see {path}); rerun with the same settings to resume, or choose a new `LiteCotMiniOptions.OutputDirectory`");
             return;
         }
         AtomicFile.WriteAllText(path, text);
@@ -333,40 +335,28 @@ public static class LiteCotMini
             log($"sft {arm}: {outDir} exists, skipped");
             return JsonSerializer.Deserialize<LiteCotArmTraining>(File.ReadAllText(donePath))!;
         }
-        var baseDir = BaseDir(root);
-        var (model, tokenizer) = ModelDirectory.Load(baseDir);
-        using var _ = model;
-        var chat = ChatTemplate.For(tokenizer, baseDir);
-        var conversations = ChatDataReader.Read(dataPath);
-        int holdOut = conversations.Count < 20 ? 0 : Math.Min(200, conversations.Count / 20);
-        var encoder = new SftEncoder(tokenizer, chat, SftLoss.Assistant, o.MaxLength);
-        var dataset = SftDataset.Build(conversations, null, holdOut, o.Seed, encoder);
-        if (dataset.Train.Count == 0) throw new InvalidOperationException($"sft {arm}: no training examples in {dataPath}");
-        var source = new SftBatchSource(dataset.Train, dataset.Validation, o.BatchSize, o.Seed, tokenizer.PadId, packing: false, o.MaxLength);
-        int steps = o.Epochs is { } e ? Math.Max(1, (int)Math.Ceiling(e * source.BatchesPerEpoch)) : o.Steps;
-        var options = new TrainerOptions
+        var sftOptions = new SftOptions
         {
-            Steps = steps, BatchSize = o.BatchSize, SeqLen = o.MaxLength, GradAccumulation = 1,
-            LearningRate = o.LearningRate, MinLearningRate = o.LearningRate * 0.1, WarmupSteps = (int)Math.Ceiling(steps * 0.05),
-            Schedule = "cosine", WeightDecay = 0.01, ClipNorm = 1.0, Seed = o.Seed,
-            EvalEvery = source.EvaluationBatchCount > 0 ? Math.Max(50, steps / 4) : 0, EvalBatches = 8,
-            CheckpointEvery = Math.Max(50, steps / 5), LogEvery = 1,
+            ModelDirectory = BaseDir(root), DataPath = dataPath, OutputDirectory = outDir, MaxHoldOut = 200,
+            MaxLength = o.MaxLength, Epochs = o.Epochs ?? 0, Steps = o.Epochs is null ? o.Steps : 0, BatchSize = o.BatchSize,
+            LearningRate = o.LearningRate, EvalEvery = 100, EvalBatches = 8, CheckpointEvery = 100, Seed = o.Seed,
+            Resume = Trainer.HasCheckpoint(outDir),
         };
-        options.Validate();
-        double meanChars = conversations.Average(c => c.Messages.Where(m => m.Role == "assistant").Sum(m => m.Content?.Length ?? 0));
+        using var recipe = new SftRecipe(sftOptions);
+        var dataset = recipe.Dataset;
+        if (dataset.Train.Count == 0) throw new InvalidOperationException($"sft {arm}: no training examples in {dataPath}");
+        int steps = recipe.TrainerOptions.Steps;
+        double meanChars = ChatDataReader.Read(dataPath).Average(c => c.Messages.Where(m => m.Role == "assistant").Sum(m => m.Content?.Length ?? 0));
         log($"sft {arm}: {dataset.Train.Count} examples (assistant {meanChars:F0} chars on average), {steps} steps × {o.BatchSize}" +
             (dataset.Truncated > 0 ? $", {dataset.Truncated} cut at {o.MaxLength} tokens" : ""));
-        Directory.CreateDirectory(outDir);
-        bool resume = Trainer.HasCheckpoint(outDir);
         var clock = Stopwatch.StartNew();
         int every = Math.Max(1, steps / 10);
-        var result = new Trainer(model, source, options, outDir).Run(resume, ct, p =>
+        var result = recipe.Train(ct, p =>
         {
             if (p.Step % every == 0 || p.Step == p.TotalSteps)
                 log($"sft {arm} step {p.Step}/{p.TotalSteps} loss {p.Loss:F3}{(p.EvalLoss is { } v ? $" val {v:F3}" : "")} {p.TokensPerSecond:N0} tok/s");
         }, log);
         if (result.Interrupted || !result.Completed) throw new OperationCanceledException($"sft {arm} stopped at step {result.FinalStep}; rerun to resume");
-        ModelDirectory.Save(model, tokenizer, outDir);
         var record = new LiteCotArmTraining(arm, dataset.Train.Count, steps, o.BatchSize, (double)steps * o.BatchSize / dataset.Train.Count,
             result.Tokens, clock.Elapsed.TotalSeconds, result.LastLoss, result.LastEvalLoss, meanChars);
         AtomicFile.WriteAllText(donePath, JsonSerializer.Serialize(record, Json) + "\n");

@@ -1,3 +1,4 @@
+using HybridSharp.Distill;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
@@ -12,7 +13,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace HybridSharp.Distill.Testing;
+namespace HybridSharp.TeacherSim;
 
 /// <summary>Settings of a <see cref="ScriptedTeacherServer"/>.</summary>
 public sealed record ScriptedTeacherOptions

@@ -1,7 +1,8 @@
+using HybridSharp.Distill;
 using System.Diagnostics;
 using HybridSharp.Tasks;
 
-namespace HybridSharp.Distill.Testing;
+namespace HybridSharp.TeacherSim;
 
 /// <summary>One measured configuration of <see cref="DistillBenchmark"/>.</summary>
 /// <param name="Concurrency">In-flight requests.</param>

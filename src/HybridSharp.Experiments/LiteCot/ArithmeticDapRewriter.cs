@@ -1,9 +1,10 @@
+using HybridSharp.Distill;
 using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
-using HybridSharp.Distill.Testing;
+using HybridSharp.TeacherSim;
 
-namespace HybridSharp.Distill.LiteCot;
+namespace HybridSharp.Experiments.LiteCot;
 
 /// <summary>
 /// Rewrite rules for the offline teacher of <c>hybrid litecot-mini</c>: a <see cref="DapTeacherResponder"/> that turns the

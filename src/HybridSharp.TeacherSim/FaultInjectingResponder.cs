@@ -1,7 +1,8 @@
+using HybridSharp.Distill;
 using System.Globalization;
 using System.Text.RegularExpressions;
 
-namespace HybridSharp.Distill.Testing;
+namespace HybridSharp.TeacherSim;
 
 /// <summary>
 /// Wraps a responder and misbehaves when the user turn carries a marker <c>[[teacher:KIND]]</c> or
