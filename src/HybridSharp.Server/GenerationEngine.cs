@@ -2,15 +2,15 @@ using HybridSharp.Data;
 using HybridSharp.Inference;
 using HybridSharp.Models;
 using static TorchSharp.torch;
-using HybridSharp.Caching;
 
 namespace HybridSharp.Server;
 
 /// <summary>
 /// Runs all generation on one model-owner thread (TorchSharp dispose scopes and inference mode are thread-local).
 /// Requests arrive through a bounded channel. Between decode steps the thread admits waiting requests into free rows
-/// of a <see cref="SlotCache"/> (each prefilled alone), then advances every live sequence by one token in a single
-/// batched forward; finished or cancelled sequences leave and free their row at once (continuous batching).
+/// of the library's decode loop (<see cref="DecodeBatch{T}"/>: each prompt prefilled alone), then advances every live
+/// sequence by one token in a single batched forward; finished or cancelled sequences leave and free their row at once
+/// (continuous batching).
 /// </summary>
 public sealed class GenerationEngine : IDisposable
 {
@@ -105,49 +105,46 @@ public sealed class GenerationEngine : IDisposable
 
     private void Run()
     {
-        var live = new List<LiveSequence>(); // live[row] holds the sequence in cache row `row`
+        DecodeBatch<LiveSequence>? batch = null;
         try
         {
             using var inference = inference_mode();
-            SlotCache slots;
-            try { slots = new SlotCache(_model, _maxBatch, Capacity); }
+            try { batch = new DecodeBatch<LiveSequence>(_model, _maxBatch, Capacity); }
             catch (Exception ex) { _ready.TrySetException(ex); return; }
-            using var _ = slots;
             _ready.TrySetResult();
             while (true)
             {
                 if (_abort.IsCancellationRequested)
                 {
-                    foreach (var s in live) Close(s, error: "the server is shutting down");
-                    live.Clear();
+                    foreach (var s in batch.Clear()) Close(s, error: "the server is shutting down");
                     while (_queue.TryTake(out var queued)) FailQueued(queued, "the server is shutting down");
                     break;
                 }
                 while (_work.TryDequeue(out var job)) job.Run(); // e.g. embeddings: between decode steps, on this thread
-                while (live.Count < _maxBatch && _queue.TryTake(_maxBatch - live.Count, out var request)) Admit(request, slots, live);
-                if (live.Count == 0)
+                while (batch.FreeRows > 0 && _queue.TryTake(batch.FreeRows, out var request)) Admit(request, batch);
+                if (batch.Live.Count == 0)
                 {
                     if (!WaitForWork()) break;
                     continue;
                 }
-                try { Step(slots, live); }
+                try { Step(batch); }
                 catch (Exception ex)
                 {
                     // A failed step leaves the cache rows in an unknown state: end every live sequence.
-                    foreach (var s in live) Close(s, error: $"generation failed: {ex.Message.Split('\n')[0]}");
-                    while (slots.Count > 0) slots.Remove(slots.Count - 1);
-                    live.Clear();
+                    foreach (var s in batch.Clear()) Close(s, error: $"generation failed: {ex.Message.Split('\n')[0]}");
                 }
-                Volatile.Write(ref _active, live.Count);
+                Volatile.Write(ref _active, batch.Live.Count);
             }
         }
         catch (Exception ex)
         {
             _ready.TrySetException(ex);
-            foreach (var s in live) Close(s, error: $"the model thread stopped: {ex.Message.Split('\n')[0]}");
+            if (batch is not null)
+                foreach (var s in batch.Clear()) Close(s, error: $"the model thread stopped: {ex.Message.Split('\n')[0]}");
         }
         finally
         {
+            batch?.Dispose();
             Volatile.Write(ref _active, 0);
             _accepting = false;
             _queue.Complete();
@@ -164,8 +161,8 @@ public sealed class GenerationEngine : IDisposable
         catch (OperationCanceledException) { return true; } // loop round to the abort branch
     }
 
-    /// <summary>Prefills a request alone into the next free row and samples its first token.</summary>
-    private void Admit(GenerationRequest request, SlotCache slots, List<LiveSequence> live)
+    /// <summary>Prefills a request alone into the next free row (its choices share that prefill) and takes their first tokens.</summary>
+    private void Admit(GenerationRequest request, DecodeBatch<LiveSequence> batch)
     {
         if (request.Cancellation.IsCancellationRequested)
         {
@@ -174,97 +171,37 @@ public sealed class GenerationEngine : IDisposable
             return;
         }
         request.Remaining = request.Choices;
-        int firstRow = live.Count;
-        InferenceCache? row = null;
+        List<LiveSequence> sequences = [];
         try
         {
-            var sequences = Enumerable.Range(0, request.Choices).Select(i => new LiveSequence(request, _tokenizer, _model.Config.VocabSize, i)).ToList();
-            row = slots.OpenRow();
-            using (NewDisposeScope())
-            {
-                var ids = tensor(request.PromptIds.Select(i => (long)i).ToArray(), [1, request.PromptIds.Length], device: _model.LmHeadWeight.device);
-                var hidden = _model.ForwardHidden(ids, row);
-                // The head runs on the last position only, unless the prompt's own log-probabilities were asked for.
-                if (request.PromptLogprobs) sequences[0].EmitPromptLogprobs(_model.Head(hidden));
-                var logits = _model.Head(hidden.narrow(1, -1, 1)).select(1, 0);
-                // The prompt is prefilled once; every further choice starts from a copy of that row.
-                int prefilled = slots.CommitRow(row);
-                row = null;
-                live.Add(sequences[0]);
-                for (int i = 1; i < sequences.Count; i++)
-                {
-                    slots.Fork(prefilled);
-                    live.Add(sequences[i]);
-                }
-                foreach (var sequence in sequences)
-                {
-                    long first = sequence.Sample(logits);
-                    sequence.Accept(first, sequence.Logprob(logits, first));
-                }
-            }
-            Interlocked.Add(ref _generatedTokens, request.Choices);
-            Leave(slots, live);
-            Volatile.Write(ref _active, live.Count);
+            for (int i = 0; i < request.Choices; i++) sequences.Add(new LiveSequence(request, _tokenizer, _model.Config.VocabSize, i));
+            batch.Admit(sequences);
         }
         catch (Exception ex)
         {
-            row?.Dispose();
-            string message = $"prefill failed: {ex.Message.Split('\n')[0]}";
-            if (live.Count > firstRow)
-            {
-                for (int r = live.Count - 1; r >= firstRow; r--)
-                {
-                    slots.Remove(r);
-                    Close(live[r], message);
-                    live.RemoveAt(r);
-                }
-            }
-            else FailQueued(request, message);
+            foreach (var s in sequences) s.Dispose();
+            FailQueued(request, $"prefill failed: {ex.Message.Split('\n')[0]}");
+            return;
         }
+        Interlocked.Add(ref _generatedTokens, request.Choices);
+        Leave(batch);
+        Volatile.Write(ref _active, batch.Live.Count);
     }
 
     /// <summary>One batched decode step over all live rows; then finished and cancelled sequences leave.</summary>
-    private void Step(SlotCache slots, List<LiveSequence> live)
+    private void Step(DecodeBatch<LiveSequence> batch)
     {
-        int n = live.Count;
-        var input = new long[n];
-        for (int r = 0; r < n; r++) input[r] = live[r].NextInput;
-        using (NewDisposeScope())
-        {
-            Tensor logits;
-            using (var view = slots.StepView())
-                logits = _model.Forward(tensor(input, [n, 1], device: _model.LmHeadWeight.device), view).select(1, 0); // [n, V]
-            slots.Advance();
-            long[]? argmax = live.Any(s => s.IsGreedy) ? logits.argmax(-1).cpu().data<long>().ToArray() : null;
-            for (int r = 0; r < n; r++)
-            {
-                var s = live[r];
-                if (s.Request.Cancellation.IsCancellationRequested) continue;
-                var row = logits.narrow(0, r, 1);
-                long token = s.IsGreedy ? argmax![r] : s.Sample(row);
-                s.Accept(token, s.Logprob(row, token));
-            }
-        }
+        int n = batch.Step();
         Interlocked.Increment(ref _steps);
         Interlocked.Add(ref _generatedTokens, n);
         Stepped?.Invoke(n);
-        Leave(slots, live);
+        Leave(batch);
     }
 
     /// <summary>Finished and cancelled sequences leave and free their rows.</summary>
-    private void Leave(SlotCache slots, List<LiveSequence> live)
+    private void Leave(DecodeBatch<LiveSequence> batch)
     {
-        // Walk down so that moving the last row into a freed one never skips a row.
-        for (int r = live.Count - 1; r >= 0; r--)
-        {
-            var s = live[r];
-            if (!s.Finished && !s.Request.Cancellation.IsCancellationRequested) continue;
-            if (slots.Count == 0) throw new InvalidOperationException("slot cache out of sync with live sequences");
-            int moved = slots.Remove(r);
-            if (moved >= 0) live[r] = live[moved];
-            live.RemoveAt(live.Count - 1);
-            Close(s, error: null);
-        }
+        foreach (var s in batch.Leave()) Close(s, error: null);
     }
 
     /// <summary>Ends a sequence; requests (not choices) are counted, by their first choice.</summary>

@@ -374,17 +374,9 @@ internal sealed partial class OpenAiEndpoints(GenerationEngine engine, ITokenize
     private static ApiException TooLarge(long limit) =>
         new(413, $"the request body exceeds the limit of {limit} bytes", ApiException.InvalidRequest, null, "request_too_large");
 
-    /// <summary>
-    /// Stop tokens: EOS, the generation config's eos_token_id list, and any stop string that is a single special token
-    /// (special tokens never reach the text).
-    /// </summary>
-    internal static IReadOnlySet<int> StopTokensFor(ITokenizer tokenizer, IEnumerable<string> stopStrings, IEnumerable<int> eosIds)
-    {
-        var set = new HashSet<int>(eosIds) { tokenizer.EosId };
-        foreach (var s in stopStrings)
-            if (tokenizer.SpecialTokens.TryGetValue(s, out var id)) set.Add(id);
-        return set;
-    }
+    /// <summary>Stop tokens: EOS, the generation config's eos_token_id list, and any stop string that is a single special token.</summary>
+    internal static IReadOnlySet<int> StopTokensFor(ITokenizer tokenizer, IEnumerable<string> stopStrings, IEnumerable<int> eosIds) =>
+        StopTokens.For(tokenizer, stopStrings, eosIds.Append(tokenizer.EosId));
 
     /// <summary>Writes a JSON object built by <paramref name="body"/> with the given status.</summary>
     public static async Task WriteJson(HttpContext ctx, int status, Action<Utf8JsonWriter> body)

@@ -55,9 +55,13 @@ public sealed class InferenceCache : IDisposable
         AttentionMask = ones([batch, capacity], ScalarType.Bool, device ?? CPU).DetachFromDisposeScope();
     }
 
-    /// <summary>A view over existing layer caches (already restricted to the wanted rows); disposing it frees only the views.</summary>
-    internal InferenceCache(ILayerCache?[] layerViews, long capacity, Tensor attentionMask, long[]? rowLengths)
+    /// <summary>
+    /// A view over existing layer caches (already restricted to the wanted rows) holding <paramref name="length"/> tokens,
+    /// or in slot mode when <paramref name="rowLengths"/> is given; disposing it frees only the views.
+    /// </summary>
+    internal InferenceCache(ILayerCache?[] layerViews, long capacity, Tensor attentionMask, long[]? rowLengths, long length = 0)
     {
+        Length = length;
         Batch = attentionMask.shape[0];
         Capacity = capacity;
         Layers = layerViews;

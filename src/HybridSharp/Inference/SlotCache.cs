@@ -87,12 +87,18 @@ public sealed class SlotCache : IDisposable
     }
 
     /// <summary>
-    /// A slot-mode view of the live rows for one forward call; dispose it after the call, then <see cref="Advance"/>.
+    /// A view of the live rows for one forward call; dispose it after the call, then <see cref="Advance"/>. Rows of
+    /// different lengths get a slot-mode view (each row writes at its own length behind a per-row mask); when every live
+    /// row holds the same number of tokens (one sequence, or choices of one prompt), an ordinary view of that length,
+    /// which needs no mask at all for a one-token step.
     /// </summary>
     public InferenceCache StepView()
     {
         if (Count == 0) throw new InvalidOperationException("no live rows");
-        return View(0, Count, _lengths[..Count]);
+        long first = _lengths[0];
+        for (int r = 1; r < Count; r++)
+            if (_lengths[r] != first) return View(0, Count, _lengths[..Count]);
+        return View(0, Count, null, first);
     }
 
     /// <summary>Records that every live row consumed <paramref name="tokens"/> more tokens.</summary>
@@ -120,11 +126,11 @@ public sealed class SlotCache : IDisposable
         return last;
     }
 
-    private InferenceCache View(long start, long count, long[]? rowLengths)
+    private InferenceCache View(long start, long count, long[]? rowLengths, long length = 0)
     {
         var layers = new ILayerCache?[_storage.Layers.Length];
         for (int i = 0; i < layers.Length; i++) layers[i] = _storage.Layers[i]!.Rows(start, count);
-        return new InferenceCache(layers, Capacity, _storage.AttentionMask.narrow(0, start, count), rowLengths);
+        return new InferenceCache(layers, Capacity, _storage.AttentionMask.narrow(0, start, count), rowLengths, length);
     }
 
     public void Dispose() => _storage.Dispose();

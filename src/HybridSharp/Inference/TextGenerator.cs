@@ -5,9 +5,10 @@ using static TorchSharp.torch;
 namespace HybridSharp.Inference;
 
 /// <summary>
-/// Batched text generation: left-pads prompts of different lengths, prefills them into a preallocated cache, then
-/// decodes one token per step (one dispose scope per step, inference mode). Streams UTF-8-safe text per prompt and
-/// honours stop tokens, stop strings and the token budget. Must be used from the thread that owns the model.
+/// Text generation for one prompt or a batch: each prompt is prefilled alone and all of them decode together, one token
+/// per step, in the library's one decode loop (<see cref="DecodeBatch{T}"/>, the server's too). Streams UTF-8-safe text
+/// per prompt and honours stop tokens, stop strings and the token budget. In a batch, prompt r samples with seed + r.
+/// Must be used from the thread that owns the model.
 /// </summary>
 public sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
 {
@@ -34,102 +35,48 @@ public sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
         if (prompts.Count == 0) return [];
         if (prompts.Any(p => p.Length == 0)) throw new ArgumentException("a prompt must have at least one token");
         if (options.MaxNewTokens < 0) throw new ArgumentException("max new tokens must be ≥ 0");
-        int b = prompts.Count;
-        int maxPrompt = prompts.Max(p => p.Length);
-        long capacity = maxPrompt + Math.Max(options.MaxNewTokens, 1);
-        // The streaming decoder drops special tokens from the text, so a stop string that is a special token
-        // ("<|im_end|>") can never match as text: it stops as a token id instead.
-        var stopTokens = (options.StopTokens ?? [tokenizer.EosId]).ToHashSet();
-        foreach (var s in options.StopStrings)
-            if (tokenizer.SpecialTokens.TryGetValue(s, out var special)) stopTokens.Add(special);
-
-        var decoders = Enumerable.Range(0, b).Select(_ => new StreamingTextDecoder(tokenizer)).ToArray();
-        var filters = Enumerable.Range(0, b).Select(_ => new StopStringFilter(options.StopStrings)).ToArray();
-        var texts = Enumerable.Range(0, b).Select(_ => new System.Text.StringBuilder()).ToArray();
-        var generated = Enumerable.Range(0, b).Select(_ => new List<int>()).ToArray();
-        var finish = new string?[b];
-
-        void Emit(int row, string piece)
-        {
-            if (piece.Length == 0) return;
-            texts[row].Append(piece);
-            onText?.Invoke(row, piece);
-        }
-
+        var stopTokens = StopTokens.For(tokenizer, options.StopStrings, options.StopTokens);
+        long capacity = prompts.Max(p => p.Length) + Math.Max(options.MaxNewTokens, 1);
+        var rows = new List<Row>(prompts.Count);
         bool wasTraining = model.training;
         model.eval();
         try
         {
+            for (int r = 0; r < prompts.Count; r++)
+                rows.Add(new Row(tokenizer, model.Config.VocabSize, prompts[r], options, stopTokens, r, onText));
             using var inference = inference_mode();
-            var device = model.LmHeadWeight.device;
-            using var cache = model.NewCache(b, capacity);
-            using var sampler = new Sampler(options.Sampling, b, model.Config.VocabSize);
-            for (int r = 0; r < b; r++) sampler.ObservePrompt(r, prompts[r]);
-
-            // Left-padded prompt batch.
-            var idsFlat = new long[b * maxPrompt];
-            var maskFlat = new long[b * maxPrompt];
-            for (int r = 0; r < b; r++)
+            using var batch = new DecodeBatch<Row>(model, prompts.Count, capacity);
+            foreach (var row in rows.Where(row => !row.Finished)) batch.Admit([row]);
+            batch.Leave();
+            while (batch.Live.Count > 0)
             {
-                int pad = maxPrompt - prompts[r].Length;
-                for (int i = 0; i < prompts[r].Length; i++)
-                {
-                    idsFlat[r * maxPrompt + pad + i] = prompts[r][i];
-                    maskFlat[r * maxPrompt + pad + i] = 1;
-                }
+                batch.Step();
+                batch.Leave();
             }
-            bool padded = prompts.Any(p => p.Length != maxPrompt);
-
-            Tensor? next = null;
-            using (NewDisposeScope())
-            {
-                var ids = tensor(idsFlat, [b, maxPrompt], device: device);
-                var mask = padded ? tensor(maskFlat, [b, maxPrompt], device: device) : null;
-                var logits = model.Forward(ids, cache, mask);
-                next = sampler.Sample(logits.select(1, maxPrompt - 1)).MoveToOuterDisposeScope();
-            }
-
-            for (int step = 0; step < options.MaxNewTokens; step++)
-            {
-                using var scope = NewDisposeScope();
-                var current = next!;
-                next = null;
-                sampler.Observe(current);
-                var chosen = current.data<long>().ToArray();
-                bool anyActive = false;
-                for (int r = 0; r < b; r++)
-                {
-                    if (finish[r] is not null) continue;
-                    int id = (int)chosen[r];
-                    if (stopTokens.Contains(id)) { finish[r] = FinishReason.Stop; continue; }
-                    generated[r].Add(id);
-                    Emit(r, filters[r].Push(decoders[r].Push(id)));
-                    if (filters[r].Stopped) { finish[r] = FinishReason.Stop; continue; }
-                    anyActive = true;
-                }
-                current.Dispose();
-                if (!anyActive || step == options.MaxNewTokens - 1) break;
-                var logits = model.Forward(tensor(chosen, [b, 1], device: device), cache);
-                next = sampler.Sample(logits.select(1, 0)).MoveToOuterDisposeScope();
-            }
-            next?.Dispose();
         }
         finally
         {
+            foreach (var row in rows) row.Dispose();
             if (wasTraining) model.train();
         }
+        return rows.Select(r => new GenerationResult(r.Text.ToString(), r.PromptIds.Length, r.Generated, r.FinishReason ?? FinishReason.Length, r.Ids)).ToList();
+    }
 
-        var results = new GenerationResult[b];
-        for (int r = 0; r < b; r++)
+    /// <summary>One prompt's sequence: collects its text and ids and streams the text.</summary>
+    private sealed class Row(ITokenizer tokenizer, long vocab, int[] prompt, GenerationOptions options, IReadOnlySet<int> stopTokens, int index,
+        Action<int, string>? onText)
+        : DecodeSequence(tokenizer, vocab, prompt, options.MaxNewTokens, options.Sampling with { Seed = options.Sampling.Seed + index },
+            options.StopStrings, stopTokens)
+    {
+        public System.Text.StringBuilder Text { get; } = new();
+        public List<int> Ids { get; } = [];
+
+        protected override void OnToken(int token, Tensor logits) => Ids.Add(token);
+
+        protected override void OnText(string text)
         {
-            if (!filters[r].Stopped)
-            {
-                Emit(r, filters[r].Push(decoders[r].Flush()));
-                Emit(r, filters[r].Flush());
-            }
-            finish[r] ??= filters[r].Stopped ? FinishReason.Stop : FinishReason.Length;
-            results[r] = new GenerationResult(texts[r].ToString(), prompts[r].Length, generated[r].Count, finish[r]!, generated[r]);
+            Text.Append(text);
+            onText?.Invoke(index, text);
         }
-        return results;
     }
 }
