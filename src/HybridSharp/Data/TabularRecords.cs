@@ -1,11 +1,15 @@
+using System.Runtime.CompilerServices;
+using System.Text;
 using System.Text.Json;
+using Parquet;
 using Parquet.Serialization;
 
 namespace HybridSharp.Data;
 
 /// <summary>
-/// Reads records (one JSON object each) from a <c>.jsonl</c> file or a <c>.parquet</c> file (rows, nested lists and
-/// structs included, become JSON objects), so chat data and problem sets share one parser whatever the file type.
+/// The one reader of tabular files: records (one JSON object each) from a <c>.jsonl</c> file or a <c>.parquet</c> file
+/// (rows, nested lists and structs included, become JSON objects) for chat data and problem sets, and one streamed
+/// text field for corpora (<see cref="ReadTextColumnAsync"/>).
 /// </summary>
 public static class TabularRecords
 {
@@ -33,19 +37,103 @@ public static class TabularRecords
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonElement root;
-            try
+            using var doc = ParseLine(line, path, lineNumber);
+            yield return (lineNumber, doc.RootElement.Clone());
+        }
+    }
+
+    /// <summary>One JSONL line as a JSON object; errors name the file, line and byte.</summary>
+    private static JsonDocument ParseLine(string line, string path, long lineNumber)
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(line); }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"{path}: line {lineNumber}, byte {ex.BytePositionInLine + 1}: invalid JSON ({FirstSentence(ex.Message)})", ex);
+        }
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            var kind = doc.RootElement.ValueKind;
+            doc.Dispose();
+            throw new InvalidDataException($"{path}: line {lineNumber}: expected a JSON object but found {kind}");
+        }
+        return doc;
+    }
+
+    /// <summary>
+    /// Streams one text field of every record of a large <c>.jsonl</c> or <c>.parquet</c> file (a corpus) without loading
+    /// the file: JSONL line by line, Parquet row group by row group. The field must hold a string (or null, skipped, as
+    /// are empty strings) in every record.
+    /// </summary>
+    public static IAsyncEnumerable<string> ReadTextColumnAsync(string path, string field, CancellationToken cancel = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        ArgumentException.ThrowIfNullOrWhiteSpace(field);
+        if (!File.Exists(path)) throw new FileNotFoundException($"data file not found: {path}", path);
+        return Path.GetExtension(path).ToLowerInvariant() switch
+        {
+            ".jsonl" or ".json" => ReadJsonlColumnAsync(path, field, cancel),
+            ".parquet" => ReadParquetColumnAsync(path, field, cancel),
+            var ext => throw new ArgumentException($"cannot read '{path}': unknown extension '{ext}' (supported: .jsonl, .parquet)"),
+        };
+    }
+
+    private static async IAsyncEnumerable<string> ReadJsonlColumnAsync(string path, string field, [EnumeratorCancellation] CancellationToken ct)
+    {
+        using var reader = new StreamReader(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false),
+            detectEncodingFromByteOrderMarks: true,
+            new FileStreamOptions { Access = FileAccess.Read, Share = FileShare.Read, BufferSize = 1 << 16, Options = FileOptions.SequentialScan });
+        long lineNumber = 0;
+        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            string? text;
+            using (var doc = ParseLine(line, path, lineNumber))
             {
-                using var doc = JsonDocument.Parse(line);
-                root = doc.RootElement.Clone();
+                if (!doc.RootElement.TryGetProperty(field, out var value))
+                    throw new InvalidDataException($"{path}: line {lineNumber}: field \"{field}\" is missing");
+                text = value.ValueKind switch
+                {
+                    JsonValueKind.String => value.GetString(),
+                    JsonValueKind.Null => null,
+                    _ => throw new InvalidDataException($"{path}: line {lineNumber}: field \"{field}\" is {value.ValueKind}, expected a string"),
+                };
             }
-            catch (JsonException ex)
+            if (!string.IsNullOrEmpty(text)) yield return text;
+        }
+    }
+
+    private static async IAsyncEnumerable<string> ReadParquetColumnAsync(string path, string column, [EnumeratorCancellation] CancellationToken ct)
+    {
+        ParquetReader reader;
+        try { reader = await ParquetReader.CreateAsync(path, parquetOptions: null, ct).ConfigureAwait(false); }
+        catch (Exception ex) when (ex is not OperationCanceledException and not FileNotFoundException)
+        {
+            throw new InvalidDataException($"{path}: not a readable Parquet file ({ex.Message})", ex);
+        }
+        await using (reader.ConfigureAwait(false))
+        {
+            var fields = reader.Schema.GetDataFields();
+            var field = fields.FirstOrDefault(f => string.Equals(f.Name, column, StringComparison.Ordinal) && f.Path.Length == 1)
+                ?? throw new InvalidDataException(
+                    $"{path}: Parquet column \"{column}\" not found (top-level columns: {string.Join(", ", fields.Select(f => f.Name))})");
+            // Parquet.Net reports UTF-8 string columns as ReadOnlyMemory<char>; both read through the string overload.
+            bool isString = field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>);
+            if (!isString || field.IsArray)
+                throw new InvalidDataException($"{path}: Parquet column \"{column}\" holds {(field.IsArray ? "lists of " : "")}{field.ClrType.Name}, expected strings");
+            for (int g = 0; g < reader.RowGroupCount; g++)
             {
-                throw new InvalidDataException($"{path}: line {lineNumber}: invalid JSON ({FirstSentence(ex.Message)})", ex);
+                using var rowGroup = reader.OpenRowGroupReader(g);
+                long rows = rowGroup.RowCount;
+                if (rows == 0) continue;
+                if (rows > Array.MaxLength)
+                    throw new InvalidDataException($"{path}: row group {g} has {rows} rows, more than one read can hold");
+                var values = new string?[rows];
+                await rowGroup.ReadAsync(field, values.AsMemory(), null, ct).ConfigureAwait(false);
+                foreach (var text in values)
+                    if (!string.IsNullOrEmpty(text)) yield return text;
             }
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new InvalidDataException($"{path}: line {lineNumber}: expected a JSON object but found {root.ValueKind}");
-            yield return (lineNumber, root);
         }
     }
 

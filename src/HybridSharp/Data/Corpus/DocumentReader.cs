@@ -1,14 +1,12 @@
 using System.Runtime.CompilerServices;
 using System.Text;
-using System.Text.Json;
-using Parquet;
-using Parquet.Schema;
 
 namespace HybridSharp.Data.Corpus;
 
 /// <summary>
 /// Streams documents (one string each) out of <c>.txt</c>, <c>.jsonl</c> and <c>.parquet</c> files without loading a whole
-/// file: text and JSONL are read line by line, Parquet row group by row group. Empty documents are skipped.
+/// file: text line by line here, JSONL and Parquet through <see cref="TabularRecords.ReadTextColumnAsync"/>. Empty
+/// documents are skipped.
 /// </summary>
 public static class DocumentReader
 {
@@ -41,8 +39,8 @@ public static class DocumentReader
             DocumentFormat.Text => options.TextMode == TextDocumentMode.WholeFile
                 ? ReadWholeTextAsync(full, cancellationToken)
                 : ReadBlankLineTextAsync(full, cancellationToken),
-            DocumentFormat.Jsonl => ReadJsonlAsync(full, options.JsonlField, cancellationToken),
-            _ => ReadParquetAsync(full, options.ParquetColumn, cancellationToken),
+            DocumentFormat.Jsonl => TabularRecords.ReadTextColumnAsync(full, options.JsonlField, cancellationToken),
+            _ => TabularRecords.ReadTextColumnAsync(full, options.ParquetColumn, cancellationToken),
         };
     }
 
@@ -76,94 +74,5 @@ public static class DocumentReader
             doc.Append(line);
         }
         if (doc.Length > 0) yield return doc.ToString();
-    }
-
-    private static async IAsyncEnumerable<string> ReadJsonlAsync(string path, string field, [EnumeratorCancellation] CancellationToken ct)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(field);
-        using var reader = OpenText(path);
-        long lineNumber = 0;
-        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
-        {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            string? text = ParseJsonlLine(line, field, path, lineNumber);
-            if (!string.IsNullOrEmpty(text)) yield return text;
-        }
-    }
-
-    private static string? ParseJsonlLine(string line, string field, string path, long lineNumber)
-    {
-        JsonDocument json;
-        try
-        {
-            json = JsonDocument.Parse(line);
-        }
-        catch (JsonException ex)
-        {
-            // JsonException messages end with "Path: … | LineNumber: 0 | BytePositionInLine: n."; report our own line instead.
-            var reason = ex.Message;
-            int cut = reason.IndexOf(" Path: ", StringComparison.Ordinal);
-            if (cut < 0) cut = reason.IndexOf(" LineNumber: ", StringComparison.Ordinal);
-            if (cut > 0) reason = reason[..cut];
-            throw new InvalidDataException($"{path}: line {lineNumber}, byte {ex.BytePositionInLine + 1}: invalid JSON ({reason.Trim()})", ex);
-        }
-        using (json)
-        {
-            var root = json.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
-                throw new InvalidDataException($"{path}: line {lineNumber}: expected a JSON object but found {root.ValueKind}");
-            if (!root.TryGetProperty(field, out var value))
-                throw new InvalidDataException($"{path}: line {lineNumber}: field \"{field}\" is missing");
-            return value.ValueKind switch
-            {
-                JsonValueKind.String => value.GetString(),
-                JsonValueKind.Null => null,
-                _ => throw new InvalidDataException($"{path}: line {lineNumber}: field \"{field}\" is {value.ValueKind}, expected a string"),
-            };
-        }
-    }
-
-    private static async IAsyncEnumerable<string> ReadParquetAsync(string path, string column, [EnumeratorCancellation] CancellationToken ct)
-    {
-        ArgumentException.ThrowIfNullOrWhiteSpace(column);
-        ParquetReader reader;
-        try
-        {
-            reader = await ParquetReader.CreateAsync(path, parquetOptions: null, ct).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException and not FileNotFoundException)
-        {
-            throw new InvalidDataException($"{path}: not a readable Parquet file ({ex.Message})", ex);
-        }
-        await using (reader.ConfigureAwait(false))
-        {
-            var field = FindStringColumn(reader.Schema, column, path);
-            for (int g = 0; g < reader.RowGroupCount; g++)
-            {
-                var rowGroup = reader.OpenRowGroupReader(g);
-                long rows = rowGroup.RowCount;
-                if (rows == 0) continue;
-                if (rows > Array.MaxLength)
-                    throw new InvalidDataException($"{path}: row group {g} has {rows} rows, more than one read can hold");
-                var values = new string?[rows];
-                await rowGroup.ReadAsync(field, values.AsMemory(), null, ct).ConfigureAwait(false);
-                foreach (var text in values)
-                    if (!string.IsNullOrEmpty(text)) yield return text;
-            }
-        }
-    }
-
-    private static DataField FindStringColumn(ParquetSchema schema, string column, string path)
-    {
-        var fields = schema.GetDataFields();
-        var field = fields.FirstOrDefault(f => string.Equals(f.Name, column, StringComparison.Ordinal) && f.Path.Length == 1)
-            ?? throw new InvalidDataException(
-                $"{path}: Parquet column \"{column}\" not found (top-level columns: {string.Join(", ", fields.Select(f => f.Name))})");
-        // Parquet.Net 6 reports UTF-8 string columns as ReadOnlyMemory<char>; both read through the string overload.
-        bool isString = field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>);
-        if (!isString || field.IsArray)
-            throw new InvalidDataException($"{path}: Parquet column \"{column}\" holds {(field.IsArray ? "lists of " : "")}{field.ClrType.Name}, expected strings");
-        return field;
     }
 }
