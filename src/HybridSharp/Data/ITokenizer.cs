@@ -2,7 +2,7 @@ namespace HybridSharp.Data;
 
 /// <summary>
 /// A tokenizer as the rest of HybridSharp sees it. Implementations: <see cref="ByteTokenizer"/> (the embedded default);
-/// BPE (HF tokenizer.json) and tiktoken slot in behind this interface.
+/// BPE (HF tokenizer.json) and tiktoken fit behind this interface.
 /// </summary>
 public interface ITokenizer
 {

@@ -3,8 +3,8 @@
 //   p = softmax(router(x)) (fp32) ∈ ℝ^E;  (w, e) = topk(p, k);  if norm_topk_prob: w ← w / Σ w
 //   y = Σ_j w_j · down_{e_j}(act(gate_{e_j}(x)) ⊙ up_{e_j}(x))
 //   L_aux = E · Σ_e f_e · P_e,  f_e = share of the N·k assignments to e, P_e = mean_n p_n(e)
-// Two equal implementations: grouped (sort the N·k token-slots by expert, one gather, one contiguous segment and one
-// matmul chain per expert, one index_add) and loop (per expert: find its token-slots, gather, compute, index_add).
+// Two equal implementations: grouped (sort the N·k (token, choice) assignments by expert, one gather, one contiguous segment and one
+// matmul chain per expert, one index_add) and loop (per expert: find its (token, choice) assignments, gather, compute, index_add).
 // Expert weights are stacked parameters (experts.gate_proj.weight [E, Ie, d], experts.up_proj.weight [E, Ie, d],
 // experts.down_proj.weight [E, d, Ie]); checkpoints use per-expert names experts.{j}.gate_proj.weight etc.,
 // converted by ToCheckpointNames / FromCheckpointNames.
@@ -18,7 +18,7 @@ namespace HybridSharp.Modules;
 /// <summary>Which implementation <see cref="MixtureOfExperts"/> uses.</summary>
 public enum MoeDispatch
 {
-    /// <summary>Sort token-slots by expert; contiguous segments.</summary>
+    /// <summary>Sort (token, choice) assignments by expert; contiguous segments.</summary>
     Grouped,
     /// <summary>Per-expert loop with gather and index_add (the naive baseline).</summary>
     Loop,
@@ -133,13 +133,13 @@ public sealed class MixtureOfExperts : nn.Module<Tensor, Tensor>, IMoeLayer
     private Tensor Expert(Tensor xs, Tensor gate, Tensor up, Tensor down) =>
         nn.functional.linear(MoeOps.Activate(nn.functional.linear(xs, gate), _act).mul(nn.functional.linear(xs, up)), down);
 
-    /// <summary>Grouped dispatch: token-slots sorted by expert, one contiguous segment per expert.</summary>
+    /// <summary>Grouped dispatch: (token, choice) assignments sorted by expert, one contiguous segment per expert.</summary>
     public Tensor ExpertsGrouped(Tensor x, Tensor weights, Tensor chosen)
     {
         using var scope = NewDisposeScope();
         long k = chosen.shape[1];
         var flat = chosen.reshape(-1);
-        var (_, order) = flat.sort(0, descending: false, stable: true);           // slot ids, grouped by expert
+        var (_, order) = flat.sort(0, descending: false, stable: true);           // assignment ids, grouped by expert
         var token = order.div(k, rounding_mode: RoundingMode.floor);
         long[] counts;
         using (var cpuCounts = flat.bincount(null, NumExperts).cpu())
@@ -158,7 +158,7 @@ public sealed class MixtureOfExperts : nn.Module<Tensor, Tensor>, IMoeLayer
         return y.MoveToOuterDisposeScope();
     }
 
-    /// <summary>Loop dispatch (naive baseline): for each expert, find its token-slots, gather, compute, index_add.</summary>
+    /// <summary>Loop dispatch (naive baseline): for each expert, find its (token, choice) assignments, gather, compute, index_add.</summary>
     public Tensor ExpertsLoop(Tensor x, Tensor weights, Tensor chosen)
     {
         using var scope = NewDisposeScope();
@@ -170,11 +170,11 @@ public sealed class MixtureOfExperts : nn.Module<Tensor, Tensor>, IMoeLayer
         var y = zeros_like(x);
         for (int j = 0; j < NumExperts; j++)
         {
-            var slots = chosen.eq(j).nonzero();                                      // [m, 2] (token, slot)
-            if (slots.shape[0] == 0) continue;
-            var token = slots.select(1, 0);
-            var slotIds = token.mul(k).add(slots.select(1, 1));
-            var h = Expert(x.index_select(0, token), gates[j], ups[j], downs[j]).mul(flatW.index_select(0, slotIds).unsqueeze(1));
+            var assignments = chosen.eq(j).nonzero();                                // [m, 2] (token, choice)
+            if (assignments.shape[0] == 0) continue;
+            var token = assignments.select(1, 0);
+            var assignmentIds = token.mul(k).add(assignments.select(1, 1));
+            var h = Expert(x.index_select(0, token), gates[j], ups[j], downs[j]).mul(flatW.index_select(0, assignmentIds).unsqueeze(1));
             y.index_add_(0, token, h, 1);
         }
         return y.MoveToOuterDisposeScope();

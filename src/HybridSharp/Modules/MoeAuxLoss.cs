@@ -1,6 +1,6 @@
 // Switch-Transformer load-balancing loss (Fedus et al. 2021, arXiv 2101.03961, eqs. 4–6), as used by Doge / Wonderful
 // Matrices (arXiv 2412.11834) and the MoE baseline:
-//   f_e = (1/(N·k)) Σ_n Σ_slot 1[e_{n,slot} = e]      fraction of the N·k (token, slot) assignments routed to expert e
+//   f_e = (1/(N·k)) Σ_n Σ_j 1[e_{n,j} = e]         fraction of the N·k (token, choice) assignments routed to expert e
 //   P_e = (1/N) Σ_n p_n(e)                            mean router probability of expert e
 //   L_aux = E · Σ_e f_e · P_e                          = 1 for perfectly uniform routing, up to E when collapsed
 // Over several MoE layers (with equal E) the sums run over all layers' tokens at once (HF load_balancing_loss_func);
@@ -32,17 +32,17 @@ public sealed class MoeRoutingStats : IDisposable
 {
     /// <summary>E.</summary>
     public int NumExperts { get; }
-    /// <summary>[E] fp32, no gradient: number of (token, slot) assignments to each expert.</summary>
+    /// <summary>[E] fp32, no gradient: number of (token, choice) assignments to each expert.</summary>
     public Tensor Counts { get; }
     /// <summary>[E] fp32, differentiable: Σ over valid tokens of the router probability of each expert.</summary>
     public Tensor ProbabilitySums { get; }
     /// <summary>Number of valid tokens N.</summary>
     public double Tokens { get; }
     /// <summary>Assignments per token (k; heads·k_h for multi-head CDMoE).</summary>
-    public int SlotsPerToken { get; }
+    public int ChoicesPerToken { get; }
 
     /// <summary>Takes ownership of <paramref name="counts"/> and <paramref name="probabilitySums"/> (both [E]).</summary>
-    public MoeRoutingStats(Tensor counts, Tensor probabilitySums, double tokens, int slotsPerToken)
+    public MoeRoutingStats(Tensor counts, Tensor probabilitySums, double tokens, int choicesPerToken)
     {
         if (counts.dim() != 1 || !counts.shape.SequenceEqual(probabilitySums.shape))
             throw new ArgumentException("counts and probabilitySums must both have shape [E]");
@@ -50,7 +50,7 @@ public sealed class MoeRoutingStats : IDisposable
         Counts = counts.DetachFromDisposeScope();
         ProbabilitySums = probabilitySums.DetachFromDisposeScope();
         Tokens = tokens;
-        SlotsPerToken = slotsPerToken;
+        ChoicesPerToken = choicesPerToken;
     }
 
     /// <summary>
@@ -110,7 +110,7 @@ public static class MoeAuxLoss
         foreach (var group in stats.GroupBy(s => s.NumExperts))
         {
             double tokens = group.Sum(s => s.Tokens);
-            double assignments = group.Sum(s => s.Tokens * s.SlotsPerToken);
+            double assignments = group.Sum(s => s.Tokens * s.ChoicesPerToken);
             if (tokens <= 0 || assignments <= 0) continue;
             Tensor? counts = null, probs = null;
             foreach (var s in group)

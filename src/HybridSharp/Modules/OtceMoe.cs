@@ -142,17 +142,17 @@ public sealed class OtceMoe : nn.Module<Tensor, Tensor>, IMoeLayer
         var y = zeros_like(x);
         for (int j = 0; j < NumExperts; j++)
         {
-            var slots = chosen.eq(j).nonzero();                                      // [m, 2] (token, slot)
-            if (slots.shape[0] == 0) continue;
-            var token = slots.select(1, 0);
-            var weight = flatW.index_select(0, token.mul(TopK).add(slots.select(1, 1))).unsqueeze(1);
+            var assignments = chosen.eq(j).nonzero();                                // [m, 2] (token, choice)
+            if (assignments.shape[0] == 0) continue;
+            var token = assignments.select(1, 0);
+            var weight = flatW.index_select(0, token.mul(TopK).add(assignments.select(1, 1))).unsqueeze(1);
             var outJ = RunExpert(j, x.index_select(0, token), shared.index_select(0, token));
             y = y.index_add(0, token, outJ.mul(weight), 1);
         }
         return y;
     }
 
-    /// <summary>Every expert on every token, then Σ_slot w·out[chosen]: per-token results independent of the batch.</summary>
+    /// <summary>Every expert on every token, then Σ_j w_j·out[chosen_j]: per-token results independent of the batch.</summary>
     private Tensor DenseExperts(Tensor x, Tensor shared, Tensor weights, Tensor chosen)
     {
         var outs = stack(Enumerable.Range(0, NumExperts).Select(j => RunExpert(j, x, shared)).ToArray(), 1);   // [N, E, d]

@@ -60,14 +60,14 @@ public sealed class SftBatchSource : ITrainingBatchSource
     /// <summary>Validation batches available.</summary>
     public int EvaluationBatchCount => _evalBatches.Count;
 
-    /// <summary>Fraction of training token slots that are padding (0 = none).</summary>
+    /// <summary>Fraction of training token positions that are padding (0 = none).</summary>
     public double PaddingFraction
     {
         get
         {
-            long slots = _trainBatches.Sum(b => (long)b.Length * b.Max(r => r.Inputs.Length));
+            long positions = _trainBatches.Sum(b => (long)b.Length * b.Max(r => r.Inputs.Length));
             long real = _trainBatches.Sum(b => b.Sum(r => (long)r.RealTokens));
-            return slots == 0 ? 0 : 1.0 - (double)real / slots;
+            return positions == 0 ? 0 : 1.0 - (double)real / positions;
         }
     }
 

@@ -14,7 +14,7 @@ public sealed record MqarSpec(int VocabSize, int SeqLen, int NumKvPairs, double 
     /// <summary>Length of the key–value context block, 2·K·passes.</summary>
     public int ContextLength => 2 * NumKvPairs * NumPasses;
 
-    /// <summary>Number of possible query slots, (T − context)/2.</summary>
+    /// <summary>Number of possible query positions, (T − context)/2.</summary>
     public int QuerySpace => (SeqLen - ContextLength) / 2;
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first violated precondition.</summary>
