@@ -11,7 +11,13 @@ internal static class Cli
 {
     public const int ExitUserError = 2;
     public const int ExitFailure = 1;
-    public const int ExitInterrupted = 130;
+    private static volatile int _interruptedExitCode = 130;
+
+    /// <summary>
+    /// The exit code of a job stopped by a signal, by convention 128 + the signal: 130 after SIGINT (Ctrl-C), 143 after
+    /// SIGTERM (<c>docker stop</c>, Slurm preemption, Kubernetes, systemd).
+    /// </summary>
+    public static int ExitInterrupted => _interruptedExitCode;
 
     public static int Run(RootCommand root, string[] args)
     {
@@ -86,18 +92,15 @@ internal static class Cli
     }
 
     /// <summary>Installs a Ctrl-C handler that requests a clean stop instead of killing the process.</summary>
-    public static CancellationTokenSource CancelOnCtrlC(string what)
+    /// <summary>
+    /// Turns the first SIGINT (Ctrl-C) or SIGTERM into a cancellation, so the job saves what it has (a checkpoint, the
+    /// finished rows) and exits with <see cref="ExitInterrupted"/>; a second signal terminates at once.
+    /// </summary>
+    public static StopSignal CancelOnStopSignal(string what) => new(signal =>
     {
-        var cts = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            if (cts.IsCancellationRequested) return; // second Ctrl-C: let the runtime terminate
-            e.Cancel = true;
-            AnsiConsole.MarkupLine($"[yellow]Interrupted: {Markup.Escape(what)}…[/]");
-            cts.Cancel();
-        };
-        return cts;
-    }
+        _interruptedExitCode = signal == System.Runtime.InteropServices.PosixSignal.SIGTERM ? 143 : 130;
+        AnsiConsole.MarkupLine($"[yellow]{(signal == System.Runtime.InteropServices.PosixSignal.SIGTERM ? "Terminated" : "Interrupted")}: {Markup.Escape(what)}…[/]");
+    });
 
     public static Option<T> Opt<T>(string name, string description, T defaultValue, params string[] aliases) =>
         new(name, aliases) { Description = description, DefaultValueFactory = _ => defaultValue };

@@ -19,7 +19,7 @@ internal static class TrainUi
     public static TrainResult Run(Func<CancellationToken, Action<TrainProgress>, Action<string>, TrainResult> train, int totalSteps, string title,
         string resumeHint = "Continue with --resume.")
     {
-        using var cts = Cli.CancelOnCtrlC("saving a checkpoint, then exiting");
+        using var cts = Cli.CancelOnStopSignal("saving a checkpoint, then exiting");
         TrainResult? result = null;
         var messages = new List<string>();
         bool interactive = AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;

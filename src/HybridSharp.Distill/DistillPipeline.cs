@@ -102,7 +102,7 @@ public sealed class DistillPipeline
             {
                 var row = previous![p.Id];
                 if (row.Status == DistillRow.Accepted) accepted++; else rejected++;
-                foreach (var r in row.Rejections) reasons.AddOrUpdate(r.Code, 1, (_, n) => n + 1);
+                if (row.Reason is { } reason) reasons.AddOrUpdate(reason, 1, (_, n) => n + 1);
                 resumed++;
                 continue;
             }
@@ -149,7 +149,7 @@ public sealed class DistillPipeline
                         case DistillRow.Rejected: Interlocked.Increment(ref rejected); break;
                         default: Interlocked.Increment(ref failed); break;
                     }
-                    foreach (var r in row.Rejections) reasons.AddOrUpdate(r.Code, 1, (_, n) => n + 1);
+                    if (row.Reason is { } reason) reasons.AddOrUpdate(reason, 1, (_, n) => n + 1);
                     if (row.Status == DistillRow.Failed && _o.OnFailure == FailurePolicy.Fail)
                         throw new TeacherFailedException($"problem {p.Id}: {row.Rejections[0].Detail}");
                 }

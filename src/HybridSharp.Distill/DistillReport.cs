@@ -20,8 +20,10 @@ public static class DistillReport
         if (s.Reasons.Count == 0) md.Append("none\n\n");
         else
         {
-            md.Append("| reason | rows |\n|---|---|\n");
-            foreach (var (code, n) in s.Reasons) md.Append(ci, $"| {code} | {n} |\n");
+            md.Append("A row counts once, under the first validator it failed; \"also found\" counts rows where a reason came later.\n\n");
+            md.Append("| reason | rows | also found |\n|---|---|---|\n");
+            foreach (var code in s.Reasons.Keys.Union(s.SecondaryReasons.Keys).Order(StringComparer.Ordinal))
+                md.Append(ci, $"| {code} | {s.Reasons.GetValueOrDefault(code)} | {s.SecondaryReasons.GetValueOrDefault(code)} |\n");
             md.Append('\n');
         }
         md.Append(ci, $"## Token lengths of accepted rows ({s.Tokenizer} tokenizer)\n\n");

@@ -28,7 +28,13 @@ public sealed record DistillRow
     [JsonPropertyName("index")] public long Index { get; init; }
     [JsonPropertyName("domain")] public string Domain { get; init; } = "";
     [JsonPropertyName("status")] public required string Status { get; init; }
+    /// <summary>
+    /// Why the row was rejected, in validation order: the first entry is the primary reason (the first validator that
+    /// failed, and the one run summaries count); later entries are secondary findings on the same answer.
+    /// </summary>
     [JsonPropertyName("rejections")] public List<Rejection> Rejections { get; init; } = [];
+    /// <summary>The primary rejection code, or null for a row without rejections.</summary>
+    [JsonIgnore] public string? Reason => Rejections.Count > 0 ? Rejections[0].Code : null;
     [JsonPropertyName("problem")] public string Problem { get; init; } = "";
     [JsonPropertyName("reference")] public string Reference { get; init; } = "";
     [JsonPropertyName("difficulty")] public string Difficulty { get; init; } = DifficultyLabeler.Unknown;

@@ -35,7 +35,10 @@ public sealed record DistillStatistics
     public int Rejected { get; init; }
     public int Failed { get; init; }
     /// <summary>Rows carrying each reason code (a row may carry several).</summary>
+    /// <summary>Rejected rows by primary reason (the first validator that failed).</summary>
     public IReadOnlyDictionary<string, int> Reasons { get; init; } = new Dictionary<string, int>();
+    /// <summary>Rows where a code was found after the primary reason (secondary findings), by code.</summary>
+    public IReadOnlyDictionary<string, int> SecondaryReasons { get; init; } = new Dictionary<string, int>();
     /// <summary>Rows that reached the teacher (not dropped before generation).</summary>
     public int Generated { get; init; }
     public double TruncationRate { get; init; }
@@ -56,9 +59,13 @@ public sealed record DistillStatistics
         double? pricePerMillionInput = null, double? pricePerMillionOutput = null)
     {
         var reasons = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var secondary = new SortedDictionary<string, int>(StringComparer.Ordinal);
         foreach (var r in rows)
-            foreach (var code in r.Rejections.Select(x => x.Code).Distinct())
-                reasons[code] = reasons.GetValueOrDefault(code) + 1;
+        {
+            if (r.Reason is { } primary) reasons[primary] = reasons.GetValueOrDefault(primary) + 1;
+            foreach (var code in r.Rejections.Skip(1).Select(x => x.Code).Distinct().Where(c => c != r.Reason))
+                secondary[code] = secondary.GetValueOrDefault(code) + 1;
+        }
         var generated = rows.Where(r => r.Calls.Count > 0 || r.LongCotSource == "input").ToList();
         var accepted = rows.Where(r => r.Status == DistillRow.Accepted).ToList();
         var measured = accepted.Select(r => (Row: r, Long: Count(tokenizer, r.LongCot), Thought: Count(tokenizer, r.Thought),
@@ -81,6 +88,7 @@ public sealed record DistillStatistics
             Rejected = rows.Count(r => r.Status == DistillRow.Rejected),
             Failed = rows.Count(r => r.Status == DistillRow.Failed),
             Reasons = reasons,
+            SecondaryReasons = secondary,
             Generated = generated.Count,
             TruncationRate = generated.Count == 0 ? 0 : generated.Count(r => r.Rejections.Any(x => x.Code == RejectionCodes.Truncated) || r.FinishReason == "length") / (double)generated.Count,
             DifficultyCounts = DifficultyLabeler.Levels.ToDictionary(l => l, l => accepted.Count(r => r.Difficulty == l)),

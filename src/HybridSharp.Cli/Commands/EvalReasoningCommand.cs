@@ -76,7 +76,7 @@ internal static class EvalReasoningCommand
             var chat = options.UseChatTemplate ? chatOptions.Template(pr, tokenizer, modelDir) : null;
             var evaluator = new ReasoningEvaluator(new TextGenerator(m, tokenizer), chat, options);
 
-            using var cts = Cli.CancelOnCtrlC("writing the report for finished problems, then exiting");
+            using var cts = Cli.CancelOnStopSignal("writing the report for finished problems, then exiting");
             var clock = System.Diagnostics.Stopwatch.StartNew();
             int every = Math.Max(1, problems.Count * options.Samples / 10);
             int lastShown = 0;

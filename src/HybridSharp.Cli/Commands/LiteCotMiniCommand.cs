@@ -57,7 +57,7 @@ internal static class LiteCotMiniCommand
                 Steps = pr.GetValue(steps), PretrainSteps = pr.GetValue(pretrainSteps), PretrainOnProblems = pr.GetValue(pretrainProblems), Epochs = pr.GetValue(epochs), BatchSize = pr.GetValue(batch), LearningRate = pr.GetValue(lr),
                 MaxLength = pr.GetValue(maxLength), EvalMaxTokens = pr.GetValue(maxTokens), EvalBatchSize = pr.GetValue(evalBatch), Seed = pr.GetValue(seed),
             };
-            using var cts = Cli.CancelOnCtrlC("stopping; finished stages and checkpoints are kept, rerun the same command to resume");
+            using var cts = Cli.CancelOnStopSignal("stopping; finished stages and checkpoints are kept, rerun the same command to resume");
             if (url is null) AnsiConsole.MarkupLine($"[yellow]{Markup.Escape("note: " + LiteCotMini.Disclosure)}[/]");
             try
             {

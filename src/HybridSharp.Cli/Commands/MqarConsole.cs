@@ -33,7 +33,7 @@ internal static class MqarConsole
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"MQAR: {cells.Count} cells ({done} already in {outDir}); per {(protocol.Mixture ? "T (mixture of its K values)" : "(T, K)")} {(protocol.TrainTokens is { } tt ? $"{tt:N0} training tokens" : $"{protocol.TrainExamples:N0} train examples")} × ≤ {protocol.Epochs} epochs, {protocol.TestExamples:N0} test examples{(protocol.TrainTokens is null ? $" ({protocol.ExampleFraction:G3} of the full protocol)" : "")}"));
 
-        using var cts = Cli.CancelOnCtrlC("stopping after the current step (finished cells are kept)");
+        using var cts = Cli.CancelOnStopSignal("stopping after the current step (finished cells are kept)");
         MqarSweepOutcome outcome;
         bool interactive = AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
         if (interactive)

@@ -18,7 +18,7 @@ namespace HybridSharp.Training;
 /// </summary>
 public sealed class Trainer
 {
-    public const string CheckpointDirName = "checkpoint";
+    public const string CheckpointDirName = CheckpointRotation.Current;
     public const string MetricsFileName = "metrics.jsonl";
     public const string LossPlotFileName = "loss.png";
 
@@ -52,21 +52,11 @@ public sealed class Trainer
 
     public string CheckpointDir => Path.Combine(_outDir, CheckpointDirName);
 
-    /// <summary>True when the output directory holds a checkpoint to resume from.</summary>
-    public static bool HasCheckpoint(string outputDirectory) =>
-        File.Exists(Path.Combine(outputDirectory, CheckpointDirName, "trainer_state.json")) ||
-        File.Exists(Path.Combine(outputDirectory, CheckpointDirName + ".old", "trainer_state.json"));
+    /// <summary>True when the output directory holds a complete checkpoint to resume from (<see cref="CheckpointRotation"/>).</summary>
+    public static bool HasCheckpoint(string outputDirectory) => CheckpointRotation.FindNewest(outputDirectory) is not null;
 
-    /// <summary>The state of the checkpoint in <paramref name="outputDirectory"/> (the current one, else the previous), or null.</summary>
-    public static TrainerState? ReadCheckpointState(string outputDirectory)
-    {
-        foreach (var dir in new[] { CheckpointDirName, CheckpointDirName + ".old" })
-        {
-            var path = Path.Combine(outputDirectory, dir, "trainer_state.json");
-            if (File.Exists(path)) return TrainerState.FromJson(File.ReadAllText(path), path);
-        }
-        return null;
-    }
+    /// <summary>The state of the newest complete checkpoint in <paramref name="outputDirectory"/>, or null.</summary>
+    public static TrainerState? ReadCheckpointState(string outputDirectory) => CheckpointRotation.FindNewest(outputDirectory)?.State;
 
     public TrainResult Run(bool resume, CancellationToken cancel = default, Action<TrainProgress>? progress = null, Action<string>? log = null)
     {
@@ -82,7 +72,7 @@ public sealed class Trainer
         torch.manual_seed(_o.Seed);
         if (resume)
         {
-            var state = LoadCheckpoint(optimizer);
+            var state = LoadCheckpoint(optimizer, log);
             startStep = state.Step;
             tokens = state.Tokens;
             sampler.Restore(state.Sampler);
@@ -214,43 +204,28 @@ public sealed class Trainer
         return Convert.ToBase64String(t.data<byte>().ToArray());
     }
 
-    private void SaveCheckpoint(AdamW optimizer, TrainerState state)
-    {
-        var final = CheckpointDir;
-        var tmp = final + ".tmp";
-        var old = final + ".old";
-        if (Directory.Exists(tmp)) Directory.Delete(tmp, recursive: true);
-        Directory.CreateDirectory(tmp);
-        ModelDirectory.SaveWeights(_model, Path.Combine(tmp, ModelDirectory.WeightsFile));
-        AtomicFile.Write(Path.Combine(tmp, "optimizer.bin"), s =>
+    private void SaveCheckpoint(AdamW optimizer, TrainerState state) =>
+        CheckpointRotation.Save(_outDir, state, dir =>
         {
-            using var w = new BinaryWriter(s, System.Text.Encoding.UTF8, leaveOpen: true);
-            optimizer.save_state_dict(w);
+            ModelDirectory.SaveWeights(_model, Path.Combine(dir, ModelDirectory.WeightsFile));
+            AtomicFile.Write(Path.Combine(dir, "optimizer.bin"), s =>
+            {
+                using var w = new BinaryWriter(s, System.Text.Encoding.UTF8, leaveOpen: true);
+                optimizer.save_state_dict(w);
+            });
         });
-        AtomicFile.WriteAllText(Path.Combine(tmp, "trainer_state.json"), state.ToJson());
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
-        if (Directory.Exists(final)) Directory.Move(final, old);
-        Directory.Move(tmp, final);
-        if (Directory.Exists(old)) Directory.Delete(old, recursive: true);
-    }
 
-    private TrainerState LoadCheckpoint(AdamW optimizer)
+    private TrainerState LoadCheckpoint(AdamW optimizer, Action<string>? log)
     {
-        var dir = CheckpointDir;
-        if (!File.Exists(Path.Combine(dir, "trainer_state.json")))
-        {
-            var old = dir + ".old";
-            if (File.Exists(Path.Combine(old, "trainer_state.json"))) dir = old;
-            else throw new FileNotFoundException($"no checkpoint to resume in {_outDir} (expected {CheckpointDir}/trainer_state.json)");
-        }
-        var statePath = Path.Combine(dir, "trainer_state.json");
-        var state = TrainerState.FromJson(File.ReadAllText(statePath), statePath);
-        if (state.TotalSteps != _o.Steps || state.Schedule != _o.Schedule || state.Seed != _o.Seed)
-            throw new ArgumentException($"checkpoint was made with steps={state.TotalSteps}, schedule={state.Schedule}, seed={state.Seed}; resume with the same settings");
-        ModelDirectory.LoadWeights(_model, Path.Combine(dir, ModelDirectory.WeightsFile));
-        using (var fs = File.OpenRead(Path.Combine(dir, "optimizer.bin")))
+        var found = CheckpointRotation.Promote(_outDir)
+            ?? throw new FileNotFoundException($"no complete checkpoint to resume in {_outDir} (expected {CheckpointDir}/{CheckpointRotation.ManifestFile})");
+        if (found.State is var state && (state.TotalSteps != _o.Steps || state.Schedule != _o.Schedule || state.Seed != _o.Seed))
+            throw new ArgumentException($"checkpoint was made with steps={found.State.TotalSteps}, schedule={found.State.Schedule}, seed={found.State.Seed}; resume with the same settings");
+        log?.Invoke($"resuming from the checkpoint at step {found.State.Step} (found as {found.Name}/)");
+        ModelDirectory.LoadWeights(_model, Path.Combine(found.Directory, ModelDirectory.WeightsFile));
+        using (var fs = File.OpenRead(Path.Combine(found.Directory, "optimizer.bin")))
         using (var r = new BinaryReader(fs))
             optimizer.load_state_dict(r);
-        return state;
+        return found.State;
     }
 }

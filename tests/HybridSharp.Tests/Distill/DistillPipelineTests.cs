@@ -40,8 +40,10 @@ public class DistillPipelineTests
         {
             var row = rows[id];
             Assert.True(expected[marker].Status == row.Status, $"{marker}: {row.Status} {string.Join(";", row.Rejections)}");
-            if (expected[marker].Code is { } code) Assert.Contains(row.Rejections, r => r.Code == code);
+            if (expected[marker].Code is { } code) Assert.Equal(code, row.Reason);   // the first validator that failed
         }
+        // The summary counts every rejected or failed row once, under its primary reason.
+        Assert.Equal(rows.Values.Count(r => r.Reason is not null), result.Reasons.Values.Sum());
         foreach (var row in rows.Values.Where(r => r.Status != DistillRow.Accepted))
             Assert.All(row.Rejections, r => { Assert.False(string.IsNullOrWhiteSpace(r.Code)); Assert.False(string.IsNullOrWhiteSpace(r.Detail)); });
         Assert.Contains(rows.Values, r => r.Status != DistillRow.Accepted);

@@ -169,6 +169,18 @@ public class DistillUnitTests
         var stats = DistillStatistics.Compute(rows, TokenizerFactory.Create("byte"), "byte", 1.0, 2.0);
         Assert.Equal(2, stats.Accepted);
         Assert.Equal(1, stats.Reasons["answer"]);
+
+        // A truncated answer that also fails later validators counts as truncated only; the rest are secondary.
+        var truncated = rows[0] with
+        {
+            Id = "t", Status = DistillRow.Rejected,
+            Rejections = [new(RejectionCodes.Truncated, "cut"), new(RejectionCodes.Format, "no solution"), new(RejectionCodes.Answer, "wrong")],
+        };
+        var withTruncated = DistillStatistics.Compute([.. rows, truncated], TokenizerFactory.Create("byte"), "byte");
+        Assert.Equal(1, withTruncated.Reasons[RejectionCodes.Truncated]);
+        Assert.Equal(1, withTruncated.Reasons["answer"]);
+        Assert.Equal(1, withTruncated.SecondaryReasons["answer"]);
+        Assert.Equal(1, withTruncated.SecondaryReasons[RejectionCodes.Format]);
         var easy = stats.ByDifficulty.Single(g => g.Group == "easy");
         Assert.True(easy.LongCot.Mean >= 200 && easy.Compression > 1, $"{easy}");
         var files = DistillReport.Write(stats, dir.Path);

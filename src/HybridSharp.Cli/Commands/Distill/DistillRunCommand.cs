@@ -164,7 +164,7 @@ internal static class DistillRunCommand
         var (options, teacher) = (settings.Options, settings.Teacher);
         Console.WriteLine($"distill: {settings.Problems.Count:N0} problems, {options.Mode switch { DistillMode.OneCall => "one-call", _ => "two-call" }} mode, teacher {teacher.Model} at " +
             $"{string.Join(", ", teacher.BaseUrls)}, prompts {options.Prompts.Version}, concurrency {options.Concurrency}");
-        using var cts = Cli.CancelOnCtrlC("stopping; finished rows and cached answers are kept");
+        using var cts = Cli.CancelOnStopSignal("stopping; finished rows and cached answers are kept");
         DistillRunResult result = null!;
         if (AnsiConsole.Profile.Capabilities.Interactive && !Console.IsOutputRedirected)
         {

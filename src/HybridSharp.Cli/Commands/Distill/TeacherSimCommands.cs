@@ -23,7 +23,7 @@ internal static class TeacherSimCommands
         cmd.SetAction(pr => Cli.Guard(torch: false, body: () =>
         {
             if (pr.GetValue(port) is < 0 or > 65535) throw new ArgumentException("--port must be between 0 and 65535");
-            using var cts = Cli.CancelOnCtrlC("stopping the teacher");
+            using var cts = Cli.CancelOnStopSignal("stopping the teacher");
             var responder = new FaultInjectingResponder(new DapTeacherResponder { ReasoningModel = !pr.GetValue(nonReasoning) });
             var server = ScriptedTeacherServer.StartAsync(responder, new ScriptedTeacherOptions
             {
