@@ -19,6 +19,9 @@ internal static class Cli
     /// </summary>
     public static int ExitInterrupted => _interruptedExitCode;
 
+    /// <summary>The flag of <see cref="HybridSharp.Checkpoints.ModelDirectory.AllowNonFiniteWeights"/>, on every command.</summary>
+    public const string AllowNonFiniteFlag = "--allow-nonfinite";
+
     public static int Run(RootCommand root, string[] args)
     {
         // A mistyped command gets a suggestion rather than System.CommandLine's "Required command was not provided".
@@ -36,6 +39,7 @@ internal static class Cli
             Error($"{parse.Errors[0].Message} (see '{name} --help')");
             return ExitUserError;
         }
+        HybridSharp.Checkpoints.ModelDirectory.AllowNonFiniteWeights = parse.GetValue<bool>(AllowNonFiniteFlag);
         return parse.Invoke();
     }
 

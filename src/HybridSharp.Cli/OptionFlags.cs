@@ -67,6 +67,7 @@ public static partial class OptionFlags
         ["LiteCotMiniOptions.TeacherModel"] = "--teacher-model",
         ["LiteCotMiniOptions.Preset"] = "--preset",
         ["LiteCotMiniOptions.OutputDirectory"] = "--out",
+        ["ModelDirectory.AllowNonFiniteWeights"] = "--allow-nonfinite",
         ["budget"] = "--budget",
         ["seqLen"] = "--seq-len",
         ["overwrite"] = "--force",

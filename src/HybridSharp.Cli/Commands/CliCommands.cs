@@ -8,6 +8,10 @@ public static class CliCommands
     public static RootCommand Build()
     {
         var root = new RootCommand("hybrid — build, train, evaluate and run hybrid attention / state-space language models on CPU.");
+        root.Options.Add(new Option<bool>(Cli.AllowNonFiniteFlag)
+        {
+            Description = "load model weights that hold NaN or ±∞ (to inspect a diverged run); refused by default", Recursive = true,
+        });
         root.Subcommands.Add(QuickstartCommand.Create());
         root.Subcommands.Add(InitCommand.Create());
         root.Subcommands.Add(DataCommand.Create());

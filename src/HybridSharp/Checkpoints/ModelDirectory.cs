@@ -50,11 +50,29 @@ public static class ModelDirectory
         SafetensorsFile.Save(path, tensors, new Dictionary<string, string> { ["format"] = "pt", ["producer"] = "HybridSharp" });
     }
 
-    /// <summary>Loads weights by name; reports missing, unexpected and mis-shaped tensors in one error.</summary>
+    /// <summary>
+    /// A host's escape hatch for the whole process (the CLI's <c>--allow-nonfinite</c>): load weights that hold NaN or
+    /// ±∞, e.g. to inspect a diverged run. Off by default: such weights are refused by name.
+    /// </summary>
+    public static bool AllowNonFiniteWeights { get; set; }
+
+    /// <summary>
+    /// Loads weights by name; reports missing, unexpected and mis-shaped tensors in one error, and refuses a tensor that
+    /// holds NaN or ±∞ (unless <see cref="AllowNonFiniteWeights"/>).
+    /// </summary>
     public static void LoadWeights(CausalLM model, string path)
     {
         using var scope = NewDisposeScope();
         var tensors = File.Exists(path) ? SafetensorsFile.Load(path) : SafetensorsFile.LoadDirectory(Path.GetDirectoryName(path)!);
+        if (!AllowNonFiniteWeights)
+            foreach (var (name, t) in tensors.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            {
+                if (!t.is_floating_point()) continue;
+                long bad = t.isfinite().logical_not().sum().item<long>();
+                if (bad > 0)
+                    throw new InvalidDataException($"{path}: tensor {name} holds {bad} NaN or infinite value{(bad == 1 ? "" : "s")} of {t.numel()}; " +
+                        "set `ModelDirectory.AllowNonFiniteWeights` to load it anyway");
+            }
         StateDictLoader.Load(model, MixtureOfExperts.FromCheckpointNames(model, tensors), strict: true);
     }
 
@@ -68,6 +86,8 @@ public static class ModelDirectory
         var cfgPath = Path.Combine(directory, ConfigFile);
         if (!File.Exists(cfgPath)) throw new FileNotFoundException($"{directory} is not a model directory (no {ConfigFile})");
         var cfg = ModelConfig.Load(cfgPath);
+        if (!TokenizerKinds.All.Contains(cfg.TokenizerKind))
+            throw new ConfigException($"{cfgPath}: tokenizer_kind '{cfg.TokenizerKind}' is not known (known: {string.Join(", ", TokenizerKinds.All)})");
         var tokenizer = TokenizerFactory.Load(directory, cfg.TokenizerKind);
         if (tokenizer.VocabSize > cfg.VocabSize)
             throw new ConfigException($"{cfgPath}: vocab_size {cfg.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize}");

@@ -105,6 +105,7 @@ public sealed class ModelConfig
         Req(RopeTheta > 1, "rope_theta must be greater than 1");
         Req(MaxPositionEmbeddings > 0, "max_position_embeddings must be positive");
         Req(HiddenAct is "silu" or "swish" or "gelu" or "relu", $"hidden_act '{HiddenAct}' is not supported (silu, gelu, relu)");
+        Req(TorchDtype is "float32" or "bfloat16" or "float16" or "float64", $"torch_dtype '{TorchDtype}' is not known (float32, bfloat16, float16, float64)");
         if (LayerTypes is { Count: > 0 })
         {
             Req(LayerTypes.Count == NumHiddenLayers, $"layer_types has {LayerTypes.Count} entries but num_hidden_layers is {NumHiddenLayers}");
@@ -157,7 +158,7 @@ public sealed class ModelConfig
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
-        NumberHandling = JsonNumberHandling.AllowReadingFromString | JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        NumberHandling = JsonNumberHandling.Strict,   // "hidden_size": "128" is an error, not a number
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);

@@ -62,8 +62,8 @@ public static class TabularRecords
 
     /// <summary>
     /// Streams one text field of every record of a large <c>.jsonl</c> or <c>.parquet</c> file (a corpus) without loading
-    /// the file: JSONL line by line, Parquet row group by row group. The field must hold a string (or null, skipped, as
-    /// are empty strings) in every record.
+    /// the file: JSONL line by line, Parquet row group by row group. The field must hold a string in every record (a
+    /// missing field, null or another type is an error naming the line or row); empty strings are skipped.
     /// </summary>
     public static IAsyncEnumerable<string> ReadTextColumnAsync(string path, string field, CancellationToken cancel = default)
     {
@@ -93,12 +93,9 @@ public static class TabularRecords
             {
                 if (!doc.RootElement.TryGetProperty(field, out var value))
                     throw new InvalidDataException($"{path}: line {lineNumber}: field \"{field}\" is missing");
-                text = value.ValueKind switch
-                {
-                    JsonValueKind.String => value.GetString(),
-                    JsonValueKind.Null => null,
-                    _ => throw new InvalidDataException($"{path}: line {lineNumber}: field \"{field}\" is {value.ValueKind}, expected a string"),
-                };
+                text = value.ValueKind == JsonValueKind.String
+                    ? value.GetString()
+                    : throw new InvalidDataException($"{path}: line {lineNumber}: field \"{field}\" is {value.ValueKind}, expected a string");
             }
             if (!string.IsNullOrEmpty(text)) yield return text;
         }
@@ -122,6 +119,7 @@ public static class TabularRecords
             bool isString = field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>);
             if (!isString || field.IsArray)
                 throw new InvalidDataException($"{path}: Parquet column \"{column}\" holds {(field.IsArray ? "lists of " : "")}{field.ClrType.Name}, expected strings");
+            long row = 0;
             for (int g = 0; g < reader.RowGroupCount; g++)
             {
                 using var rowGroup = reader.OpenRowGroupReader(g);
@@ -132,7 +130,11 @@ public static class TabularRecords
                 var values = new string?[rows];
                 await rowGroup.ReadAsync(field, values.AsMemory(), null, ct).ConfigureAwait(false);
                 foreach (var text in values)
-                    if (!string.IsNullOrEmpty(text)) yield return text;
+                {
+                    row++;
+                    if (text is null) throw new InvalidDataException($"{path}: row {row}: column \"{column}\" is null, expected a string");
+                    if (text.Length > 0) yield return text;
+                }
             }
         }
     }

@@ -35,6 +35,9 @@ public sealed class ModelConfigTests
     [InlineData("""{"num_hidden_layers":1,"layer_types":["lstm"]}""", "unknown mixer")]
     [InlineData("""{"rope_scaling":{"rope_type":"yarn","factor":2}}""", "rope_type")]
     [InlineData("""[1,2]""", "not valid config JSON")]
+    [InlineData("""{"hidden_size":"128"}""", "hidden_size")]
+    [InlineData("""{"tie_word_embeddings":"yes"}""", "tie_word_embeddings")]
+    [InlineData("""{"torch_dtype":"float8"}""", "torch_dtype 'float8' is not known")]
     public void RejectsBadConfigsWithAClearMessage(string json, string expected)
     {
         var ex = Assert.Throws<ConfigException>(() => ModelConfig.FromJson(json));

@@ -111,7 +111,7 @@ public sealed class CorpusBuilderTests
             {"body": "first", "id": 1}
 
             {"id": 2, "body": "line\nbreak \u00e9"}
-            {"body": null}
+            {"body": ""}
             {"body": "last"}
             """);
         BuildFrom(tmp.File("ds"), file, new CorpusBuilderOptions { Documents = new DocumentReaderOptions { JsonlField = "body" } });
@@ -130,6 +130,19 @@ public sealed class CorpusBuilderTests
         Assert.DoesNotContain("LineNumber", ex.Message);
         Assert.False(File.Exists(Path.Combine(tmp.File("ds"), DatasetManifest.FileName)));
         Assert.False(File.Exists(Path.Combine(tmp.File("ds"), DatasetManifest.TrainFileName)));
+    }
+
+    [Theory]
+    [InlineData("{\"text\": null}", "is Null")]
+    [InlineData("{\"text\": 42}", "is Number")]
+    public void JsonlNullOrNonStringFieldIsAnError(string line, string expected)
+    {
+        using var tmp = new CorpusTestDirectory();
+        var file = tmp.File("f.jsonl");
+        File.WriteAllText(file, "{\"text\": \"ok\"}\n" + line + "\n");
+        var ex = Assert.Throws<InvalidDataException>(() => BuildFrom(tmp.File("ds"), file));
+        Assert.Contains("line 2", ex.Message);
+        Assert.Contains(expected, ex.Message);
     }
 
     [Fact]
@@ -153,7 +166,7 @@ public sealed class CorpusBuilderTests
         await using (var stream = File.Create(file))
         await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(id, text), stream))
         {
-            string?[][] groups = [["alpha", "beta"], [null, "gamma", ""], ["δέλτα"]];
+            string?[][] groups = [["alpha", "beta"], ["gamma", ""], ["δέλτα"]];
             int next = 0;
             foreach (var group in groups)
             {
@@ -177,6 +190,23 @@ public sealed class CorpusBuilderTests
         var ex = Assert.Throws<InvalidDataException>(() => BuildFrom(tmp.File("ds2"), file));
         Assert.Contains("\"text\"", ex.Message);
         Assert.Contains("content", ex.Message);
+
+        // A null is an error naming its row (counted across row groups), never a silently skipped document.
+        var withNull = tmp.File("null.parquet");
+        await using (var stream = File.Create(withNull))
+        await using (var writer = await ParquetWriter.CreateAsync(new ParquetSchema(text), stream))
+        {
+            foreach (var group in new string?[][] { ["a", "b"], ["c", null] })
+            {
+                using var rowGroup = writer.CreateRowGroup();
+                await rowGroup.WriteAsync(text, group);
+            }
+        }
+        var nullError = await Assert.ThrowsAsync<InvalidDataException>(() => new CorpusBuilder(Tokenizer, new CorpusBuilderOptions
+        {
+            Documents = new DocumentReaderOptions { ParquetColumn = "content" },
+        }).AddFile(withNull).BuildAsync(tmp.File("ds3")));
+        Assert.Contains("row 4", nullError.Message);
     }
 
     [Fact]

@@ -53,4 +53,43 @@ public sealed class ModelDirectoryTests
         Assert.Contains("lm_head.weight", ex.Message);
         Assert.Contains("mlp.gate_proj.weight", ex.Message);
     }
+
+    [Fact]
+    public void NonFiniteWeightsAreRefusedByNameUnlessAllowed()
+    {
+        using var tmp = new TempDir();
+        var cfg = TinyModels.Transformer(tie: true);
+        cfg.VocabSize = 261;
+        using (var model = new CausalLM(cfg))
+        {
+            using (no_grad()) model.named_parameters().First(p => p.name == "model.layers.1.mlp.up_proj.weight").parameter[0, 3] = float.NaN;
+            ModelDirectory.Save(model, new ByteTokenizer(), tmp.Path);
+        }
+        var ex = Assert.Throws<InvalidDataException>(() => ModelDirectory.Load(tmp.Path));
+        Assert.Contains("model.layers.1.mlp.up_proj.weight holds 1 NaN or infinite value", ex.Message);
+        Assert.Contains("`ModelDirectory.AllowNonFiniteWeights`", ex.Message);
+        try
+        {
+            ModelDirectory.AllowNonFiniteWeights = true;
+            var (loaded, _) = ModelDirectory.Load(tmp.Path);
+            using (loaded) Assert.True(float.IsNaN(loaded.named_parameters().First(p => p.name == "model.layers.1.mlp.up_proj.weight").parameter[0, 3].item<float>()));
+        }
+        finally
+        {
+            ModelDirectory.AllowNonFiniteWeights = false;
+        }
+    }
+
+    [Fact]
+    public void AnUnknownTokenizerKindIsAnError()
+    {
+        using var tmp = new TempDir();
+        var cfg = TinyModels.Transformer(tie: true);
+        cfg.VocabSize = 261;
+        using (var model = new CausalLM(cfg)) ModelDirectory.Save(model, new ByteTokenizer(), tmp.Path);
+        cfg.TokenizerKind = "sentencepiece";
+        cfg.Save(tmp["config.json"]);
+        var ex = Assert.Throws<HybridSharp.Config.ConfigException>(() => ModelDirectory.Load(tmp.Path));
+        Assert.Contains("tokenizer_kind 'sentencepiece' is not known", ex.Message);
+    }
 }
