@@ -18,7 +18,7 @@ internal static class SftCommand
         var evalData = Cli.OptNoDefault<string?>("--eval-data", "validation chat data (default: hold out --eval-size conversations)");
         var evalSize = Cli.Opt("--eval-size", "conversations held out for validation (-1 = 5%, at most 1000, none under 20)", -1);
         var loss = Cli.Opt("--loss", "assistant (loss on assistant turns and their end marker) or all (every token, TRL ≤ 0.16 / LiteCoT)", "assistant");
-        var packing = Cli.Opt("--packing", "pack examples into rows of --max-length with block-diagonal attention (attention/DMA models only)", false);
+        var packing = Cli.Opt("--packing", "pack examples into rows of --max-length (block-diagonal attention; state-space layers restart per example)", false);
         var maxLength = Cli.Opt("--max-length", "tokens per example (longer ones are cut at the end); the row length when packing", 1024);
         var system = Cli.OptNoDefault<string?>("--system", "system prompt to use for every example (replaces any in the data); recorded in sft_config.json");
         var template = Cli.OptNoDefault<string?>("--chat-template", "a Jinja chat template file to use instead of the model's; saved as chat_template.jinja in --out");

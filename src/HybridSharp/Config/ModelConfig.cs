@@ -158,7 +158,8 @@ public sealed class ModelConfig
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         ReadCommentHandling = JsonCommentHandling.Skip,
         AllowTrailingCommas = true,
-        NumberHandling = JsonNumberHandling.Strict,   // "hidden_size": "128" is an error, not a number
+        // Numbers must be JSON numbers ("hidden_size": "128" is an error); "Infinity" spells an unbounded dt limit.
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);

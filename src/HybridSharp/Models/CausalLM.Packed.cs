@@ -5,12 +5,12 @@ using static TorchSharp.torch;
 namespace HybridSharp.Models;
 
 // Packed sequences: several examples share one row and must not see each other. Attention and DMA layers get a
-// block-diagonal causal mask and positions restart at 0 in each example. State-space layers would also need their state
-// reset at example boundaries (a sequence-index mask inside the chunked kernels), which their kernels do not implement,
-// so packing is refused for stacks whose mixers' registry entries say they cannot keep examples apart.
+// block-diagonal causal mask and positions restart at 0 in each example; state-space layers (SSD, Mamba-1, their
+// convs) run each example from a zero state (PackedExamples: gather into a right-padded batch, scatter back). A mixer
+// whose registry entry says it cannot keep examples apart makes the model refuse packed rows.
 public sealed partial class CausalLM
 {
-    /// <summary>True when every mixer can keep packed examples apart (<see cref="MixerKind.SupportsPacking"/>: attention and DMA).</summary>
+    /// <summary>True when every mixer can keep packed examples apart (<see cref="MixerKind.SupportsPacking"/>; all built-in mixers do).</summary>
     public bool SupportsPacking => MixerRegistry.SupportsPacking(Config);
 
     /// <summary>
@@ -21,7 +21,7 @@ public sealed partial class CausalLM
     public Tensor ForwardHiddenPacked(Tensor inputIds, Tensor documentIds, MoeRoutingCollector? routing = null)
     {
         if (!SupportsPacking)
-            throw new NotSupportedException("packed sequences need a stack of attention/DMA layers: state-space layers cannot reset their state at example boundaries");
+            throw new NotSupportedException("packed sequences need mixers that keep examples apart (MixerKind.SupportsPacking)");
         using var scope = NewDisposeScope();
         long b = inputIds.shape[0], t = inputIds.shape[1];
         var device = inputIds.device;

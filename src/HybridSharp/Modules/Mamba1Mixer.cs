@@ -105,12 +105,12 @@ public sealed class Mamba1Mixer : nn.Module, ISequenceMixer
     /// falling back on <see cref="MixerInputs.Cos"/> when N equals the attention head dim; used only when rope is on);
     /// the cache (null = full chunked forward; otherwise this layer's <see cref="Mamba1Cache"/> is created/updated: T = 1 →
     /// recurrent step, T &gt; 1 → chunked scan from the cached state; the caller advances the cache length); the attention
-    /// mask [B, T] (1 = real token, 0 = left padding); the OTCE logn factor on C. Packed rows are refused.
+    /// mask [B, T] (1 = real token, 0 = left padding); the OTCE logn factor on C. Packed rows run example by example
+    /// (<see cref="PackedExamples"/>).
     /// </summary>
     public Tensor Forward(Tensor x, MixerInputs inputs)
     {
-        if (inputs.DocumentIds is not null)
-            throw new NotSupportedException("Mamba-1 layers cannot reset their state at packed-example boundaries");
+        if (inputs.DocumentIds is not null) return PackedExamples.Run(this, x, inputs);   // each packed example from a zero state
         var (cos, sin) = (inputs.StateCos ?? inputs.Cos, inputs.StateSin ?? inputs.Sin);
         var (cache, attentionMask, logn) = (inputs.Cache, inputs.AttentionMask, inputs.Logn);
         using var scope = NewDisposeScope();

@@ -39,11 +39,11 @@ public static class MixerRegistry
     [
         new(MixerTypes.Attention, "self_attn", (cfg, i) => new Attention(cfg, i), SupportsPacking: true,
             Attention.Cost, Attention.CacheBytes),
-        new(MixerTypes.Ssd, "mamba", (cfg, i) => new SsdMixer(cfg, i), SupportsPacking: false,
+        new(MixerTypes.Ssd, "mamba", (cfg, i) => new SsdMixer(cfg, i), SupportsPacking: true,
             SsdMixer.Cost, SsdMixer.CacheBytes),
         new(MixerTypes.Dma, "self_attn", (cfg, i) => new DynamicMaskAttention(cfg, cfg.Dma!, i), SupportsPacking: true,
             DynamicMaskAttention.Cost, DynamicMaskAttention.CacheBytes),
-        new(MixerTypes.Mamba1, "mamba", (cfg, i) => new Mamba1Mixer(cfg, i), SupportsPacking: false,
+        new(MixerTypes.Mamba1, "mamba", (cfg, i) => new Mamba1Mixer(cfg, i), SupportsPacking: true,
             Mamba1Mixer.Cost, Mamba1Mixer.CacheBytes),
     ];
 

@@ -101,12 +101,11 @@ public sealed class SsdMixer : nn.Module, ISequenceMixer
     /// the tokens' absolute positions (used only when rope is on); the cache (null = full chunked forward; otherwise this
     /// layer's <see cref="SsdCache"/> is created/updated: T = 1 → recurrent step, T &gt; 1 → chunked on top of the cached
     /// state; the caller advances the cache length); the attention mask [B, T] (1 = real token, 0 = left padding).
-    /// Packed rows are refused: the state would flow from one example into the next.
+    /// Packed rows run example by example (<see cref="PackedExamples"/>), so no state flows from one example into the next.
     /// </summary>
     public Tensor Forward(Tensor x, MixerInputs inputs)
     {
-        if (inputs.DocumentIds is not null)
-            throw new NotSupportedException("SSD layers cannot reset their state at packed-example boundaries");
+        if (inputs.DocumentIds is not null) return PackedExamples.Run(this, x, inputs);   // each packed example from a zero state
         var (cos, sin, cache, attentionMask) = (inputs.Cos, inputs.Sin, inputs.Cache, inputs.AttentionMask);
         using var scope = NewDisposeScope();
         long b = x.size(0), t = x.size(1);

@@ -39,7 +39,7 @@ public sealed class SftRecipe : IDisposable
         try
         {
             if (options.Packing && !model.SupportsPacking)
-                throw new ArgumentException("`SftOptions.Packing` needs a model whose layers are all attention or DMA: state-space layers cannot reset their state between packed examples (train one example per row)");
+                throw new ArgumentException("`SftOptions.Packing` needs mixers that keep packed examples apart; this model has one that cannot (train one example per row)");
             _chat = ChatTemplate.For(tokenizer, options.ModelDirectory, options.ChatTemplatePath);
             Notes = EndOfTurnNotes(_chat, tokenizer);
             var conversations = ChatDataReader.Read(options.DataPath);

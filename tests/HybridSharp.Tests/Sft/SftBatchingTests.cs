@@ -98,13 +98,17 @@ public class SftBatchingTests
     }
 
     [Fact]
-    public void PackingIsRefusedForSsdStacks()
+    public void PackedRowsOfAnSsdStackScoreEachExampleAlone()
     {
         using var model = new CausalLM(SftTestModels.Hybrid(), seed: 1);
-        Assert.False(model.SupportsPacking);
+        Assert.True(model.SupportsPacking);
         using var scope = NewDisposeScope();
-        var ids = zeros(1, 4, ScalarType.Int64);
-        Assert.Throws<NotSupportedException>(() => model.ForwardPacked(ids, ids));
+        using var _ = no_grad();
+        var first = tensor(new long[] { 5, 9, 2, 7 }).unsqueeze(0);
+        var second = tensor(new long[] { 3, 3, 8 }).unsqueeze(0);
+        var packed = model.ForwardPacked(cat([first, second], 1), tensor(new long[] { 0, 0, 0, 0, 1, 1, 1 }).unsqueeze(0));
+        Assert.True((packed.narrow(1, 0, 4) - model.Forward(first)).abs().max().item<float>() <= 1e-5);
+        Assert.True((packed.narrow(1, 4, 3) - model.Forward(second)).abs().max().item<float>() <= 1e-5);
     }
 
     [Fact]
