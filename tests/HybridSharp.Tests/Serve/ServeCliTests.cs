@@ -27,8 +27,11 @@ public sealed class ServeCliTests
         HybridProcess.AssertOneLineError(c4, e4, "--host");
     }
 
-    [Fact]
-    public async Task ServesOnAFreePortRequiresTheKeyAndStopsOnCtrlC()
+    /// <summary>SIGINT (Ctrl-C) and SIGTERM (docker stop, Kubernetes, systemd) both drain and stop the server cleanly.</summary>
+    [Theory]
+    [InlineData("INT")]
+    [InlineData("TERM")]
+    public async Task ServesOnAFreePortRequiresTheKeyAndStopsOnASignal(string signal)
     {
         using var tmp = new TempDir();
         var (c0, _, e0) = HybridProcess.Run("init", tmp["m"], "--preset", "transformer-tiny");
@@ -65,11 +68,11 @@ public sealed class ServeCliTests
             using var doc = JsonDocument.Parse(await reply.Content.ReadAsStringAsync());
             Assert.InRange(doc.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32(), 0, 8); // capped by --max-tokens
 
-            using (var kill = Process.Start("kill", ["-INT", process.Id.ToString()])) kill.WaitForExit();
+            using (var kill = Process.Start("kill", [$"-{signal}", process.Id.ToString()])) kill.WaitForExit();
             if (!process.WaitForExit(60_000))
             {
                 process.Kill(true);
-                Assert.Fail("hybrid serve did not stop within 60 s of SIGINT; stderr: " + await stderrRest + " stdout: " + await stdout);
+                Assert.Fail($"hybrid serve did not stop within 60 s of SIG{signal}; stderr: " + await stderrRest + " stdout: " + await stdout);
             }
             Assert.Equal(0, process.ExitCode);
             var rest = await stderrRest;
