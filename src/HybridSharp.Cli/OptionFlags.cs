@@ -68,6 +68,7 @@ public static partial class OptionFlags
         ["LiteCotMiniOptions.Preset"] = "--preset",
         ["LiteCotMiniOptions.OutputDirectory"] = "--out",
         ["ModelDirectory.AllowNonFiniteWeights"] = "--allow-nonfinite",
+        ["DocumentReaderOptions.ReplaceInvalidUtf8"] = "--replace-invalid-utf8",
         ["budget"] = "--budget",
         ["seqLen"] = "--seq-len",
         ["overwrite"] = "--force",

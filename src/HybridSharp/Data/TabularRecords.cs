@@ -33,8 +33,16 @@ public static class TabularRecords
     private static IEnumerable<(long, JsonElement)> ReadJsonl(string path)
     {
         long lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        using var lines = File.ReadLines(path, Utf8Text.Strict).GetEnumerator();
+        while (true)
         {
+            string line;
+            try
+            {
+                if (!lines.MoveNext()) break;
+                line = lines.Current;
+            }
+            catch (DecoderFallbackException) { throw Utf8Text.InvalidError(path); }
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             using var doc = ParseLine(line, path, lineNumber);
@@ -65,27 +73,32 @@ public static class TabularRecords
     /// the file: JSONL line by line, Parquet row group by row group. The field must hold a string in every record (a
     /// missing field, null or another type is an error naming the line or row); empty strings are skipped.
     /// </summary>
-    public static IAsyncEnumerable<string> ReadTextColumnAsync(string path, string field, CancellationToken cancel = default)
+    /// <param name="replaceInvalidUtf8">Replace invalid UTF-8 in a JSONL file with U+FFFD instead of failing.</param>
+    public static IAsyncEnumerable<string> ReadTextColumnAsync(string path, string field, CancellationToken cancel = default, bool replaceInvalidUtf8 = false)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentException.ThrowIfNullOrWhiteSpace(field);
         if (!File.Exists(path)) throw new FileNotFoundException($"data file not found: {path}", path);
         return Path.GetExtension(path).ToLowerInvariant() switch
         {
-            ".jsonl" or ".json" => ReadJsonlColumnAsync(path, field, cancel),
+            ".jsonl" or ".json" => ReadJsonlColumnAsync(path, field, replaceInvalidUtf8, cancel),
             ".parquet" => ReadParquetColumnAsync(path, field, cancel),
             var ext => throw new ArgumentException($"cannot read '{path}': unknown extension '{ext}' (supported: .jsonl, .parquet)"),
         };
     }
 
-    private static async IAsyncEnumerable<string> ReadJsonlColumnAsync(string path, string field, [EnumeratorCancellation] CancellationToken ct)
+    private static async IAsyncEnumerable<string> ReadJsonlColumnAsync(string path, string field, bool replaceInvalidUtf8,
+        [EnumeratorCancellation] CancellationToken ct)
     {
-        using var reader = new StreamReader(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false),
-            detectEncodingFromByteOrderMarks: true,
+        using var reader = new StreamReader(path, replaceInvalidUtf8 ? Utf8Text.Replacing : Utf8Text.Strict, detectEncodingFromByteOrderMarks: true,
             new FileStreamOptions { Access = FileAccess.Read, Share = FileShare.Read, BufferSize = 1 << 16, Options = FileOptions.SequentialScan });
         long lineNumber = 0;
-        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        while (true)
         {
+            string? line;
+            try { line = await reader.ReadLineAsync(ct).ConfigureAwait(false); }
+            catch (DecoderFallbackException) { throw Utf8Text.InvalidError(path, "; pass `DocumentReaderOptions.ReplaceInvalidUtf8` to replace such bytes"); }
+            if (line is null) break;
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line)) continue;
             string? text;

@@ -37,30 +37,38 @@ public static class DocumentReader
         return format switch
         {
             DocumentFormat.Text => options.TextMode == TextDocumentMode.WholeFile
-                ? ReadWholeTextAsync(full, cancellationToken)
-                : ReadBlankLineTextAsync(full, cancellationToken),
-            DocumentFormat.Jsonl => TabularRecords.ReadTextColumnAsync(full, options.JsonlField, cancellationToken),
+                ? ReadWholeTextAsync(full, options.ReplaceInvalidUtf8, cancellationToken)
+                : ReadBlankLineTextAsync(full, options.ReplaceInvalidUtf8, cancellationToken),
+            DocumentFormat.Jsonl => TabularRecords.ReadTextColumnAsync(full, options.JsonlField, cancellationToken, options.ReplaceInvalidUtf8),
             _ => TabularRecords.ReadTextColumnAsync(full, options.ParquetColumn, cancellationToken),
         };
     }
 
-    private static StreamReader OpenText(string path) =>
-        new(path, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false), detectEncodingFromByteOrderMarks: true,
+    private static StreamReader OpenText(string path, bool replaceInvalidUtf8) =>
+        new(path, replaceInvalidUtf8 ? Utf8Text.Replacing : Utf8Text.Strict, detectEncodingFromByteOrderMarks: true,
             new FileStreamOptions { Access = FileAccess.Read, Share = FileShare.Read, BufferSize = 1 << 16, Options = FileOptions.SequentialScan });
 
-    private static async IAsyncEnumerable<string> ReadWholeTextAsync(string path, [EnumeratorCancellation] CancellationToken ct)
+    private const string ReplaceHint = "; pass `DocumentReaderOptions.ReplaceInvalidUtf8` to replace such bytes";
+
+    private static async IAsyncEnumerable<string> ReadWholeTextAsync(string path, bool replaceInvalidUtf8, [EnumeratorCancellation] CancellationToken ct)
     {
-        using var reader = OpenText(path);
-        var text = await reader.ReadToEndAsync(ct).ConfigureAwait(false);
+        using var reader = OpenText(path, replaceInvalidUtf8);
+        string text;
+        try { text = await reader.ReadToEndAsync(ct).ConfigureAwait(false); }
+        catch (DecoderFallbackException) { throw Utf8Text.InvalidError(path, ReplaceHint); }
         if (text.Length > 0) yield return text;
     }
 
-    private static async IAsyncEnumerable<string> ReadBlankLineTextAsync(string path, [EnumeratorCancellation] CancellationToken ct)
+    private static async IAsyncEnumerable<string> ReadBlankLineTextAsync(string path, bool replaceInvalidUtf8, [EnumeratorCancellation] CancellationToken ct)
     {
-        using var reader = OpenText(path);
+        using var reader = OpenText(path, replaceInvalidUtf8);
         var doc = new StringBuilder();
-        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        while (true)
         {
+            string? line;
+            try { line = await reader.ReadLineAsync(ct).ConfigureAwait(false); }
+            catch (DecoderFallbackException) { throw Utf8Text.InvalidError(path, ReplaceHint); }
+            if (line is null) break;
             if (string.IsNullOrWhiteSpace(line))
             {
                 if (doc.Length > 0)

@@ -34,4 +34,10 @@ public sealed record DocumentReaderOptions
 
     /// <summary>Parquet column that holds the document text.</summary>
     public string ParquetColumn { get; init; } = "text";
+
+    /// <summary>
+    /// Replace invalid UTF-8 in <c>.txt</c> and <c>.jsonl</c> files with U+FFFD; by default such a byte is an error
+    /// naming its offset.
+    /// </summary>
+    public bool ReplaceInvalidUtf8 { get; init; }
 }
