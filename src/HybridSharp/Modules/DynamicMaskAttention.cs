@@ -143,10 +143,15 @@ public sealed class DynamicMaskAttention : nn.Module, ISequenceMixer
         return m.MoveToOuterDisposeScope();
     }
 
+    /// <summary>Relative distance within which two dynamic-mask entries count as equal when choosing the kept keys.</summary>
+    public static double TieTolerance(ScalarType dtype) => dtype == ScalarType.Float64 ? 1e-12 : 1e-5;
+
     /// <summary>
     /// Keeps the <paramref name="keep"/> largest entries of every row (last dim) of <paramref name="m"/> and sets the
-    /// others to min_dtype. Ties at the threshold go to the latest keys, so a row gives the same choice whether it is
-    /// computed in a full forward (with masked future keys) or one decode step at a time.
+    /// others to min_dtype. Entries within <see cref="TieTolerance"/> (relative) of the threshold count as tied, and
+    /// ties go to the latest keys: a repeated token's β differs only by rounding (which changes with how many rows one
+    /// matrix product holds), so a row gives the same choice in a full forward, a chunked prefill and one decode step at
+    /// a time.
     /// </summary>
     public static Tensor KeepLargest(Tensor m, long keep)
     {
@@ -154,9 +159,10 @@ public sealed class DynamicMaskAttention : nn.Module, ISequenceMixer
         long tk = m.shape[^1];
         if (keep >= tk) return m.alias().MoveToOuterDisposeScope();
         var threshold = m.topk((int)keep, dim: -1, largest: true, sorted: false).values.amin([-1], keepdim: true);
-        var above = m.gt(threshold);
+        var tolerance = threshold.abs().mul_(TieTolerance(m.dtype));
+        var above = m.gt(threshold.add(tolerance));
         var need = above.sum([-1], keepdim: true, type: ScalarType.Int64).neg_().add_(keep); // ≥ 1
-        var tied = m.eq(threshold);
+        var tied = m.ge(threshold.sub(tolerance)).logical_and_(above.logical_not());
         var tiedFromRight = tied.flip(-1).cumsum(-1, ScalarType.Int64).flip(-1); // ties at or after j
         var kept = above.logical_or_(tied.logical_and_(tiedFromRight.le(need)));
         return m.masked_fill(kept.logical_not_(), MinValue(m.dtype)).MoveToOuterDisposeScope();
