@@ -10,8 +10,7 @@ using static TorchSharp.torch;
 namespace HybridSharp.Modules;
 
 /// <summary>
-/// Computes cos/sin tables for explicit absolute positions: angles and their cos/sin in fp64, cast to the activation
-/// dtype (position × frequency in fp32, as HF computes it, is off by ≈ 2e-4 radians by position 700 and grows with it).
+/// Computes cos/sin tables (fp32, cast to the activation dtype) for explicit absolute positions.
 /// Not a parameterised module: it holds no weights, so every layer can share one instance.
 /// </summary>
 public sealed class RotaryEmbedding
@@ -49,26 +48,28 @@ public sealed class RotaryEmbedding
         using var scope = NewDisposeScope();
         // Only dynamic NTK scaling depends on the longest position (reading it costs a sync and two ops per decode token).
         double theta = Scaling is { RopeType: "dynamic" } ? EffectiveTheta(positions.numel() == 0 ? 0 : positions.max().item<long>()) : Theta;
-        var freqs = positions.to_type(ScalarType.Float64).unsqueeze(-1).mul(InverseFrequencies(theta, positions.device)); // [..., D/2]
+        // Angles in fp32 (as HF does) unless the model runs in fp64, where fp64 angles keep exactness tests tight.
+        var angleType = dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
+        var freqs = positions.to_type(angleType).unsqueeze(-1).mul(InverseFrequencies(theta, angleType, positions.device)); // [..., D/2]
         var emb = cat([freqs, freqs], -1);
         var cos = emb.cos();
         var sin = emb.sin_();
-        if (dtype != ScalarType.Float64) { cos = cos.to_type(dtype); sin = sin.to_type(dtype); }
+        if (dtype != angleType) { cos = cos.to_type(dtype); sin = sin.to_type(dtype); }
         return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
     }
 
-    private (double Theta, string Device, Tensor Value)? _invFreq;
+    private (double Theta, ScalarType Type, string Device, Tensor Value)? _invFreq;
 
-    /// <summary>θ^(−2i/D) for i = 0 … D/2−1 in fp64, kept per (θ, device): one decode token needs it once.</summary>
-    private Tensor InverseFrequencies(double theta, Device device)
+    /// <summary>θ^(−2i/D) for i = 0 … D/2−1, computed in fp64 and kept per (θ, dtype, device): one decode token needs it once.</summary>
+    private Tensor InverseFrequencies(double theta, ScalarType type, Device device)
     {
-        if (_invFreq is { } c && c.Theta == theta && c.Device == device.ToString() && !c.Value.IsInvalid) return c.Value;
+        if (_invFreq is { } c && c.Theta == theta && c.Type == type && c.Device == device.ToString() && !c.Value.IsInvalid) return c.Value;
         using (NewDisposeScope())
         {
             var idx = arange(0, Dim, 2, dtype: ScalarType.Float64, device: device);
-            var value = pow(theta, idx.div(Dim)).reciprocal().DetachFromDisposeScope();
+            var value = pow(theta, idx.div(Dim)).reciprocal().to_type(type).DetachFromDisposeScope();
             _invFreq?.Value.Dispose();
-            _invFreq = (theta, device.ToString(), value);
+            _invFreq = (theta, type, device.ToString(), value);
             return value;
         }
     }
