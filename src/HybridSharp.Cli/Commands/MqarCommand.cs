@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using HybridSharp.Eval.Mqar;
-using Spectre.Console;
 
 namespace HybridSharp.Cli.Commands;
 

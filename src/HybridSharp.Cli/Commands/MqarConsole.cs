@@ -1,4 +1,3 @@
-using System.CommandLine;
 using System.Globalization;
 using HybridSharp.Eval.Mqar;
 using Spectre.Console;

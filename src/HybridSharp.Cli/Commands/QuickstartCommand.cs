@@ -1,13 +1,6 @@
 using System.CommandLine;
-using System.Diagnostics;
 using HybridSharp.Config;
-using HybridSharp.IO;
-using HybridSharp.Models;
 using HybridSharp.Recipes;
-using HybridSharp.Tasks;
-using HybridSharp.Training;
-using Spectre.Console;
-using HybridSharp.Checkpoints;
 
 namespace HybridSharp.Cli.Commands;
 

@@ -1,4 +1,3 @@
-using System.CommandLine;
 using System.Diagnostics;
 using HybridSharp.Config;
 using HybridSharp.IO;

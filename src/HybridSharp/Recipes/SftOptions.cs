@@ -65,8 +65,9 @@ public sealed record SftOptions
         Req(MinLearningRateRatio is >= 0 and <= 1, "`SftOptions.MinLearningRateRatio` must be in [0, 1]");
         Req(EvalBatches >= 1, "`SftOptions.EvalBatches` must be positive");
         Req(MaxHoldOut >= 0, "SftOptions.MaxHoldOut must be ≥ 0");   // library-only: no flag sets it
-        Req(!Resume || Trainer.HasCheckpoint(OutputDirectory), $"`SftOptions.Resume`: {OutputDirectory} has no checkpoint");
-        Req(Resume || !Trainer.HasCheckpoint(OutputDirectory) || Force,
+        bool hasCheckpoint = Trainer.HasCheckpoint(OutputDirectory);   // verifies checksums: ask once
+        Req(!Resume || hasCheckpoint, $"`SftOptions.Resume`: {OutputDirectory} has no checkpoint");
+        Req(Resume || !hasCheckpoint || Force,
             $"{OutputDirectory} already holds an SFT checkpoint; set `SftOptions.Resume` to continue or `SftOptions.Force` to start over");
         Req(Path.GetFullPath(OutputDirectory) != Path.GetFullPath(ModelDirectory), "`SftOptions.OutputDirectory` must differ from `SftOptions.ModelDirectory`");
     }

@@ -1,11 +1,5 @@
 using System.CommandLine;
-using System.Globalization;
-using HybridSharp.Data.Tokenizers;
-using HybridSharp.Chat;
-using HybridSharp.Data;
 using HybridSharp.Distill;
-using HybridSharp.TeacherSim;
-using Spectre.Console;
 
 namespace HybridSharp.Cli.Commands.Distill;
 
