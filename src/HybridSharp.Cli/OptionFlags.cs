@@ -69,6 +69,8 @@ public static partial class OptionFlags
         ["LiteCotMiniOptions.OutputDirectory"] = "--out",
         ["ModelDirectory.AllowNonFiniteWeights"] = "--allow-nonfinite",
         ["DocumentReaderOptions.ReplaceInvalidUtf8"] = "--replace-invalid-utf8",
+        ["DocumentReaderOptions.CoerceText"] = "--coerce",
+        ["RecordReadOptions.CoerceText"] = "--coerce",
         ["budget"] = "--budget",
         ["seqLen"] = "--seq-len",
         ["overwrite"] = "--force",

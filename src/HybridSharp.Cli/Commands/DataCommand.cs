@@ -23,8 +23,9 @@ internal static class DataCommand
         var style = Cli.Opt("--style", "solution style of the synthetic problems: concise or verbose", "concise");
         var maxDiff = Cli.Opt("--max-difficulty", "largest number of operations in synthetic problems", 4);
         var replaceUtf8 = Cli.Opt("--replace-invalid-utf8", "replace invalid UTF-8 in .txt / .jsonl files with U+FFFD (default: an error naming the byte)", false);
+        var coerce = Cli.Opt("--coerce", "read a number or true/false in the text field (a numeric Parquet column) as text (default: an error naming the line)", false);
         var cmd = new Command("data", "Tokenize text, JSONL or Parquet files (or synthetic arithmetic problems) into packed token shards.")
-            { output, inputs, field, wholeFile, val, seed, tokenizer, tokenizerDir, arithmetic, style, maxDiff, replaceUtf8 };
+            { output, inputs, field, wholeFile, val, seed, tokenizer, tokenizerDir, arithmetic, style, maxDiff, replaceUtf8, coerce };
         cmd.SetAction(pr => Cli.Guard(() =>
         {
             var tok = TokenizerFactory.Create(pr.GetValue(tokenizer)!, pr.GetValue(tokenizerDir));
@@ -38,6 +39,7 @@ internal static class DataCommand
                     ParquetColumn = pr.GetValue(field)!,
                     TextMode = pr.GetValue(wholeFile) ? TextDocumentMode.WholeFile : TextDocumentMode.BlankLineSeparated,
                     ReplaceInvalidUtf8 = pr.GetValue(replaceUtf8),
+                    CoerceText = pr.GetValue(coerce),
                 },
             };
             var builder = new CorpusBuilder(tok, options);

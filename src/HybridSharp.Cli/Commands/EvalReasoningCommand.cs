@@ -36,10 +36,11 @@ internal static class EvalReasoningCommand
         var maxTokens = Cli.Opt("--max-tokens", "generated tokens at most per sample (the cap)", 512, "-n");
         var batch = Cli.Opt("--batch-size", "prompts generated together", 8, "-b");
         var stop = new Option<string[]>("--stop") { Description = "extra stop string (repeatable)", DefaultValueFactory = _ => [] };
+        var coerce = Cli.Opt("--coerce", "read a number or true/false in the problem field as text (default: an error naming the line)", false);
         var cmd = new Command("eval-reasoning", "Generate answers for a problem set, extract and compare final answers: accuracy, pass@k, token counts, per difficulty.")
         {
             model, data, output, problemField, answerField, difficultyField, idField, limit, raw, promptTemplate, system,
-            samples, temperature, topP, topK, seed, maxTokens, batch, stop,
+            samples, temperature, topP, topK, seed, maxTokens, batch, stop, coerce,
         };
         foreach (var o in chatOptions.All) cmd.Options.Add(o);
         cmd.SetAction(pr => Cli.Guard(() =>
@@ -69,7 +70,7 @@ internal static class EvalReasoningCommand
                 Problem = pr.GetValue(problemField)!, Answer = pr.GetValue(answerField)!, Difficulty = pr.GetValue(difficultyField)!, Id = pr.GetValue(idField)!,
             };
             int max = pr.GetValue(limit) is > 0 and var l ? l : int.MaxValue;
-            var problems = ReasoningProblemReader.Read(pr.GetValue(data)!, fields, max);
+            var problems = ReasoningProblemReader.Read(pr.GetValue(data)!, fields, max, new RecordReadOptions { CoerceText = pr.GetValue(coerce) });
             var modelDir = pr.GetValue(model)!;
             var (m, tokenizer) = ModelDirectory.Load(modelDir);
             using var _ = m;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using HybridSharp.Data;
 using HybridSharp.Recipes;
 using HybridSharp.Sft;
 using Spectre.Console;
@@ -39,10 +40,11 @@ internal static class SftCommand
         var resume = Cli.Opt("--resume", "continue from the checkpoint in --out", false);
         var force = Cli.Opt("--force", "start over even if --out holds a checkpoint", false);
         var stopAfter = Cli.Opt("--stop-after", "stop (with a checkpoint) after this many steps in this run; 0 = no limit", 0);
+        var coerce = Cli.Opt("--coerce", "read a number or true/false where the chat data expects text (a role, a content) as text (default: an error naming the line and field)", false);
         var cmd = new Command("sft", "Supervised fine-tuning on chat data: chat template, assistant-only loss, per-example or packed batches, validation, exact resume.")
         {
             model, data, output, evalData, evalSize, loss, packing, maxLength, system, template, epochs, steps, batch, accum, lr, minLrRatio,
-            warmupRatio, schedule, wd, clip, evalEvery, evalBatches, ckptEvery, seed, resume, force, stopAfter,
+            warmupRatio, schedule, wd, clip, evalEvery, evalBatches, ckptEvery, seed, resume, force, stopAfter, coerce,
         };
         cmd.SetAction(pr => Cli.Guard(() =>
         {
@@ -63,6 +65,7 @@ internal static class SftCommand
                 WeightDecay = pr.GetValue(wd), ClipNorm = pr.GetValue(clip), EvalEvery = pr.GetValue(evalEvery),
                 EvalBatches = pr.GetValue(evalBatches), CheckpointEvery = pr.GetValue(ckptEvery), Seed = pr.GetValue(seed),
                 Resume = pr.GetValue(resume), Force = pr.GetValue(force), StopAfterSteps = pr.GetValue(stopAfter),
+                Read = new RecordReadOptions { CoerceText = pr.GetValue(coerce) },
             };
             using var recipe = new SftRecipe(options);
             foreach (var note in recipe.Notes) AnsiConsole.MarkupLine($"[yellow]note: {Markup.Escape(note)}[/]");

@@ -74,20 +74,24 @@ public static class TabularRecords
     /// missing field, null or another type is an error naming the line or row); empty strings are skipped.
     /// </summary>
     /// <param name="replaceInvalidUtf8">Replace invalid UTF-8 in a JSONL file with U+FFFD instead of failing.</param>
-    public static IAsyncEnumerable<string> ReadTextColumnAsync(string path, string field, CancellationToken cancel = default, bool replaceInvalidUtf8 = false)
+    /// <param name="coerceText">Read numbers and true/false (a numeric Parquet column) as their text instead of failing.</param>
+    public static IAsyncEnumerable<string> ReadTextColumnAsync(string path, string field, CancellationToken cancel = default,
+        bool replaceInvalidUtf8 = false, bool coerceText = false)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentException.ThrowIfNullOrWhiteSpace(field);
         if (!File.Exists(path)) throw new FileNotFoundException($"data file not found: {path}", path);
         return Path.GetExtension(path).ToLowerInvariant() switch
         {
-            ".jsonl" or ".json" => ReadJsonlColumnAsync(path, field, replaceInvalidUtf8, cancel),
-            ".parquet" => ReadParquetColumnAsync(path, field, cancel),
+            ".jsonl" or ".json" => ReadJsonlColumnAsync(path, field, replaceInvalidUtf8, coerceText, cancel),
+            ".parquet" => ReadParquetColumnAsync(path, field, coerceText, cancel),
             var ext => throw new ArgumentException($"cannot read '{path}': unknown extension '{ext}' (supported: .jsonl, .parquet)"),
         };
     }
 
-    private static async IAsyncEnumerable<string> ReadJsonlColumnAsync(string path, string field, bool replaceInvalidUtf8,
+    private const string CoerceHint = " (`DocumentReaderOptions.CoerceText` reads numbers and true/false as text)";
+
+    private static async IAsyncEnumerable<string> ReadJsonlColumnAsync(string path, string field, bool replaceInvalidUtf8, bool coerceText,
         [EnumeratorCancellation] CancellationToken ct)
     {
         using var reader = new StreamReader(path, replaceInvalidUtf8 ? Utf8Text.Replacing : Utf8Text.Strict, detectEncodingFromByteOrderMarks: true,
@@ -106,15 +110,18 @@ public static class TabularRecords
             {
                 if (!doc.RootElement.TryGetProperty(field, out var value))
                     throw new InvalidDataException($"{path}: line {lineNumber}: field \"{field}\" is missing");
-                text = value.ValueKind == JsonValueKind.String
-                    ? value.GetString()
-                    : throw new InvalidDataException($"{path}: line {lineNumber}: field \"{field}\" is {value.ValueKind}, expected a string");
+                bool scalar = value.ValueKind is JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False;
+                text = value.ValueKind == JsonValueKind.String ? value.GetString()
+                    : scalar && coerceText ? value.GetRawText()
+                    : throw new InvalidDataException($"{path}: line {lineNumber}: field \"{field}\" is {KindName(value.ValueKind)}, expected a string"
+                        + (scalar ? CoerceHint : ""));
             }
             if (!string.IsNullOrEmpty(text)) yield return text;
         }
     }
 
-    private static async IAsyncEnumerable<string> ReadParquetColumnAsync(string path, string column, [EnumeratorCancellation] CancellationToken ct)
+    private static async IAsyncEnumerable<string> ReadParquetColumnAsync(string path, string column, bool coerceText,
+        [EnumeratorCancellation] CancellationToken ct)
     {
         ParquetReader reader;
         try { reader = await ParquetReader.CreateAsync(path, parquetOptions: null, ct).ConfigureAwait(false); }
@@ -130,8 +137,10 @@ public static class TabularRecords
                     $"{path}: Parquet column \"{column}\" not found (top-level columns: {string.Join(", ", fields.Select(f => f.Name))})");
             // Parquet.Net reports UTF-8 string columns as ReadOnlyMemory<char>; both read through the string overload.
             bool isString = field.ClrType == typeof(string) || field.ClrType == typeof(ReadOnlyMemory<char>);
-            if (!isString || field.IsArray)
-                throw new InvalidDataException($"{path}: Parquet column \"{column}\" holds {(field.IsArray ? "lists of " : "")}{field.ClrType.Name}, expected strings");
+            bool scalar = !isString && !field.IsArray && (field.ClrType.IsPrimitive || field.ClrType == typeof(decimal));
+            if (field.IsArray || (!isString && !(scalar && coerceText)))
+                throw new InvalidDataException($"{path}: Parquet column \"{column}\" holds {(field.IsArray ? "lists of " : "")}{field.ClrType.Name}, expected strings"
+                    + (scalar ? CoerceHint : ""));
             long row = 0;
             for (int g = 0; g < reader.RowGroupCount; g++)
             {
@@ -140,8 +149,13 @@ public static class TabularRecords
                 if (rows == 0) continue;
                 if (rows > Array.MaxLength)
                     throw new InvalidDataException($"{path}: row group {g} has {rows} rows, more than one read can hold");
-                var values = new string?[rows];
-                await rowGroup.ReadAsync(field, values.AsMemory(), null, ct).ConfigureAwait(false);
+                string?[] values;
+                if (isString)
+                {
+                    values = new string?[rows];
+                    await rowGroup.ReadAsync(field, values.AsMemory(), null, ct).ConfigureAwait(false);
+                }
+                else values = await ScalarsAsTextAsync(rowGroup, field, rows, ct).ConfigureAwait(false);
                 foreach (var text in values)
                 {
                     row++;
@@ -150,6 +164,25 @@ public static class TabularRecords
                 }
             }
         }
+    }
+
+    /// <summary>A numeric or boolean Parquet column as the text JSON would give its values (null stays null).</summary>
+    private static Task<string?[]> ScalarsAsTextAsync(ParquetRowGroupReader rowGroup, Parquet.Schema.DataField field, long rows, CancellationToken ct) =>
+        (Task<string?[]>)typeof(TabularRecords).GetMethod(nameof(ReadScalarsAsync), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+            .MakeGenericMethod(field.ClrType).Invoke(null, [rowGroup, field, rows, ct])!;
+
+    private static async Task<string?[]> ReadScalarsAsync<T>(ParquetRowGroupReader rowGroup, Parquet.Schema.DataField field, long rows, CancellationToken ct)
+        where T : struct
+    {
+        if (field.IsNullable)
+        {
+            var values = new T?[rows];
+            await rowGroup.ReadAsync(field, values.AsMemory(), null, ct).ConfigureAwait(false);
+            return [.. values.Select(v => v is { } x ? JsonSerializer.SerializeToElement(x).GetRawText() : null)];
+        }
+        var plain = new T[rows];
+        await rowGroup.ReadAsync(field, plain.AsMemory(), null, ct).ConfigureAwait(false);
+        return [.. plain.Select(v => (string?)JsonSerializer.SerializeToElement(v).GetRawText())];
     }
 
     private static IEnumerable<(long, JsonElement)> ReadParquet(string path)
@@ -192,8 +225,30 @@ public static class TabularRecords
         return (cut > 0 ? message[..cut] : message).Trim();
     }
 
-    /// <summary>A field as text: strings as they are, numbers in their JSON form, null/missing → null.</summary>
-    public static string? Text(JsonElement record, string field)
+    /// <summary>
+    /// A text field (a problem, a message): the string, or null when the field is missing or null. A number or
+    /// true/false is an error naming <paramref name="where"/> and the field unless <see cref="RecordReadOptions.CoerceText"/>
+    /// is set; an object or a list is always an error.
+    /// </summary>
+    public static string? Text(JsonElement record, string field, string where, RecordReadOptions? read = null)
+    {
+        if (!record.TryGetProperty(field, out var v)) return null;
+        return v.ValueKind switch
+        {
+            JsonValueKind.String => v.GetString(),
+            JsonValueKind.Null or JsonValueKind.Undefined => null,
+            JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False when (read ?? RecordReadOptions.Strict).CoerceText => v.GetRawText(),
+            JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => throw new InvalidDataException(
+                $"{where}: field \"{field}\" is {KindName(v.ValueKind)}, expected text (`RecordReadOptions.CoerceText` reads numbers and true/false as text)"),
+            _ => throw new InvalidDataException($"{where}: field \"{field}\" is {KindName(v.ValueKind)}, expected text"),
+        };
+    }
+
+    /// <summary>
+    /// A value field (an answer, an id, a difficulty label): a string as it is, a number or true/false in its JSON
+    /// form, null when missing or null; an object or a list is an error naming <paramref name="where"/> and the field.
+    /// </summary>
+    public static string? Value(JsonElement record, string field, string where)
     {
         if (!record.TryGetProperty(field, out var v)) return null;
         return v.ValueKind switch
@@ -201,7 +256,18 @@ public static class TabularRecords
             JsonValueKind.String => v.GetString(),
             JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False => v.GetRawText(),
             JsonValueKind.Null or JsonValueKind.Undefined => null,
-            _ => v.GetRawText(),
+            _ => throw new InvalidDataException($"{where}: field \"{field}\" is {KindName(v.ValueKind)}, expected a string or a number"),
         };
     }
+
+    /// <summary>A JSON kind as a message names it.</summary>
+    public static string KindName(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "true/false",
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "a list",
+        JsonValueKind.String => "a string",
+        _ => "null",
+    };
 }

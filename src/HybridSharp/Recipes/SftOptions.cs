@@ -1,3 +1,4 @@
+using HybridSharp.Data;
 using HybridSharp.Sft;
 using HybridSharp.Training;
 
@@ -19,8 +20,10 @@ public sealed record SftOptions
     /// <summary>The cap of the automatic hold-out.</summary>
     public int MaxHoldOut { get; init; } = 1000;
     public SftLoss Loss { get; init; } = SftLoss.Assistant;
-    /// <summary>Several examples per row with block-diagonal attention (attention and DMA models only).</summary>
+    /// <summary>Several examples per row; every mixer keeps them apart (block-diagonal attention, state reset at boundaries).</summary>
     public bool Packing { get; init; }
+    /// <summary>How the chat data's fields are read (a number where text is expected is an error unless coerced).</summary>
+    public RecordReadOptions Read { get; init; } = RecordReadOptions.Strict;
     /// <summary>Tokens per example (longer ones are cut at the end); the row length when packing.</summary>
     public int MaxLength { get; init; } = 1024;
     /// <summary>A system prompt for every example (replaces any in the data).</summary>

@@ -42,8 +42,8 @@ public sealed class SftRecipe : IDisposable
                 throw new ArgumentException("`SftOptions.Packing` needs mixers that keep packed examples apart; this model has one that cannot (train one example per row)");
             _chat = ChatTemplate.For(tokenizer, options.ModelDirectory, options.ChatTemplatePath);
             Notes = EndOfTurnNotes(_chat, tokenizer);
-            var conversations = ChatDataReader.Read(options.DataPath);
-            var evalConversations = options.EvalDataPath is { } ed ? ChatDataReader.Read(ed) : null;
+            var conversations = ChatDataReader.Read(options.DataPath, options.Read);
+            var evalConversations = options.EvalDataPath is { } ed ? ChatDataReader.Read(ed, options.Read) : null;
             var encoder = new SftEncoder(tokenizer, _chat, options.Loss, options.MaxLength, options.SystemPrompt);
             Dataset = SftDataset.Build(conversations, evalConversations, options.HoldOutFor(conversations.Count), options.Seed, encoder);
             Batches = new SftBatchSource(Dataset.Train, Dataset.Validation, options.BatchSize, options.Seed, tokenizer.PadId, options.Packing, options.MaxLength);

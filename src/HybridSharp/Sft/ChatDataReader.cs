@@ -14,32 +14,33 @@ namespace HybridSharp.Sft;
 /// <item>ShareGPT <c>conversations</c>: <c>{"conversations": [{"from": "system"|"human"|"gpt", "value": "…"}, …]}</c>
 /// (LLaMA-Factory's optional top-level <c>system</c> field becomes the system message).</item>
 /// </list>
-/// The layout is detected per record. A record without an assistant turn is rejected with its line/row number.
+/// The layout is detected per record. A record without an assistant turn is rejected with its line/row number. Roles,
+/// contents and names are text fields (see <see cref="RecordReadOptions"/>).
 /// </summary>
 public static class ChatDataReader
 {
     /// <summary>All conversations of <paramref name="path"/>, in file order.</summary>
-    public static IReadOnlyList<Conversation> Read(string path)
+    public static IReadOnlyList<Conversation> Read(string path, RecordReadOptions? read = null)
     {
         var list = new List<Conversation>();
         foreach (var (number, record) in TabularRecords.Read(path))
-            list.Add(Parse(record, TabularRecords.Where(path, number)));
+            list.Add(Parse(record, TabularRecords.Where(path, number), read));
         if (list.Count == 0) throw new InvalidDataException($"{path}: no conversations");
         return list;
     }
 
     /// <summary>One record → messages; <paramref name="where"/> prefixes error messages.</summary>
-    public static Conversation Parse(JsonElement record, string where)
+    public static Conversation Parse(JsonElement record, string where, RecordReadOptions? read = null)
     {
         List<ChatMessage> messages;
         if (record.TryGetProperty("messages", out var msgs) && msgs.ValueKind == JsonValueKind.Array)
-            messages = ParseTurns(msgs, "role", "content", where, "messages");
+            messages = ParseTurns(msgs, "role", "content", where, "messages", read);
         else if (record.TryGetProperty("conversations", out var conv) && conv.ValueKind == JsonValueKind.Array)
-            messages = ParseTurns(conv, "from", "value", where, "conversations");
+            messages = ParseTurns(conv, "from", "value", where, "conversations", read);
         else
             throw new InvalidDataException($"{where}: expected a \"messages\" (role/content) or \"conversations\" (from/value) list");
 
-        if (TabularRecords.Text(record, "system") is { Length: > 0 } system && messages.All(m => m.Role != ChatMessage.System))
+        if (TabularRecords.Text(record, "system", where, read) is { Length: > 0 } system && messages.All(m => m.Role != ChatMessage.System))
             messages.Insert(0, ChatMessage.FromSystem(system));
         if (messages.All(m => m.Role != ChatMessage.Assistant))
             throw new InvalidDataException($"{where}: the conversation has no assistant turn to train on");
@@ -50,7 +51,8 @@ public static class ChatDataReader
         return new Conversation(messages, tools);
     }
 
-    private static List<ChatMessage> ParseTurns(JsonElement turns, string roleKey, string contentKey, string where, string listName)
+    private static List<ChatMessage> ParseTurns(JsonElement turns, string roleKey, string contentKey, string where, string listName,
+        RecordReadOptions? read)
     {
         var list = new List<ChatMessage>();
         int i = 0;
@@ -58,21 +60,23 @@ public static class ChatDataReader
         {
             if (turn.ValueKind != JsonValueKind.Object)
                 throw new InvalidDataException($"{where}: {listName}[{i}] is {turn.ValueKind}, expected an object");
+            string at = $"{where}: {listName}[{i}]";
+            string? Text(string key) => TabularRecords.Text(turn, key, at, read);
             // Accept either key pair inside either list: some exports mix them.
-            var role = TabularRecords.Text(turn, roleKey) ?? TabularRecords.Text(turn, roleKey == "role" ? "from" : "role")
+            var role = Text(roleKey) ?? Text(roleKey == "role" ? "from" : "role")
                 ?? throw new InvalidDataException($"{where}: {listName}[{i}] has no \"{roleKey}\"");
             var toolCalls = turn.TryGetProperty("tool_calls", out var tc) && tc.ValueKind != JsonValueKind.Null
                 ? tc.ValueKind == JsonValueKind.Array ? (JsonArray)JsonNode.Parse(tc.GetRawText())!
                     : throw new InvalidDataException($"{where}: {listName}[{i}].tool_calls must be a list")
                 : null;
-            var content = TabularRecords.Text(turn, contentKey) ?? TabularRecords.Text(turn, contentKey == "content" ? "value" : "content");
+            var content = Text(contentKey) ?? Text(contentKey == "content" ? "value" : "content");
             if (content is null && toolCalls is null) throw new InvalidDataException($"{where}: {listName}[{i}] has no \"{contentKey}\"");
             list.Add(new ChatMessage(NormalizeRole(role, where, $"{listName}[{i}]"), content)
             {
-                ReasoningContent = TabularRecords.Text(turn, "reasoning_content"),
+                ReasoningContent = Text("reasoning_content"),
                 ToolCalls = toolCalls,
-                ToolCallId = TabularRecords.Text(turn, "tool_call_id"),
-                Name = TabularRecords.Text(turn, "name"),
+                ToolCallId = Text("tool_call_id"),
+                Name = Text("name"),
             });
             i++;
         }

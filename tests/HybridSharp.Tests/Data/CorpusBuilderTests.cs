@@ -133,8 +133,9 @@ public sealed class CorpusBuilderTests
     }
 
     [Theory]
-    [InlineData("{\"text\": null}", "is Null")]
-    [InlineData("{\"text\": 42}", "is Number")]
+    [InlineData("{\"text\": null}", "is null")]
+    [InlineData("{\"text\": 42}", "is a number, expected a string (`DocumentReaderOptions.CoerceText`")]
+    [InlineData("{\"text\": [\"a\"]}", "is a list, expected a string")]
     public void JsonlNullOrNonStringFieldIsAnError(string line, string expected)
     {
         using var tmp = new CorpusTestDirectory();

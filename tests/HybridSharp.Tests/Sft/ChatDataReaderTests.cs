@@ -18,7 +18,8 @@ public class ChatDataReaderTests
             """{"conversations":[{"from":"human","value":"Q2"},{"from":"gpt","value":"A2"}],"system":"S2"}""",
             """{"conversations":[{"from":"human","value":"Q3"},{"from":"gpt","value":12}]}""",
         ]);
-        var convs = ChatDataReader.Read(tmp["chat.jsonl"]);
+        Assert.Throws<InvalidDataException>(() => ChatDataReader.Read(tmp["chat.jsonl"]));   // a numeric value, not coerced
+        var convs = ChatDataReader.Read(tmp["chat.jsonl"], new HybridSharp.Data.RecordReadOptions { CoerceText = true });
         Assert.Equal(3, convs.Count);
         Assert.Equal([ChatMessage.FromSystem("S"), ChatMessage.FromUser("Q1"), ChatMessage.FromAssistant("A1")], convs[0].Messages);
         Assert.Equal([ChatMessage.FromSystem("S2"), ChatMessage.FromUser("Q2"), ChatMessage.FromAssistant("A2")], convs[1].Messages);

@@ -51,13 +51,14 @@ internal static class DistillRunCommand
         var onFailure = Cli.Opt("--on-failure", "after retries: drop (record, retry on next run) or fail (stop the run)", "drop");
         var limit = Cli.OptNoDefault<int?>("--limit", "only the first N input problems");
         var cache = Cli.OptNoDefault<string?>("--cache", $"response cache database to share across runs (default: <out>/{DistillRun.DatabaseFile})");
+        var coerce = Cli.Opt("--coerce", "read a number or true/false in the problem or long-CoT field as text (default: an error naming the line)", false);
         var report = new ReportOptions();
         var export = new ExportFlags();
         var cmd = new Command("run", "Distill: generate with the teacher, validate, label difficulty, export and report. Resumable; cached calls are never re-sent.")
         {
             inputs, output, baseUrl, model, keyEnv, mode, promptDir, problemField, referenceField, idField, longCotField, domainField, domain,
             filters, validators, keepUnknown, requireReasoning, maxChars, maxSolTokens, noRefRewrite, dedup, threshold, evalSet, evalField,
-            concurrency, rpm, tpm, timeout, retries, stream, maxTokens, maxTokensScope, temperature, topP, seed, onFailure, limit, cache,
+            concurrency, rpm, tpm, timeout, retries, stream, maxTokens, maxTokensScope, temperature, topP, seed, onFailure, limit, cache, coerce,
         };
         foreach (var o in report.All.Concat(export.All)) cmd.Options.Add(o);
         cmd.SetAction(pr => Cli.Guard(torch: false, body: () =>
@@ -96,11 +97,12 @@ internal static class DistillRunCommand
                 Problem = pr.GetValue(problemField)!, Answer = pr.GetValue(referenceField)!, Id = pr.GetValue(idField),
                 LongCot = pr.GetValue(longCotField), Domain = pr.GetValue(domainField), DefaultDomain = pr.GetValue(domain)!,
             };
-            var problems = ProblemReader.Read(pr.GetValue(inputs)!, fields);
+            var read = new RecordReadOptions { CoerceText = pr.GetValue(coerce) };
+            var problems = ProblemReader.Read(pr.GetValue(inputs)!, fields, read);
             if (problems.Count == 0) throw new ArgumentException("the input holds no problems");
             var evalTexts = new List<string>();
             foreach (var file in pr.GetValue(evalSet) ?? [])
-                evalTexts.AddRange(ProblemReader.Read([file], new ProblemFields { Problem = pr.GetValue(evalField)!, Id = null, Domain = null })
+                evalTexts.AddRange(ProblemReader.Read([file], new ProblemFields { Problem = pr.GetValue(evalField)!, Id = null, Domain = null }, read)
                     .Select(p => p.Problem));
             var options = new DistillOptions
             {

@@ -39,8 +39,8 @@ public static class DocumentReader
             DocumentFormat.Text => options.TextMode == TextDocumentMode.WholeFile
                 ? ReadWholeTextAsync(full, options.ReplaceInvalidUtf8, cancellationToken)
                 : ReadBlankLineTextAsync(full, options.ReplaceInvalidUtf8, cancellationToken),
-            DocumentFormat.Jsonl => TabularRecords.ReadTextColumnAsync(full, options.JsonlField, cancellationToken, options.ReplaceInvalidUtf8),
-            _ => TabularRecords.ReadTextColumnAsync(full, options.ParquetColumn, cancellationToken),
+            DocumentFormat.Jsonl => TabularRecords.ReadTextColumnAsync(full, options.JsonlField, cancellationToken, options.ReplaceInvalidUtf8, options.CoerceText),
+            _ => TabularRecords.ReadTextColumnAsync(full, options.ParquetColumn, cancellationToken, coerceText: options.CoerceText),
         };
     }
 

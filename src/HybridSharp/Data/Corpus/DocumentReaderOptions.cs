@@ -40,4 +40,10 @@ public sealed record DocumentReaderOptions
     /// naming its offset.
     /// </summary>
     public bool ReplaceInvalidUtf8 { get; init; }
+
+    /// <summary>
+    /// Read a number or true/false in the JSONL field (a numeric Parquet column) as its text; by default such a value is
+    /// an error naming the line or column.
+    /// </summary>
+    public bool CoerceText { get; init; }
 }
