@@ -23,6 +23,7 @@ public static partial class OptionFlags
         ["TrainerOptions.ClipNorm"] = "--clip",
         ["TrainerOptions.EvalEvery"] = "--eval-every",
         ["TrainerOptions.CheckpointEvery"] = "--checkpoint-every",
+        ["TrainerOptions.StopAfterSteps"] = "--stop-after",
         ["SftOptions.MaxLength"] = "--max-length",
         ["SftOptions.EvalSize"] = "--eval-size",
         ["SftOptions.Epochs"] = "--epochs",

@@ -29,8 +29,9 @@ internal static class TrainCommand
         var ckptEvery = Cli.Opt("--checkpoint-every", "checkpoint every N steps", d.CheckpointEvery);
         var seed = Cli.Opt("--seed", "data-order seed", d.Seed);
         var resume = Cli.Opt("--resume", "continue from the model directory's checkpoint", false);
+        var stopAfter = Cli.Opt("--stop-after", "stop (with a checkpoint) after this many steps in this run, e.g. one slice of a time-limited job; 0 = no limit", 0);
         var cmd = new Command("train", "Train a model directory on a tokenized dataset (AdamW, warmup + cosine/WSD, checkpoints, exact resume).")
-            { model, data, steps, batch, seqLen, accum, lr, minLr, warmup, schedule, wd, clip, evalEvery, ckptEvery, seed, resume };
+            { model, data, steps, batch, seqLen, accum, lr, minLr, warmup, schedule, wd, clip, evalEvery, ckptEvery, seed, resume, stopAfter };
         cmd.SetAction(pr => Cli.Guard(() =>
         {
             var dir = pr.GetValue(model)!;
@@ -40,6 +41,7 @@ internal static class TrainCommand
                 LearningRate = pr.GetValue(lr), MinLearningRate = Math.Min(pr.GetValue(minLr), pr.GetValue(lr)), WarmupSteps = pr.GetValue(warmup),
                 Schedule = pr.GetValue(schedule)!, WeightDecay = pr.GetValue(wd), ClipNorm = pr.GetValue(clip),
                 EvalEvery = pr.GetValue(evalEvery), CheckpointEvery = pr.GetValue(ckptEvery), Seed = pr.GetValue(seed),
+                StopAfterSteps = pr.GetValue(stopAfter),
             };
             options.Validate();
             bool doResume = pr.GetValue(resume);

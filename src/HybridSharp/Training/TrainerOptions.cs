@@ -42,5 +42,6 @@ public sealed record TrainerOptions
         Req(WeightDecay >= 0, "`TrainerOptions.WeightDecay` must be ≥ 0");
         Req(ClipNorm >= 0, "`TrainerOptions.ClipNorm` must be ≥ 0 (0 = off)");
         Req(EvalEvery >= 0 && CheckpointEvery >= 0, "`TrainerOptions.EvalEvery` and `TrainerOptions.CheckpointEvery` must be ≥ 0");
+        Req(StopAfterSteps >= 0, "`TrainerOptions.StopAfterSteps` must be ≥ 0 (0 = no limit)");
     }
 }
