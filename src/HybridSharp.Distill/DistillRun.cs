@@ -73,6 +73,29 @@ public static class DistillRun
         return (store, fingerprint is null ? [] : store.Rows(fingerprint).Select(DistillRow.FromJson).ToList());
     }
 
+    /// <summary>
+    /// The last run's rows of every folder (the shards of one distillation), in folder order. A problem id in two
+    /// folders is an error: shards hold disjoint problems.
+    /// </summary>
+    public static List<DistillRow> MergeRows(IEnumerable<string> directories)
+    {
+        var rows = new List<DistillRow>();
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var dir in directories)
+        {
+            var (store, part) = OpenRows(dir);
+            using (store)
+                foreach (var row in part)
+                {
+                    if (seen.TryGetValue(row.Id, out var first))
+                        throw new InvalidDataException($"problem '{row.Id}' is in both {first} and {dir}: merge the folders of one sharded run (disjoint shares)");
+                    seen[row.Id] = dir;
+                    rows.Add(row);
+                }
+        }
+        return rows;
+    }
+
     /// <summary>One line of progress.</summary>
     public static string ProgressLine(DistillProgress p) => string.Create(CultureInfo.InvariantCulture,
         $"done {p.Done}/{p.Total} (accepted {p.Accepted}, rejected {p.Rejected}, failed {p.Failed}; resumed {p.Resumed}, cached {p.CacheHits}) " +

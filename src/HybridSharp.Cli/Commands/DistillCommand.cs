@@ -17,6 +17,7 @@ internal static class DistillCommand
         cmd.Subcommands.Add(DistillRunCommand.Create());
         cmd.Subcommands.Add(DistillFilesCommands.Export());
         cmd.Subcommands.Add(DistillFilesCommands.Stats());
+        cmd.Subcommands.Add(DistillFilesCommands.Merge());
         cmd.Subcommands.Add(DistillFilesCommands.Prompts());
         cmd.Subcommands.Add(TeacherSimCommands.TeacherSim());
         cmd.Subcommands.Add(TeacherSimCommands.Bench());

@@ -1,3 +1,4 @@
+using HybridSharp.Runtime;
 using System.CommandLine;
 using System.Globalization;
 using HybridSharp.Eval.Mqar;
@@ -31,9 +32,11 @@ internal static class MqarCommand
         var mixture = Cli.Opt("--mixture", "one model per T trained on a mixture of every K at that T (Zoology's original MQAR layout), tested per (T, K); --train-examples is then per T", false);
         var reportOnly = Cli.Opt("--report-only", "train nothing: rewrite mqar.csv / mqar.md / mqar.png from the results already in --out (e.g. results.jsonl files merged from several machines)", false);
         var vocab = Cli.Opt("--vocab", "vocabulary size V (keys from [1, V/2), values from [V/2, V))", MqarSpec.DefaultVocab);
+        var shard = Cli.OptNoDefault<string?>("--shard", "run only share I of N of the grid's cells (I/N, 0-based; stable: a cell's share depends on its key alone), e.g. $SLURM_ARRAY_TASK_ID/16");
+        var merge = new Option<string[]>("--merge") { Description = "merge results.jsonl of these folders (one per shard or machine) into --out, then write the summaries (implies --report-only)", AllowMultipleArgumentsPerToken = true, DefaultValueFactory = _ => [] };
         var randomFill = Cli.Opt("--random-non-queries", "fill non-query positions with random tokens (Zoology's generator default; Figure 2 uses 0)", false);
         var cmd = new Command("mqar", "Multi-query associative recall sweep (Zoology protocol, CPU budget): accuracy per mixer × d_model × T × K.")
-            { output, mixers, dModels, seqLens, pairs, lrs, mlp, noMlp, budget, seed, epochs, trainExamples, testExamples, batch, trainTokens, batchTokens, mixture, reportOnly, vocab, randomFill };
+            { output, mixers, dModels, seqLens, pairs, lrs, mlp, noMlp, budget, seed, epochs, trainExamples, testExamples, batch, trainTokens, batchTokens, mixture, reportOnly, vocab, randomFill, shard, merge };
         cmd.SetAction(pr => Cli.Guard(() =>
         {
             if (pr.GetValue(mlp) && pr.GetValue(noMlp)) throw new ArgumentException("give either --mlp or --no-mlp, not both");
@@ -61,7 +64,13 @@ internal static class MqarCommand
             sweep.Validate();
             if (sweep.LearningRates.Distinct().Count() < 3)
                 Console.WriteLine("note: fewer than 3 learning rates; SSM-type mixers succeed only in a narrow LR window");
-            return pr.GetValue(reportOnly) ? MqarConsole.ReportOnly(pr.GetValue(output)!, sweep, protocol) : MqarConsole.Run(pr.GetValue(output)!, sweep, protocol);
+            var mergeDirs = pr.GetValue(merge) ?? [];
+            var part = pr.GetValue(shard) is { } sh ? WorkShard.Parse(sh) : null;
+            if (part is not null && (mergeDirs.Length > 0 || pr.GetValue(reportOnly)))
+                throw new ArgumentException("--shard trains a share of the grid; --merge and --report-only train nothing: give one or the other");
+            return pr.GetValue(reportOnly) || mergeDirs.Length > 0
+                ? MqarConsole.ReportOnly(pr.GetValue(output)!, sweep, protocol, mergeDirs)
+                : MqarConsole.Run(pr.GetValue(output)!, sweep, protocol, part);
         }));
         return cmd;
     }

@@ -1,3 +1,4 @@
+using HybridSharp.Runtime;
 using System.Globalization;
 using HybridSharp.Eval.Mqar;
 using Spectre.Console;
@@ -7,8 +8,14 @@ namespace HybridSharp.Cli.Commands;
 /// <summary>How <c>hybrid mqar</c> shows a sweep: progress per cell and step, the result lines and the summary table.</summary>
 internal static class MqarConsole
 {
-    public static int ReportOnly(string outDir, MqarSweep sweep, MqarProtocol protocol)
+    public static int ReportOnly(string outDir, MqarSweep sweep, MqarProtocol protocol, IReadOnlyList<string>? merge = null)
     {
+        if (merge is { Count: > 0 })
+        {
+            Directory.CreateDirectory(outDir);
+            int added = new MqarResultStore(outDir).MergeFrom(merge);
+            Console.WriteLine($"merged {added} new results from {merge.Count} folder(s) into {Path.Combine(outDir, MqarResultStore.FileName)}");
+        }
         if (!File.Exists(Path.Combine(outDir, MqarResultStore.FileName)))
             throw new ArgumentException($"no {MqarResultStore.FileName} in {outDir}");
         var runner = new MqarRunner(outDir);
@@ -23,10 +30,13 @@ internal static class MqarConsole
         return 0;
     }
 
-    public static int Run(string outDir, MqarSweep sweep, MqarProtocol protocol)
+    public static int Run(string outDir, MqarSweep sweep, MqarProtocol protocol, WorkShard? shard = null)
     {
-        var cells = sweep.Cells(protocol.VocabSize, protocol.Mixture);
-        if (cells.Count == 0) throw new ArgumentException("no (T, K) pair satisfies 4·K ≤ T; adjust --seq-lens / --pairs");
+        if (sweep.Cells(protocol.VocabSize, protocol.Mixture).Count == 0)
+            throw new ArgumentException("no (T, K) pair satisfies 4·K ≤ T; adjust --seq-lens / --pairs");
+        var cells = MqarRunner.ShardCells(sweep, protocol, shard);
+        if (shard is not null)
+            Console.WriteLine($"shard {shard}: {cells.Count} of the grid's {sweep.Cells(protocol.VocabSize, protocol.Mixture).Count} cells");
         var runner = new MqarRunner(outDir);
         int done = cells.Count(c => runner.Store.Contains(c, protocol));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -74,7 +84,7 @@ internal static class MqarConsole
                                 break;
                         }
                         all.Description = Markup.Escape($"cells {p.CellIndex + 1}/{p.CellCount}");
-                    }, cts.Token);
+                    }, cts.Token, shard);
                 });
         }
         else
@@ -101,7 +111,7 @@ internal static class MqarConsole
                         HybridSharp.Runtime.NativeAllocator.Trim();   // do not keep one cell's peak resident for the next
                         break;
                 }
-            }, cts.Token);
+            }, cts.Token, shard);
         }
 
         if (outcome.Files is { } f)

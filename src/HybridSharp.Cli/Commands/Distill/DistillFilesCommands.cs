@@ -34,6 +34,27 @@ internal static class DistillFilesCommands
         return cmd;
     }
 
+    public static Command Merge()
+    {
+        var output = new Argument<string>("out") { Description = "folder for the merged exports and report" };
+        var dirs = new Argument<string[]>("dirs") { Description = $"output folders of 'hybrid distill run --shard' (each holds {DistillRun.DatabaseFile})", Arity = ArgumentArity.OneOrMore };
+        var export = new ExportFlags();
+        var report = new ReportOptions();
+        var cmd = new Command("merge", "Merge the rows of sharded runs (one folder per shard) into one set of exports and one report.") { output, dirs };
+        foreach (var o in export.All.Concat(report.All)) cmd.Options.Add(o);
+        cmd.SetAction(pr => Cli.Guard(torch: false, body: () =>
+        {
+            var rows = DistillRun.MergeRows(pr.GetValue(dirs)!);
+            var outputs = DistillRun.WriteOutputs(rows, pr.GetValue(output)!, export.Build(pr), report.CreateTokenizer(pr),
+                pr.GetValue(report.Tokenizer)!, pr.GetValue(report.PriceIn), pr.GetValue(report.PriceOut));
+            foreach (var w in outputs.Export.Warnings) Console.WriteLine($"note: {w}");
+            Console.WriteLine($"Merged {rows.Count:N0} rows from {pr.GetValue(dirs)!.Length} folders: {outputs.Export.Rows:N0} accepted rows in " +
+                string.Join(", ", outputs.Export.Files.Select(Path.GetFileName)) + $"; report in {pr.GetValue(output)}");
+            return 0;
+        }));
+        return cmd;
+    }
+
     public static Command Stats()
     {
         var dir = new Argument<string>("dir") { Description = $"output folder of 'hybrid distill run' (holds {DistillRun.DatabaseFile})" };

@@ -1,3 +1,4 @@
+using HybridSharp.Runtime;
 using System.CommandLine;
 using System.Globalization;
 using HybridSharp.Data;
@@ -51,6 +52,7 @@ internal static class DistillRunCommand
         var onFailure = Cli.Opt("--on-failure", "after retries: drop (record, retry on next run) or fail (stop the run)", "drop");
         var limit = Cli.OptNoDefault<int?>("--limit", "only the first N input problems");
         var cache = Cli.OptNoDefault<string?>("--cache", $"response cache database to share across runs (default: <out>/{DistillRun.DatabaseFile})");
+        var shard = Cli.OptNoDefault<string?>("--shard", "distil only share I of N of the problems (I/N, 0-based; by normalised problem text, so exact duplicates share a shard); one --out per shard, then 'distill merge'");
         var coerce = Cli.Opt("--coerce", "read a number or true/false in the problem or long-CoT field as text (default: an error naming the line)", false);
         var report = new ReportOptions();
         var export = new ExportFlags();
@@ -58,7 +60,7 @@ internal static class DistillRunCommand
         {
             inputs, output, baseUrl, model, keyEnv, mode, promptDir, problemField, referenceField, idField, longCotField, domainField, domain,
             filters, validators, keepUnknown, requireReasoning, maxChars, maxSolTokens, noRefRewrite, dedup, threshold, evalSet, evalField,
-            concurrency, rpm, tpm, timeout, retries, stream, maxTokens, maxTokensScope, temperature, topP, seed, onFailure, limit, cache, coerce,
+            concurrency, rpm, tpm, timeout, retries, stream, maxTokens, maxTokensScope, temperature, topP, seed, onFailure, limit, cache, coerce, shard,
         };
         foreach (var o in report.All.Concat(export.All)) cmd.Options.Add(o);
         cmd.SetAction(pr => Cli.Guard(torch: false, body: () =>
@@ -100,6 +102,13 @@ internal static class DistillRunCommand
             var read = new RecordReadOptions { CoerceText = pr.GetValue(coerce) };
             var problems = ProblemReader.Read(pr.GetValue(inputs)!, fields, read);
             if (problems.Count == 0) throw new ArgumentException("the input holds no problems");
+            if (pr.GetValue(shard) is { } sh)
+            {
+                var part = WorkShard.Parse(sh);
+                problems = [.. problems.Where(p => part.Owns(NearDuplicates.Normalize(p.Problem)))];
+                Console.WriteLine($"shard {part}: {problems.Count} problems");
+                if (problems.Count == 0) throw new ArgumentException($"shard {part} holds none of the input's problems; use fewer shards");
+            }
             var evalTexts = new List<string>();
             foreach (var file in pr.GetValue(evalSet) ?? [])
                 evalTexts.AddRange(ProblemReader.Read([file], new ProblemFields { Problem = pr.GetValue(evalField)!, Id = null, Domain = null }, read)

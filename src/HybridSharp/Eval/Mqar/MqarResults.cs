@@ -109,6 +109,27 @@ public sealed class MqarResultStore
     }
 
     /// <summary>Appends <paramref name="result"/> as one line (one write call) and remembers it.</summary>
+    /// <summary>
+    /// Adds the results of other result folders (e.g. one per machine of a sharded sweep) that this store lacks; a key
+    /// present in several folders keeps the first. Returns how many results were added.
+    /// </summary>
+    public int MergeFrom(IEnumerable<string> directories)
+    {
+        int added = 0;
+        foreach (var dir in directories)
+        {
+            var other = new MqarResultStore(dir);
+            if (!File.Exists(other.Path)) throw new FileNotFoundException($"no {FileName} in {dir}", other.Path);
+            foreach (var r in other.All)
+            {
+                if (_byKey.ContainsKey(r.Key)) continue;
+                Append(r);
+                added++;
+            }
+        }
+        return added;
+    }
+
     public void Append(MqarCellResult result)
     {
         if (result.Key.Length == 0) throw new ArgumentException("result has no key");

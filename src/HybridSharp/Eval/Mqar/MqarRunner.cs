@@ -1,3 +1,4 @@
+using HybridSharp.Runtime;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using HybridSharp.Models;
@@ -115,12 +116,13 @@ public sealed class MqarRunner
     /// Runs every cell of <paramref name="sweep"/> not yet in the results folder, then writes the summaries (only
     /// results with this protocol). Cancelling stops after the current step; the unfinished cell is not stored.
     /// </summary>
-    public MqarSweepOutcome RunSweep(MqarSweep sweep, MqarProtocol protocol, Action<MqarProgress>? progress = null, CancellationToken ct = default)
+    public MqarSweepOutcome RunSweep(MqarSweep sweep, MqarProtocol protocol, Action<MqarProgress>? progress = null, CancellationToken ct = default,
+        WorkShard? shard = null)
     {
         sweep.Validate();
         protocol.Validate();
-        var cells = sweep.Cells(protocol.VocabSize, protocol.Mixture);
-        if (cells.Count == 0) throw new ArgumentException("MQAR sweep: no (T, K) pair satisfies 4·K ≤ T (and T < V)");
+        var cells = ShardCells(sweep, protocol, shard);
+        if (cells.Count == 0 && shard is null) throw new ArgumentException("MQAR sweep: no (T, K) pair satisfies 4·K ≤ T (and T < V)");
         int trained = 0, skipped = 0;
         bool interrupted = false;
         IReadOnlyList<MqarData>? train = null, test = null;
@@ -169,6 +171,13 @@ public sealed class MqarRunner
         }
         if (files is null && Store.Count > 0) files = WriteSummaries(protocol);
         return new MqarSweepOutcome(results, trained, skipped, interrupted, files);
+    }
+
+    /// <summary>The grid's cells in order, or only those of <paramref name="shard"/> (by the cell's result key).</summary>
+    public static IReadOnlyList<MqarCell> ShardCells(MqarSweep sweep, MqarProtocol protocol, WorkShard? shard)
+    {
+        var cells = sweep.Cells(protocol.VocabSize, protocol.Mixture);
+        return shard is null ? cells : [.. cells.Where(c => shard.Owns(MqarResultStore.KeyOf(c, protocol)))];
     }
 
     /// <summary>Rewrites <c>mqar.csv</c>, <c>mqar.md</c> and <c>mqar.png</c> from the stored results of <paramref name="protocol"/>.</summary>
