@@ -15,7 +15,7 @@ internal static class ExportCommand
         var dtype = Cli.Opt("--dtype", $"weight type: float32 or bfloat16 (hf); {string.Join(", ", GgufExporter.Types)} (gguf; default f32)", "float32");
         var force = Cli.Opt("--force", "overwrite an existing model directory", false);
         var cmd = new Command("export",
-            "Write a model for Hugging Face transformers (Doge stacks as DogeForCausalLM, plain transformers as LlamaForCausalLM, Mamba-2 stacks as Mamba2ForCausalLM) or, with --format gguf, plain transformers as one GGUF file for llama.cpp, LLamaSharp and Ollama.")
+            "Write a model for Hugging Face transformers (Doge stacks as DogeForCausalLM, plain transformers as LlamaForCausalLM, Mamba-2 stacks as Mamba2ForCausalLM) or, with --format gguf, plain transformers and Mamba-2 stacks as one GGUF file for llama.cpp, LLamaSharp and Ollama.")
             { model, target, format, dtype, force };
         cmd.SetAction(pr => Cli.Guard(() =>
         {

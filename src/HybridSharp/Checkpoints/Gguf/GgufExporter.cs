@@ -11,8 +11,9 @@ public sealed record GgufExportResult(string Path, string Architecture, string T
 
 /// <summary>
 /// Writes a model as one GGUF file for llama.cpp and the engines built on it (LLamaSharp, Ollama, LM Studio). Plain
-/// transformers (every layer attention + SwiGLU, no residual vectors) become llama.cpp's <c>llama</c> architecture;
-/// llama.cpp applies RoPE to interleaved pairs where HybridSharp (as HF) rotates the two halves of a head, so the rows
+/// transformers (every layer attention + SwiGLU, no residual vectors) become llama.cpp's <c>llama</c> architecture,
+/// full Mamba-2 stacks (every layer SSD with conv and gated norm, no FFN) its <c>mamba2</c> (A stored as −exp(A_log),
+/// the conv kernel squeezed to [C, K], the gated norm's weight as [groups, d_in/groups]). For llama, llama.cpp applies RoPE to interleaved pairs where HybridSharp (as HF) rotates the two halves of a head, so the rows
 /// of q_proj and k_proj are permuted per head from [half₁ | half₂] to [x₀ y₀ x₁ y₁ …], which gives the same scores.
 /// Matrices are written as f32, f16 or q8_0 (norms always f32). The byte tokenizer's vocabulary goes along as a
 /// byte-level BPE vocabulary without merges (each byte its own token, specials as control tokens), with BOS/EOS/PAD and
@@ -42,9 +43,12 @@ public static class GgufExporter
                 $"GGUF export writes the byte tokenizer's vocabulary; this model uses '{cfg.TokenizerKind}' — export it with --format hf " +
                 "and convert that with llama.cpp's convert_hf_to_gguf.py, which knows its tokenizer");
         var w = new GgufWriter();
-        WriteLlamaMetadata(w, cfg, Path.GetFileName(Path.GetFullPath(modelDir).TrimEnd('/')), tensorType);
+        string name = cfg.Preset ?? Path.GetFileName(Path.GetFullPath(modelDir).TrimEnd('/'));
+        if (arch == "llama") WriteLlamaMetadata(w, cfg, name, tensorType);
+        else WriteMamba2Metadata(w, cfg, name, tensorType);
         WriteByteVocabulary(w, bytes, modelDir);
-        WriteLlamaTensors(w, model, cfg, tensorType);
+        if (arch == "llama") WriteLlamaTensors(w, model, cfg, tensorType);
+        else WriteMamba2Tensors(w, model, cfg, tensorType);
         w.Write(outputPath);
         return new GgufExportResult(outputPath, arch, tensorType.ToString().ToLowerInvariant(), w.TensorCount, new FileInfo(outputPath).Length);
     }
@@ -55,10 +59,18 @@ public static class GgufExporter
         string hf;
         try { hf = HfExporter.TargetModelType(cfg); }
         catch (ArgumentException ex) { throw new ArgumentException("llama.cpp has no architecture for this model: " + ex.Message); }
-        if (hf != "llama")
-            throw new ArgumentException(hf == "doge"
-                ? "llama.cpp has no architecture with Dynamic Mask Attention (Doge); export it with --format hf instead"
-                : "GGUF export covers plain transformers (llama.cpp's 'llama'); for Mamba-2 stacks export with --format hf and convert with llama.cpp's convert_hf_to_gguf.py");
+        if (hf == "doge")
+            throw new ArgumentException("llama.cpp has no architecture with Dynamic Mask Attention (Doge); export it with --format hf instead");
+        if (hf == "mamba2")
+        {
+            var s = cfg.Ssd!;
+            if (Math.Abs(s.NormEps - cfg.RmsNormEps) > 1e-12)
+                throw new ArgumentException($"llama.cpp's mamba2 uses one epsilon for the layer norms and the gated SSD norm; this model has rms_norm_eps {cfg.RmsNormEps} and ssm.norm_eps {s.NormEps}");
+            if (s.TimeStepLimit[0] > 0 || !double.IsPositiveInfinity(s.TimeStepLimit[1]))
+                throw new ArgumentException("the model clamps dt (ssm.time_step_limit), which llama.cpp's mamba2 does not");
+            if (!s.UseConvBias) throw new ArgumentException("llama.cpp's mamba2 loads a conv bias; this model has none");
+            return "mamba2";
+        }
         if (cfg.RopeScaling is not null)
             throw new ArgumentException("the model uses dynamic NTK rope_scaling, which GGUF's llama metadata cannot express");
         if (cfg.HiddenAct is not ("silu" or "swish"))
@@ -68,11 +80,34 @@ public static class GgufExporter
         return "llama";
     }
 
+    private static void WriteGeneral(GgufWriter w, string arch, string name, GgufTensorType type)
+    {
+        w.Add("general.architecture", arch);
+        w.Add("general.name", name);
+        w.Add("general.file_type", type switch { GgufTensorType.F32 => 0u, GgufTensorType.F16 => 1u, _ => 7u });
+    }
+
+    private static void WriteMamba2Metadata(GgufWriter w, ModelConfig cfg, string name, GgufTensorType type)
+    {
+        var s = cfg.Ssd!;
+        WriteGeneral(w, "mamba2", name, type);
+        w.Add("mamba2.context_length", (uint)cfg.MaxPositionEmbeddings);
+        w.Add("mamba2.embedding_length", (uint)cfg.HiddenSize);
+        w.Add("mamba2.feed_forward_length", 0u);
+        w.Add("mamba2.attention.head_count", 0u);
+        w.Add("mamba2.block_count", (uint)cfg.NumHiddenLayers);
+        w.Add("mamba2.ssm.conv_kernel", (uint)s.ConvKernel);
+        w.Add("mamba2.ssm.inner_size", (uint)s.InnerSize(cfg.HiddenSize));
+        w.Add("mamba2.ssm.state_size", (uint)s.StateSize);
+        w.Add("mamba2.ssm.time_step_rank", (uint)s.NumHeads(cfg.HiddenSize));
+        w.Add("mamba2.ssm.group_count", (uint)s.NGroups);
+        w.Add("mamba2.attention.layer_norm_rms_epsilon", (float)cfg.RmsNormEps);
+        w.Add("mamba2.vocab_size", (uint)cfg.VocabSize);
+    }
+
     private static void WriteLlamaMetadata(GgufWriter w, ModelConfig cfg, string name, GgufTensorType type)
     {
-        w.Add("general.architecture", "llama");
-        w.Add("general.name", cfg.Preset ?? name);
-        w.Add("general.file_type", type switch { GgufTensorType.F32 => 0u, GgufTensorType.F16 => 1u, _ => 7u });
+        WriteGeneral(w, "llama", name, type);
         w.Add("llama.context_length", (uint)cfg.MaxPositionEmbeddings);
         w.Add("llama.embedding_length", (uint)cfg.HiddenSize);
         w.Add("llama.block_count", (uint)cfg.NumHiddenLayers);
@@ -134,21 +169,51 @@ public static class GgufExporter
         return ChatMl.Template;
     }
 
+    /// <summary>Adds one tensor: projections and embeddings in the chosen type, everything else (norms, SSM scalars, conv kernels) in f32.</summary>
+    private static void Put(GgufWriter w, Tensor t, string gguf, GgufTensorType type, bool matrix)
+    {
+        using var scope = NewDisposeScope();
+        var f = t.detach().to_type(ScalarType.Float32).contiguous();
+        w.AddTensor(gguf, f.data<float>().ToArray(), f.shape, matrix ? type : GgufTensorType.F32);
+    }
+
+    private static void WriteMamba2Tensors(GgufWriter w, CausalLM model, ModelConfig cfg, GgufTensorType type)
+    {
+        using var scope = NewDisposeScope();
+        var state = model.state_dict();
+        var s = cfg.Ssd!;
+        long dIn = s.InnerSize(cfg.HiddenSize);
+        Put(w, state["model.embed_tokens.weight"], "token_embd.weight", type, true);
+        for (int i = 0; i < cfg.NumHiddenLayers; i++)
+        {
+            string p = $"model.layers.{i}.", m = p + "mamba.", b = $"blk.{i}.";
+            Put(w, state[p + "input_layernorm.weight"], b + "attn_norm.weight", type, false);
+            Put(w, state[m + "in_proj.weight"], b + "ssm_in.weight", type, true);
+            Put(w, state[m + "conv1d.weight"].squeeze(1), b + "ssm_conv1d.weight", type, false);
+            Put(w, state[m + "conv1d.bias"], b + "ssm_conv1d.bias", type, false);
+            Put(w, state[m + "dt_bias"], b + "ssm_dt.bias", type, false);
+            Put(w, state[m + "A_log"].exp().neg().unsqueeze(-1), b + "ssm_a", type, false);
+            Put(w, state[m + "D"].unsqueeze(-1), b + "ssm_d", type, false);
+            Put(w, state[m + "norm.weight"].reshape(s.NGroups, dIn / s.NGroups), b + "ssm_norm.weight", type, false);
+            Put(w, state[m + "out_proj.weight"], b + "ssm_out.weight", type, true);
+        }
+        Put(w, state["model.norm.weight"], "output_norm.weight", type, false);
+        if (!cfg.TieWordEmbeddings) Put(w, state["lm_head.weight"], "output.weight", type, true);
+    }
+
     private static void WriteLlamaTensors(GgufWriter w, CausalLM model, ModelConfig cfg, GgufTensorType type)
     {
         using var scope = NewDisposeScope();
         var state = model.state_dict();
         void Put(string gguf, string name, int permuteHeads = 0)
         {
-            var t = state[name].detach().to_type(ScalarType.Float32);
+            var t = state[name];
             if (permuteHeads > 0)   // per head: rows [half₁ | half₂] → interleaved pairs
             {
                 long rows = t.size(0), cols = t.size(1);
                 t = t.reshape(permuteHeads, 2, rows / permuteHeads / 2, cols).transpose(1, 2).reshape(rows, cols);
             }
-            var values = t.contiguous().data<float>().ToArray();
-            var kind = t.dim() >= 2 ? type : GgufTensorType.F32;
-            w.AddTensor(gguf, values, t.shape, kind);
+            GgufExporter.Put(w, t, gguf, type, t.dim() >= 2);
         }
         Put("token_embd.weight", "model.embed_tokens.weight");
         for (int i = 0; i < cfg.NumHiddenLayers; i++)
