@@ -55,6 +55,7 @@ public sealed class GgufExportTests(ITestOutputHelper output)
                 for (int v = 0; v < cfg.VocabSize; v++) expected[i, v] = flat[i * cfg.VocabSize + v];
         }
 
+        NativeLogConfig.llama_log_set((level, message) => { if (level == LLamaLogLevel.Error) output.WriteLine(message); });
         var parameters = new ModelParams(tmp["m.gguf"])
         {
             ContextSize = 256, BatchSize = 256, UBatchSize = 256, GpuLayerCount = 0, Threads = 2,
