@@ -102,13 +102,16 @@ switch (mode)
             argList.Contains("--reps") ? reps : 3);
         break;
     }
+    case "gemm":
+        GemmBench.Run(Arg("--sizes", "512,1024,2048").Split(',').Select(int.Parse).ToList(), Arg("--threads", "1,2").Split(',').Select(int.Parse).ToList());
+        break;
     case "peers":
         PeersBench.Run(Arg("--presets", "transformer,transformer-d512").Split(',', StringSplitOptions.RemoveEmptyEntries),
             Arg("--prompts", "64,1024").Split(',').Select(int.Parse).ToList(), Arg("--threads", "1,2").Split(',').Select(int.Parse).ToList(),
             int.Parse(Arg("--tokens", "128")), argList.Contains("--reps") ? reps : 3);
         break;
     default:
-        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, moe, mamba1, quality, serve, serve-steps, peers, opcost, decode-profile, ssd-step-ops, dma-mqar, dma-parity, matvec)");
+        Console.Error.WriteLine($"error: unknown benchmark '{mode}' (known: transformer, hybrid, mixers, moe, mamba1, quality, serve, serve-steps, peers, gemm, opcost, decode-profile, ssd-step-ops, dma-mqar, dma-parity, matvec)");
         return 2;
 }
 return 0;
