@@ -12,7 +12,7 @@ public sealed record QuickstartOptions
     public string Preset { get; init; } = "transxssm-tiny-2a";
 
     /// <summary>Optimizer steps; the learning-rate schedule spans exactly these.</summary>
-    public int Steps { get; init; } = 2300;
+    public int Steps { get; init; } = 3000;
 
     /// <summary>Training stops after this much wall time even if steps remain (a checkpoint is kept; rerun to go on).</summary>
     public double Minutes { get; init; } = 6;
