@@ -22,9 +22,7 @@ class RoutingStats:
     @staticmethod
     def from_probs(probs, experts):
         n, e = probs.shape
-        counts = torch.zeros(e, dtype=torch.float32, device=probs.device)
-        counts.index_add_(0, experts.reshape(-1), torch.ones(experts.numel(), device=probs.device))
-        return RoutingStats(counts, probs.float().sum(0), n, experts.shape[1])
+        return RoutingStats(count_assignments(experts, e), probs.float().sum(0), n, experts.shape[1])
 
 
 def aux_loss(stats):
@@ -93,23 +91,42 @@ def rank_one_experts(x, weights, experts, down_embed, up_embed, act):
     return torch.bmm(a.unsqueeze(1), up_embed(experts)).squeeze(1)
 
 
-class CrossDomainMoe(nn.Module):
-    """Doge's CDMoE: shared SwiGLU + rank-1 experts chosen by product keys from router_gate(x) = [r_x | r_y]."""
+def count_assignments(experts, num_experts):
+    """How many (token, choice) assignments each expert got."""
+    flat = experts.reshape(-1)
+    return torch.zeros(num_experts, device=flat.device).index_add_(0, flat, torch.ones(flat.numel(), device=flat.device))
+
+
+class RankOneExperts(nn.Module):
+    """What both cross-domain MoEs share: a SwiGLU every token passes through (the dense MLP's names) and E rank-1
+    experts in down_embed / up_embed; the subclasses choose the experts."""
 
     def __init__(self, cfg):
         super().__init__()
-        m = cfg.moe
         d, inter = cfg.hidden_size, cfg.intermediate_size
-        self.e, self.k, self.norm = m.num_experts, m.num_experts_per_tok, m.norm_topk_prob
-        self.keys = int(round(self.e ** 0.5))
-        self.upstream_view = m.cdmoe_upstream_router_view
+        self.e = cfg.moe.num_experts
         self.act = activation(cfg.hidden_act)
         self.gate_proj = nn.Linear(d, inter, bias=cfg.mlp_bias)
         self.up_proj = nn.Linear(d, inter, bias=cfg.mlp_bias)
         self.down_proj = nn.Linear(inter, d, bias=cfg.mlp_bias)
-        self.router_gate = nn.Linear(d, 2 * self.keys, bias=False)
         self.down_embed = nn.Embedding(self.e, d)
         self.up_embed = nn.Embedding(self.e, d)
+
+    def mix(self, x2, weights, experts):
+        shared = self.down_proj(self.act(self.gate_proj(x2)) * self.up_proj(x2))
+        return shared + rank_one_experts(x2, weights.to(x2.dtype), experts, self.down_embed, self.up_embed, self.act)
+
+
+class CrossDomainMoe(RankOneExperts):
+    """Doge's CDMoE: shared SwiGLU + rank-1 experts chosen by product keys from router_gate(x) = [r_x | r_y]."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        m = cfg.moe
+        self.k, self.norm = m.num_experts_per_tok, m.norm_topk_prob
+        self.keys = int(round(self.e ** 0.5))
+        self.upstream_view = m.cdmoe_upstream_router_view
+        self.router_gate = nn.Linear(cfg.hidden_size, 2 * self.keys, bias=False)
 
     def forward(self, x, routing=None):
         shape = x.shape
@@ -119,35 +136,25 @@ class CrossDomainMoe(nn.Module):
         v = logits.reshape(2, n, self.keys) if self.upstream_view else logits.view(n, 2, self.keys).transpose(0, 1)
         rx, ry = v[0], v[1]
         w, e = select_experts(rx, ry, self.k, self.keys, self.norm)
-        y = self.down_proj(self.act(self.gate_proj(x2)) * self.up_proj(x2))
-        y = y + rank_one_experts(x2, w.to(x.dtype), e, self.down_embed, self.up_embed, self.act)
+        y = self.mix(x2, w, e)
         if routing is not None:
             px, py = torch.softmax(rx.float(), -1), torch.softmax(ry.float(), -1)
             if self.upstream_view:
                 px, py = px.sort(-1, descending=True).values, py.sort(-1, descending=True).values
-            counts = torch.zeros(self.e, device=x.device).index_add_(0, e.reshape(-1), torch.ones(e.numel(), device=x.device))
-            routing.append(RoutingStats(counts, (px.t() @ py).reshape(-1), n, self.k))
+            routing.append(RoutingStats(count_assignments(e, self.e), (px.t() @ py).reshape(-1), n, self.k))
         return y.view(shape)
 
 
-class MultiHeadCrossDomainMoe(nn.Module):
+class MultiHeadCrossDomainMoe(RankOneExperts):
     """Cheems' multi-head CDMoE: per head, similarities of queries(x) with product keys pick k_h experts."""
 
     def __init__(self, cfg):
-        super().__init__()
+        super().__init__(cfg)
         m = cfg.moe
-        d, inter = cfg.hidden_size, cfg.intermediate_size
-        self.e = m.num_experts
         self.nk = int(round(self.e ** 0.5))
         self.heads, self.per_head, self.r = m.num_cdmoe_heads, m.num_cdmoe_experts_per_head, m.expert_retrieval_size
-        self.act = activation(cfg.hidden_act)
-        self.gate_proj = nn.Linear(d, inter, bias=cfg.mlp_bias)
-        self.up_proj = nn.Linear(d, inter, bias=cfg.mlp_bias)
-        self.down_proj = nn.Linear(inter, d, bias=cfg.mlp_bias)
-        self.queries = nn.Linear(d, self.heads * self.r, bias=False)
+        self.queries = nn.Linear(cfg.hidden_size, self.heads * self.r, bias=False)
         self.keys = nn.Parameter(torch.zeros(self.heads, self.nk, 2, self.r // 2))
-        self.down_embed = nn.Embedding(self.e, d)
-        self.up_embed = nn.Embedding(self.e, d)
 
     def forward(self, x, routing=None):
         shape = x.shape
@@ -156,14 +163,11 @@ class MultiHeadCrossDomainMoe(nn.Module):
         q = self.queries(x2).view(n, 2, self.heads, self.r // 2)
         sim = torch.einsum("nphr,hkpr->pnhk", q, self.keys)
         w, e = select_experts(sim[0], sim[1], self.per_head, self.nk)
-        y = self.down_proj(self.act(self.gate_proj(x2)) * self.up_proj(x2))
-        y = y + rank_one_experts(x2, w.reshape(n, -1).to(x.dtype), e.reshape(n, -1), self.down_embed, self.up_embed, self.act)
+        y = self.mix(x2, w.reshape(n, -1), e.reshape(n, -1))
         if routing is not None:
             px, py = torch.softmax(sim[0].float(), -1), torch.softmax(sim[1].float(), -1)
-            flat = e.reshape(-1)
-            counts = torch.zeros(self.e, device=x.device).index_add_(0, flat, torch.ones(flat.numel(), device=x.device))
             probs = torch.einsum("nhi,nhj->ij", px, py).reshape(-1) / self.heads
-            routing.append(RoutingStats(counts, probs, n, self.heads * self.per_head))
+            routing.append(RoutingStats(count_assignments(e, self.e), probs, n, self.heads * self.per_head))
         return y.view(shape)
 
 
