@@ -58,18 +58,18 @@ def cmd_score(args):
     if args.threads:
         torch.set_num_threads(args.threads)
     dtype = {"float32": torch.float32, "float64": torch.float64}[args.dtype] if args.dtype else None
+    given = None
+    if args.ids:
+        try:
+            given = [int(x) for x in args.ids.replace(" ", "").split(",") if x]
+        except ValueError:
+            raise ValueError("--ids must be comma-separated integers") from None
+    elif args.text is None:
+        raise ValueError("give --text or --ids")
     for model_dir in args.model_dir:
         model = load_model(model_dir, dtype)
         model.eval()
-        if args.ids:
-            try:
-                ids = [int(x) for x in args.ids.replace(" ", "").split(",") if x]
-            except ValueError:
-                raise ValueError("--ids must be comma-separated integers") from None
-        elif args.text is not None:
-            ids = byte_ids(model_dir, args.text)
-        else:
-            raise ValueError("give --text or --ids")
+        ids = given if given is not None else byte_ids(model_dir, args.text)
         if len(ids) < 2:
             raise ValueError("need at least two tokens (the first is context)")
         if any(i < 0 or i >= model.config.vocab_size for i in ids):

@@ -85,7 +85,8 @@ internal static class PeersBench
     private static int[] PromptIds(int length)
     {
         var text = string.Concat(Enumerable.Repeat("the quick brown fox jumps over the lazy dog. ", length / 45 + 1))[..(length - 1)];
-        return [new ByteTokenizer().BosId, .. new ByteTokenizer().Encode(text)];
+        var tokenizer = new ByteTokenizer();
+        return [tokenizer.BosId, .. tokenizer.Encode(text)];
     }
 
     /// <summary>Decode tokens/s of <paramref name="generator"/>: (N − 1) ÷ (t(N) − t(1)), so prefill cancels out.</summary>

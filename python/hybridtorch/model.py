@@ -6,7 +6,6 @@ OTCE Expresser layers then apply h = RMSNorm_pd(h) + h₀; h = projection(act(de
 One rotary table serves every layer (Unified RoPE): attention rotates Q/K with it, SSD rotates B/C.
 """
 
-import json
 import os
 import shutil
 
@@ -29,6 +28,7 @@ class Context:
         self.cos, self.sin = self.rotary.tables(positions, dtype)
         self.logn = logn_factors(positions, dtype) if cfg.logn_scaling else None
         self._state = {}
+        self._bias = {}
 
     def state_tables(self, dim, dtype):
         if dim == self.rotary.dim:
@@ -44,9 +44,12 @@ class Context:
         return (i.unsqueeze(0) <= i.unsqueeze(1)).view(1, 1, t, t)
 
     def causal_bias(self, dtype):
-        t = self.positions.shape[-1]
-        bias = torch.zeros(t, t, dtype=dtype)
-        return bias.masked_fill(~self.visible(bias.device)[0, 0], min_value(dtype))
+        """0 where a key is visible, the dtype's minimum elsewhere; built once per forward pass and dtype."""
+        if dtype not in self._bias:
+            t = self.positions.shape[-1]
+            bias = torch.zeros(t, t, dtype=dtype, device=self.positions.device)
+            self._bias[dtype] = bias.masked_fill(~self.visible(bias.device)[0, 0], min_value(dtype))
+        return self._bias[dtype]
 
 
 class DecoderLayer(nn.Module):
@@ -155,7 +158,3 @@ def save_model(model, source_dir, out_dir):
     state = {k: v.detach().to(dtype) for k, v in model.state_dict().items()}
     safetensors_io.write_file(os.path.join(out_dir, "model.safetensors"), state, {"format": "pt"})
 
-
-def dump_config(model_dir):
-    with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
-        return json.load(f)

@@ -32,11 +32,10 @@ internal static class MqarConsole
 
     public static int Run(string outDir, MqarSweep sweep, MqarProtocol protocol, WorkShard? shard = null)
     {
-        if (sweep.Cells(protocol.VocabSize, protocol.Mixture).Count == 0)
-            throw new ArgumentException("no (T, K) pair satisfies 4·K ≤ T; adjust --seq-lens / --pairs");
+        int gridCells = sweep.Cells(protocol.VocabSize, protocol.Mixture).Count;
+        if (gridCells == 0) throw new ArgumentException("no (T, K) pair satisfies 4·K ≤ T; adjust --seq-lens / --pairs");
         var cells = MqarRunner.ShardCells(sweep, protocol, shard);
-        if (shard is not null)
-            Console.WriteLine($"shard {shard}: {cells.Count} of the grid's {sweep.Cells(protocol.VocabSize, protocol.Mixture).Count} cells");
+        if (shard is not null) Console.WriteLine($"shard {shard}: {cells.Count} of the grid's {gridCells} cells");
         var runner = new MqarRunner(outDir);
         int done = cells.Count(c => runner.Store.Contains(c, protocol));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -205,7 +205,7 @@ public static class GgufExporter
     {
         using var scope = NewDisposeScope();
         var state = model.state_dict();
-        void Put(string gguf, string name, int permuteHeads = 0)
+        void PutWeight(string gguf, string name, int permuteHeads = 0)
         {
             var t = state[name];
             if (permuteHeads > 0)   // per head: rows [half₁ | half₂] → interleaved pairs
@@ -213,23 +213,23 @@ public static class GgufExporter
                 long rows = t.size(0), cols = t.size(1);
                 t = t.reshape(permuteHeads, 2, rows / permuteHeads / 2, cols).transpose(1, 2).reshape(rows, cols);
             }
-            GgufExporter.Put(w, t, gguf, type, t.dim() >= 2);
+            Put(w, t, gguf, type, t.dim() >= 2);
         }
-        Put("token_embd.weight", "model.embed_tokens.weight");
+        PutWeight("token_embd.weight", "model.embed_tokens.weight");
         for (int i = 0; i < cfg.NumHiddenLayers; i++)
         {
             string p = $"model.layers.{i}.", b = $"blk.{i}.";
-            Put(b + "attn_norm.weight", p + "input_layernorm.weight");
-            Put(b + "attn_q.weight", p + "self_attn.q_proj.weight", cfg.NumAttentionHeads);
-            Put(b + "attn_k.weight", p + "self_attn.k_proj.weight", cfg.NumKvHeads);
-            Put(b + "attn_v.weight", p + "self_attn.v_proj.weight");
-            Put(b + "attn_output.weight", p + "self_attn.o_proj.weight");
-            Put(b + "ffn_norm.weight", p + "post_attention_layernorm.weight");
-            Put(b + "ffn_gate.weight", p + "mlp.gate_proj.weight");
-            Put(b + "ffn_up.weight", p + "mlp.up_proj.weight");
-            Put(b + "ffn_down.weight", p + "mlp.down_proj.weight");
+            PutWeight(b + "attn_norm.weight", p + "input_layernorm.weight");
+            PutWeight(b + "attn_q.weight", p + "self_attn.q_proj.weight", cfg.NumAttentionHeads);
+            PutWeight(b + "attn_k.weight", p + "self_attn.k_proj.weight", cfg.NumKvHeads);
+            PutWeight(b + "attn_v.weight", p + "self_attn.v_proj.weight");
+            PutWeight(b + "attn_output.weight", p + "self_attn.o_proj.weight");
+            PutWeight(b + "ffn_norm.weight", p + "post_attention_layernorm.weight");
+            PutWeight(b + "ffn_gate.weight", p + "mlp.gate_proj.weight");
+            PutWeight(b + "ffn_up.weight", p + "mlp.up_proj.weight");
+            PutWeight(b + "ffn_down.weight", p + "mlp.down_proj.weight");
         }
-        Put("output_norm.weight", "model.norm.weight");
-        if (!cfg.TieWordEmbeddings) Put("output.weight", "lm_head.weight");   // tied: llama.cpp reuses token_embd
+        PutWeight("output_norm.weight", "model.norm.weight");
+        if (!cfg.TieWordEmbeddings) PutWeight("output.weight", "lm_head.weight");   // tied: llama.cpp reuses token_embd
     }
 }
