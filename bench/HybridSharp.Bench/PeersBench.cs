@@ -17,13 +17,14 @@ namespace HybridSharp.Bench;
 /// each model is written as a HybridSharp model directory and as GGUF (f32 and q8_0, by <c>hybrid export --format
 /// gguf</c>'s exporter), then both engines generate greedily from the same prompt, alternately, for every (model,
 /// prompt length, threads) point. HybridSharp runs <see cref="TextGenerator"/> — the path of <c>generate</c> and the
-/// evaluations — and its decode speed is (N − 1) new tokens ÷ (time for N tokens − time for 1 token), so prefill is
+/// evaluations — three ways: the managed kernels on fp32 weights, on int8 weights (against llama.cpp's q8_0), and every
+/// step on tensors (the path before the managed kernels); its decode speed is (N − 1) new tokens ÷ (time for N tokens − time for 1 token), so prefill is
 /// excluded; LLamaSharp runs llama_decode one token at a time after one batched prefill (flash attention off, f32 KV
 /// cache). Prints the ratio table and ends with the smallest fp32 ratio.
 /// </summary>
 internal static class PeersBench
 {
-    private sealed record Point(string Model, long Parameters, int Prompt, int Threads, double Hybrid, double LlamaF32, double LlamaQ8);
+    private sealed record Point(string Model, long Parameters, int Prompt, int Threads, double Hybrid, double HybridInt8, double HybridTensors, double LlamaF32, double LlamaQ8);
 
     public static void Run(IReadOnlyList<string> presets, IReadOnlyList<int> prompts, IReadOnlyList<int> threads, int newTokens, int reps)
     {
@@ -51,22 +52,30 @@ internal static class PeersBench
                     var (m, tokenizer) = ModelDirectory.Load(dir);
                     using var _ = m;
                     var generator = new TextGenerator(m, tokenizer);
+                    var tensors = new TextGenerator(m, tokenizer) { ManagedKernels = false };
+                    var (m8, _) = ModelDirectory.Load(dir);
+                    using var __ = m8;
+                    m8.PackWeights(Kernels.WeightFormat.Int8);
+                    var int8 = new TextGenerator(m8, tokenizer);
                     using var llamaF32 = new LlamaRunner(f32, t, prompts.Max() + newTokens + 8);
                     using var llamaQ8 = new LlamaRunner(q8, t, prompts.Max() + newTokens + 8);
                     foreach (int p in prompts)
                     {
                         var ids = PromptIds(p);
-                        var h = new List<double>(); var lf = new List<double>(); var lq = new List<double>();
-                        HybridDecode(generator, ids, 8); llamaF32.Decode(ids, 8); llamaQ8.Decode(ids, 8);   // warm-up
+                        var h = new List<double>(); var h8 = new List<double>(); var ht = new List<double>(); var lf = new List<double>(); var lq = new List<double>();
+                        HybridDecode(generator, ids, 8); HybridDecode(int8, ids, 8); HybridDecode(tensors, ids, 8); llamaF32.Decode(ids, 8); llamaQ8.Decode(ids, 8);   // warm-up
                         for (int r = 0; r < reps; r++)
                         {
                             h.Add(HybridDecode(generator, ids, newTokens));
+                            h8.Add(HybridDecode(int8, ids, newTokens));
+                            ht.Add(HybridDecode(tensors, ids, newTokens));
                             lf.Add(llamaF32.Decode(ids, newTokens));
                             lq.Add(llamaQ8.Decode(ids, newTokens));
                         }
-                        var point = new Point(preset, parameters, p, t, Median(h), Median(lf), Median(lq));
+                        var point = new Point(preset, parameters, p, t, Median(h), Median(h8), Median(ht), Median(lf), Median(lq));
                         points.Add(point);
-                        Console.WriteLine($"  {preset} prompt {p} threads {t}: HybridSharp {point.Hybrid:F0}, llama.cpp f32 {point.LlamaF32:F0}, q8_0 {point.LlamaQ8:F0} tok/s");
+                        Console.WriteLine($"  {preset} prompt {p} threads {t}: HybridSharp fp32 {point.Hybrid:F0}, int8 {point.HybridInt8:F0}, " +
+                            $"tensor path {point.HybridTensors:F0}; llama.cpp f32 {point.LlamaF32:F0}, q8_0 {point.LlamaQ8:F0} tok/s");
                     }
                 }
             }
@@ -74,11 +83,12 @@ internal static class PeersBench
         finally { Directory.Delete(root, recursive: true); }
 
         Console.WriteLine();
-        Console.WriteLine("| model | params | prompt | threads | HybridSharp decode tok/s | LLamaSharp fp32 tok/s | ratio | LLamaSharp Q8_0 tok/s | ratio |");
-        Console.WriteLine("|---|---|---|---|---|---|---|---|---|");
+        Console.WriteLine("| model | params | prompt | threads | HybridSharp fp32 tok/s | LLamaSharp f32 tok/s | ratio | HybridSharp int8 tok/s | LLamaSharp Q8_0 tok/s | ratio | tensor path tok/s |");
+        Console.WriteLine("|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var x in points)
-            Console.WriteLine($"| {x.Model} | {x.Parameters / 1e6:F1}M | {x.Prompt} | {x.Threads} | {x.Hybrid:N0} | {x.LlamaF32:N0} | {x.Hybrid / x.LlamaF32:F2}× | {x.LlamaQ8:N0} | {x.Hybrid / x.LlamaQ8:F2}× |");
-        Console.WriteLine($"min decode ratio vs LLamaSharp fp32: {points.Min(x => x.Hybrid / x.LlamaF32):F2}");
+            Console.WriteLine($"| {x.Model} | {x.Parameters / 1e6:F1}M | {x.Prompt} | {x.Threads} | {x.Hybrid:N0} | {x.LlamaF32:N0} | {x.Hybrid / x.LlamaF32:F2}× | " +
+                $"{x.HybridInt8:N0} | {x.LlamaQ8:N0} | {x.HybridInt8 / x.LlamaQ8:F2}× | {x.HybridTensors:N0} |");
+        Console.WriteLine($"min decode ratio vs LLamaSharp: fp32 {points.Min(x => x.Hybrid / x.LlamaF32):F2}, int8 vs q8_0 {points.Min(x => x.HybridInt8 / x.LlamaQ8):F2}");
     }
 
     /// <summary>A prompt of <paramref name="length"/> byte tokens after BOS (printable text, the same for both engines).</summary>

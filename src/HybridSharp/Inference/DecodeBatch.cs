@@ -16,13 +16,22 @@ public sealed class DecodeBatch<T> : IDisposable where T : DecodeSequence
     private readonly CausalLM _model;
     private readonly SlotCache _slots;
     private readonly List<T> _live = [];   // _live[row] is the sequence in cache row `row`
+    private readonly DecodePlan? _plan;
 
-    /// <summary>Allocates <paramref name="maxBatch"/> rows of <paramref name="capacity"/> tokens (prompt + reply) each.</summary>
-    public DecodeBatch(CausalLM model, int maxBatch, long capacity)
+    /// <summary>
+    /// Allocates <paramref name="maxBatch"/> rows of <paramref name="capacity"/> tokens (prompt + reply) each. Decode steps
+    /// take the managed kernels (<see cref="DecodePlan"/>) when the model has them and <paramref name="managedKernels"/>
+    /// is true; prompts are always prefilled by the tensor path.
+    /// </summary>
+    public DecodeBatch(CausalLM model, int maxBatch, long capacity, bool managedKernels = true)
     {
         _model = model;
         _slots = new SlotCache(model, maxBatch, capacity);
+        if (managedKernels) _plan = DecodePlan.TryCreate(model, out _);
     }
+
+    /// <summary>True when decode steps run on the managed kernels.</summary>
+    public bool UsesManagedKernels => _plan is not null;
 
     public IReadOnlyList<T> Live => _live;
     public int FreeRows => _slots.MaxBatch - _live.Count;
@@ -82,7 +91,18 @@ public sealed class DecodeBatch<T> : IDisposable where T : DecodeSequence
         using var scope = NewDisposeScope();
         Tensor logits;
         using (var view = _slots.StepView())
-            logits = _model.Forward(tensor(input, [n, 1], device: _model.LmHeadWeight.device), view).select(1, 0); // [n, V]
+        {
+            if (_plan is not null)
+            {
+                var positions = new long[n];
+                for (int r = 0; r < n; r++) positions[r] = _slots.LengthOf(r);
+                logits = _plan.Step(input, positions, view);                                                        // [n, V]
+            }
+            else
+            {
+                logits = _model.Forward(tensor(input, [n, 1], device: _model.LmHeadWeight.device), view).select(1, 0); // [n, V]
+            }
+        }
         _slots.Advance();
         long[]? argmax = _live.Any(s => s.IsGreedy) ? logits.argmax(-1).cpu().data<long>().ToArray() : null;
         for (int r = 0; r < n; r++)

@@ -15,6 +15,9 @@ public sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
     public CausalLM Model => model;
     public ITokenizer Tokenizer => tokenizer;
 
+    /// <summary>Decode on the managed kernels where the model has them (default); false keeps every step on tensors.</summary>
+    public bool ManagedKernels { get; init; } = true;
+
     /// <summary>Generates for one prompt.</summary>
     public GenerationResult Generate(string prompt, GenerationOptions options, Action<string>? onText = null) =>
         Generate([prompt], options, onText is null ? null : (_, s) => onText(s))[0];
@@ -45,7 +48,7 @@ public sealed class TextGenerator(CausalLM model, ITokenizer tokenizer)
             for (int r = 0; r < prompts.Count; r++)
                 rows.Add(new Row(tokenizer, model.Config.VocabSize, prompts[r], options, stopTokens, r, onText));
             using var inference = inference_mode();
-            using var batch = new DecodeBatch<Row>(model, prompts.Count, capacity);
+            using var batch = new DecodeBatch<Row>(model, prompts.Count, capacity, ManagedKernels);
             foreach (var row in rows.Where(row => !row.Finished)) batch.Admit([row]);
             batch.Leave();
             while (batch.Live.Count > 0)

@@ -1,8 +1,10 @@
 using HybridSharp.Config;
 using HybridSharp.Modules;
 using TorchSharp.Modules;
+using TorchSharp;
 using static TorchSharp.torch;
 using HybridSharp.Caching;
+using HybridSharp.Kernels;
 
 namespace HybridSharp.Models;
 
@@ -84,6 +86,32 @@ public sealed partial class CausalLM : nn.Module
         foreach (var layer in model.layers) layer.Mixer.InitializeParameters(gen);
         gen.Dispose();
     }
+
+    /// <summary>The packed (bf16 / int8) inference copies of the weight matrices; empty for fp32 weights.</summary>
+    public MatrixStore Weights { get; } = new();
+
+    /// <summary>The format the weight matrices are held in for inference (<see cref="PackWeights"/>).</summary>
+    public WeightFormat WeightFormat => Weights.Format;
+
+    /// <summary>
+    /// Packs every linear layer's weight matrix and the LM head as bf16 or int8 for the managed decode path, and rounds
+    /// the fp32 weights to the values the packed copies stand for, so that prefill, scoring and decoding all compute
+    /// with the same (rounded) model. Norms, biases, convolutions, SSM parameters and embeddings of an untied head stay
+    /// fp32. fp32 does nothing. Irreversible for this instance: reload the model for the original weights.
+    /// </summary>
+    public void PackWeights(WeightFormat format)
+    {
+        if (format == WeightFormat.Float32) return;
+        if (LmHeadWeight.dtype != ScalarType.Float32 || LmHeadWeight.device_type != DeviceType.CPU)
+            throw new InvalidOperationException("packed weights need an fp32 model on the CPU");
+        using var _ = no_grad();
+        foreach (var module in modules())
+            if (module is Linear linear) Weights.Pack(linear.weight!, format);
+        Weights.Pack(LmHeadWeight, format);
+    }
+
+    internal Tensor EmbeddingWeight => model.embed_tokens.weight!;
+    internal Tensor FinalNormWeight => model.norm.Weight;
 
     /// <summary>Tied or untied output projection weight [V, d].</summary>
     public Tensor LmHeadWeight => lm_head?.weight ?? model.embed_tokens.weight!;
@@ -211,6 +239,12 @@ public sealed partial class CausalLM : nn.Module
     /// expert count when every token picks the same expert); null for models without MoE FFNs. The trainer logs it.
     /// </summary>
     public double? LastLoadBalanceLoss { get; private set; }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) Weights.Dispose();
+        base.Dispose(disposing);
+    }
 
     /// <summary>A fresh decode cache for this model.</summary>
     public InferenceCache NewCache(long batch, long capacity) =>

@@ -7,11 +7,13 @@ using HybridSharp.Config;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using HybridSharp.Caching;
+using HybridSharp.Kernels;
+using HybridSharp.Modules.Decode;
 
 namespace HybridSharp.Modules;
 
 /// <summary>GQA attention. Weight names: q_proj, k_proj, v_proj, o_proj (HF Llama convention).</summary>
-public sealed class Attention : nn.Module, ISequenceMixer
+public sealed class Attention : nn.Module, ISequenceMixer, IDecodeStepSource<IMixerDecodeStep>
 {
 #pragma warning disable IDE1006 // field names are checkpoint names
     private readonly Linear q_proj, k_proj, v_proj, o_proj;
@@ -58,6 +60,13 @@ public sealed class Attention : nn.Module, ISequenceMixer
         var y = o_proj.forward(o.transpose(1, 2).reshape(b, t, _heads * _headDim));
         return y.MoveToOuterDisposeScope();
     }
+
+    /// <summary>The managed one-token step over the same weights (packed ones from <paramref name="weights"/>).</summary>
+    public unsafe IMixerDecodeStep? CreateDecodeStep(MatrixStore weights) =>
+        new AttentionDecodeStep(_layerIndex, (int)_heads, (int)_kvHeads, (int)_headDim, (int)q_proj.weight!.size(1),
+            weights.Get(q_proj.weight!), weights.Get(k_proj.weight!), weights.Get(v_proj.weight!), weights.Get(o_proj.weight!),
+            TensorMemory.Float32OrNull(q_proj.bias), TensorMemory.Float32OrNull(k_proj.bias), TensorMemory.Float32OrNull(v_proj.bias),
+            TensorMemory.Float32OrNull(o_proj.bias));
 
     /// <summary>q, k, v, o projections; scores and A·V over a causal context (4·H·P·T/2 forward, 12·H·P·T in training).</summary>
     public static MixerCost Cost(ModelConfig cfg, int context)

@@ -7,6 +7,8 @@
 using HybridSharp.Config;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using HybridSharp.Kernels;
+using HybridSharp.Modules.Decode;
 
 namespace HybridSharp.Modules;
 
@@ -101,6 +103,24 @@ public sealed class DecoderLayer : nn.Module
 
     /// <summary>The routed FFN of this layer, or null.</summary>
     public IMoeLayer? Moe => _mlp as IMoeLayer;
+
+    /// <summary>
+    /// The managed one-token step of this layer, or null with the reason when its mixer, FFN or tail has none (the
+    /// tensor path then decodes the model).
+    /// </summary>
+    public unsafe (LayerDecodeStep? Step, string? Missing) CreateDecodeStep(MatrixStore weights)
+    {
+        if (_dense is not null) return (null, "the OTCE Expresser tail");
+        if (_mixer is not IDecodeStepSource<IMixerDecodeStep> mixerSource || mixerSource.CreateDecodeStep(weights) is not { } mixer)
+            return (null, $"the {MixerType} mixer");
+        IFfnDecodeStep? ffn = null;
+        if (_mlp is not null && (_mlp is not IDecodeStepSource<IFfnDecodeStep> ffnSource || (ffn = ffnSource.CreateDecodeStep(weights)) is null))
+            return (null, $"the {FfnType} FFN");
+        int hidden = (int)_inputLayernorm.Weight.size(0);
+        return (new LayerDecodeStep(hidden, _inputLayernorm.Eps, TensorMemory.Float32(_inputLayernorm.Weight), mixer,
+            TensorMemory.Float32OrNull(_inputResidual), TensorMemory.Float32OrNull(_postAttentionLayernorm?.Weight), ffn,
+            TensorMemory.Float32OrNull(_postAttentionResidual)), null);
+    }
 
     /// <summary>
     /// h [B, T, d] → [B, T, d]. <paramref name="inputs"/>: what the mixer reads (shared by all layers of one call); its

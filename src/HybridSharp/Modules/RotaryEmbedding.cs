@@ -74,6 +74,14 @@ public sealed class RotaryEmbedding
         }
     }
 
+    /// <summary>θ^(−2i/D) for i = 0 … D/2−1 as fp32 (computed in fp64, then rounded), for the managed decode kernels.</summary>
+    public float[] InverseFrequencies32(double theta)
+    {
+        var inv = new float[Dim / 2];
+        for (int i = 0; i < inv.Length; i++) inv[i] = (float)(1.0 / Math.Pow(theta, 2.0 * i / Dim));
+        return inv;
+    }
+
     /// <summary>rotate_half([v₁ | v₂]) = [−v₂ | v₁] on the last dimension.</summary>
     public static Tensor RotateHalf(Tensor x)
     {

@@ -14,6 +14,8 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using HybridSharp.Caching;
+using HybridSharp.Kernels;
+using HybridSharp.Modules.Decode;
 
 namespace HybridSharp.Modules;
 
@@ -21,7 +23,7 @@ namespace HybridSharp.Modules;
 /// SSD (Mamba-2) sequence mixer. Weight names: in_proj (packed z|x|B|C|dt), conv1d, dt_bias, A_log, D, norm, out_proj
 /// (under <c>model.layers.{i}.mamba.</c>).
 /// </summary>
-public sealed class SsdMixer : nn.Module, ISequenceMixer
+public sealed class SsdMixer : nn.Module, ISequenceMixer, IDecodeStepSource<IMixerDecodeStep>
 {
 #pragma warning disable IDE1006 // field names are checkpoint names
     private readonly Linear in_proj;
@@ -202,6 +204,20 @@ public sealed class SsdMixer : nn.Module, ISequenceMixer
         if (norm is not null) y = GatedGroupRmsNorm(y, z, norm.Weight, _groups, _normEps);
         return out_proj.forward(y);
     }
+
+    /// <summary>The managed one-token step over the same weights (packed ones from <paramref name="weights"/>).</summary>
+    public unsafe IMixerDecodeStep? CreateDecodeStep(MatrixStore weights) => new SsdDecodeStep
+    {
+        Layer = _layerIndex, Hidden = (int)in_proj.weight!.size(1), InnerSize = (int)_dIn, Heads = (int)_heads, HeadDim = (int)_headDim,
+        StateSize = (int)_stateSize, Groups = (int)_groups, ConvChannels = (int)_convChannels, ZSize = (int)_zSize, Kernel = _kernel,
+        Rope = _rope, NormEps = _normEps,
+        DtLow = _dtLimitLow > 0 ? (float)_dtLimitLow : float.NegativeInfinity,
+        DtHigh = double.IsPositiveInfinity(_dtLimitHigh) ? float.PositiveInfinity : (float)_dtLimitHigh,
+        InProj = weights.Get(in_proj.weight!), InProjBias = TensorMemory.Float32OrNull(in_proj.bias),
+        ConvWeight = conv1d is null ? null : TensorMemory.Float32(conv1d.weight!), ConvBias = TensorMemory.Float32OrNull(conv1d?.bias),
+        DtBias = TensorMemory.Float32(dt_bias), ALog = TensorMemory.Float32(A_log), D = TensorMemory.Float32OrNull(D),
+        NormWeight = TensorMemory.Float32OrNull(norm?.Weight), OutProj = weights.Get(out_proj.weight!),
+    };
 
     /// <summary>
     /// Causal depthwise conv + SiLU over xbc [B, T, C_conv], computed in the [B, T, C] layout. Left context: the cached

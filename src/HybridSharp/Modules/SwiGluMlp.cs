@@ -3,11 +3,13 @@
 using HybridSharp.Config;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using HybridSharp.Kernels;
+using HybridSharp.Modules.Decode;
 
 namespace HybridSharp.Modules;
 
 /// <summary>SwiGLU MLP with weights gate_proj [I, d], up_proj [I, d], down_proj [d, I].</summary>
-public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
+public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>, IDecodeStepSource<IFfnDecodeStep>
 {
 #pragma warning disable IDE1006 // field names are checkpoint names
     private readonly Linear gate_proj, up_proj, down_proj;
@@ -24,6 +26,12 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
         down_proj = nn.Linear(intermediate, hidden, hasBias: bias);
         RegisterComponents();
     }
+
+    /// <summary>The managed one-token step over the same weights; null for activations it does not implement (gelu).</summary>
+    public unsafe IFfnDecodeStep? CreateDecodeStep(MatrixStore weights) =>
+        !RowOps.Supports(_act) ? null : new SwiGluDecodeStep((int)gate_proj.weight!.size(1), (int)gate_proj.weight!.size(0), _act,
+            weights.Get(gate_proj.weight!), weights.Get(up_proj.weight!), weights.Get(down_proj.weight!),
+            TensorMemory.Float32OrNull(gate_proj.bias), TensorMemory.Float32OrNull(up_proj.bias), TensorMemory.Float32OrNull(down_proj.bias));
 
     public override Tensor forward(Tensor x)
     {

@@ -1,0 +1,57 @@
+using HybridSharp.Kernels;
+
+namespace HybridSharp.Modules.Decode;
+
+/// <summary>
+/// One decode token of a <see cref="DecoderLayer"/> (same equations): h = r₁ ⊙ h + Mixer(RMSNorm(h)), then
+/// h = r₂ ⊙ h + FFN(RMSNorm(h)), on the hidden rows in place.
+/// </summary>
+public sealed unsafe class LayerDecodeStep
+{
+    private readonly int _hidden;
+    private readonly double _eps;
+    private readonly float* _inputNorm, _postNorm, _inputResidual, _postResidual;
+    private readonly IMixerDecodeStep _mixer;
+    private readonly IFfnDecodeStep? _ffn;
+    private readonly ScratchBuffer _normed = new(), _out = new();
+
+    internal LayerDecodeStep(int hidden, double eps, float* inputNorm, IMixerDecodeStep mixer, float* inputResidual,
+        float* postNorm, IFfnDecodeStep? ffn, float* postResidual)
+    {
+        _hidden = hidden;
+        _eps = eps;
+        _inputNorm = inputNorm;
+        _mixer = mixer;
+        _inputResidual = inputResidual;
+        _postNorm = postNorm;
+        _ffn = ffn;
+        _postResidual = postResidual;
+    }
+
+    /// <summary>Advances h [rows, d] through the layer.</summary>
+    public void Run(float* h, DecodeContext context)
+    {
+        int n = context.Rows;
+        float* normed = _normed.Get((long)n * _hidden), output = _out.Get((long)n * _hidden);
+        for (int b = 0; b < n; b++) RowOps.RmsNorm(h + (long)b * _hidden, _inputNorm, normed + (long)b * _hidden, _hidden, _eps);
+        _mixer.Run(normed, output, context);
+        Residual(h, output, _inputResidual, n);
+        if (_ffn is null) return;
+        for (int b = 0; b < n; b++) RowOps.RmsNorm(h + (long)b * _hidden, _postNorm, normed + (long)b * _hidden, _hidden, _eps);
+        _ffn.Run(normed, output, n);
+        Residual(h, output, _postResidual, n);
+    }
+
+    /// <summary>h ← out + h ⊙ r (r null: out + h).</summary>
+    private void Residual(float* h, float* output, float* residual, int n)
+    {
+        for (int b = 0; b < n; b++)
+        {
+            float* hb = h + (long)b * _hidden, ob = output + (long)b * _hidden;
+            if (residual == null)
+                for (int i = 0; i < _hidden; i++) hb[i] = ob[i] + hb[i];
+            else
+                for (int i = 0; i < _hidden; i++) hb[i] = ob[i] + hb[i] * residual[i];
+        }
+    }
+}
