@@ -98,7 +98,7 @@ switch (mode)
     case "serve":
     {
         ServeBench.Run(Arg("--presets", "transformer-tiny,transxssm-tiny").Split(',', StringSplitOptions.RemoveEmptyEntries),
-            Arg("--dtypes", "fp32,bf16").Split(',', StringSplitOptions.RemoveEmptyEntries), int.Parse(Arg("--tokens", "128")),
+            Arg("--dtypes", "fp32,int8").Split(',', StringSplitOptions.RemoveEmptyEntries), int.Parse(Arg("--tokens", "128")),
             argList.Contains("--reps") ? reps : 3);
         break;
     }

@@ -30,17 +30,17 @@ internal static class ServeBench
         foreach (var preset in presets)
             foreach (var dtype in dtypes)
             {
-                var results = Measure(preset, dtype == "bf16" ? torch.ScalarType.BFloat16 : torch.ScalarType.Float32, tokens, reps).GetAwaiter().GetResult();
+                var results = Measure(preset, Kernels.WeightFormats.Parse(dtype), tokens, reps).GetAwaiter().GetResult();
                 string Cell(int n) => $"{results[n].Wall:F0} ({results[n].PerCpuSecond:F0})";
                 Console.WriteLine($"| {preset} | {dtype} | {Cell(1)} | {Cell(4)} | {Cell(16)} | {results[16].Wall / results[1].Wall:F1}× ({results[16].PerCpuSecond / results[1].PerCpuSecond:F1}×) |");
             }
     }
 
-    private static async Task<Dictionary<int, (double Wall, double PerCpuSecond)>> Measure(string preset, torch.ScalarType dtype, int tokens, int reps)
+    private static async Task<Dictionary<int, (double Wall, double PerCpuSecond)>> Measure(string preset, Kernels.WeightFormat weights, int tokens, int reps)
     {
         var cfg = Presets.Get(preset);
         using var model = new CausalLM(cfg, seed: 1);
-        var options = new ServerOptions { ModelId = preset, Port = 0, MaxBatch = 16, QueueCapacity = 64, MaxTokens = tokens, ContextLength = 512, DType = dtype };
+        var options = new ServerOptions { ModelId = preset, Port = 0, MaxBatch = 16, QueueCapacity = 64, MaxTokens = tokens, ContextLength = 512, Weights = weights };
         await using var server = await HybridServer.StartAsync(model, new ByteTokenizer(), ChatTemplate.For(new ByteTokenizer()), options);
         using var http = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromMinutes(5) };
         // Warm-up outside the timed rounds, once per stream count and at the full length: every batch size and cache

@@ -111,4 +111,18 @@ internal static class Cli
 
     public static Option<T> OptNoDefault<T>(string name, string description, params string[] aliases) =>
         new(name, aliases) { Description = description };
+
+    /// <summary>--dtype of the inference commands: how the weight matrices are held (fp32, bf16 or int8; activations stay fp32).</summary>
+    public static Option<string> WeightFormatOpt() =>
+        Opt("--dtype", "weights for inference: fp32, bf16 or int8 (int8 in groups of 32; activations stay fp32; see docs/inference-kernels.md)", "fp32");
+
+    /// <summary>Loads a model directory and packs its weights as <paramref name="dtype"/> says (one error line for an unknown format).</summary>
+    public static (HybridSharp.Models.CausalLM Model, HybridSharp.Data.ITokenizer Tokenizer) LoadForInference(string directory, string dtype)
+    {
+        var format = HybridSharp.Kernels.WeightFormats.Parse(dtype);
+        var (model, tokenizer) = HybridSharp.Checkpoints.ModelDirectory.Load(directory);
+        try { model.PackWeights(format); }
+        catch { model.Dispose(); throw; }
+        return (model, tokenizer);
+    }
 }

@@ -54,7 +54,7 @@ public static partial class OptionFlags
         ["ServerOptions.MaxTokens"] = "--max-tokens",
         ["ServerOptions.ContextLength"] = "--context",
         ["ServerOptions.Port"] = "--port",
-        ["ServerOptions.DType"] = "--dtype",
+        ["ServerOptions.Weights"] = "--dtype",
         ["ServerOptions.CorsOrigins"] = "--cors-origin",
         ["ServerOptions.Host"] = "--host",
         ["LiteCotMiniOptions.Epochs"] = "--epochs",

@@ -35,7 +35,7 @@ public sealed class HybridServer : IAsyncDisposable
     public GenerationEngine Engine { get; }
 
     /// <summary>
-    /// Converts the model to the requested dtype, starts the model thread and the listener. The model must not be used
+    /// Packs the model's weights in the requested format (<see cref="ServerOptions.Weights"/>), starts the model thread and the listener. The model must not be used
     /// by any other thread afterwards; it is not disposed by the server.
     /// </summary>
     public static async Task<HybridServer> StartAsync(CausalLM model, ITokenizer tokenizer, ChatTemplate template, ServerOptions options,
@@ -44,7 +44,7 @@ public sealed class HybridServer : IAsyncDisposable
         options.Validate();
         var bind = ResolveHost(options.Host);
         model.eval();
-        if (options.DType != model.LmHeadWeight.dtype) model.to(options.DType);
+        if (options.Weights != model.WeightFormat) model.PackWeights(options.Weights);
         long capacity = Math.Min(options.ContextLength ?? model.Config.MaxPositionEmbeddings, model.Config.MaxPositionEmbeddings);
         var engine = new GenerationEngine(model, tokenizer, options.MaxBatch, capacity, options.QueueCapacity);
         try

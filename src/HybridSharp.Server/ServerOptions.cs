@@ -1,3 +1,4 @@
+using HybridSharp.Kernels;
 using TorchSharp;
 using HybridSharp.Checkpoints;
 
@@ -24,8 +25,8 @@ public sealed record ServerOptions
     public string? ApiKey { get; init; }
     /// <summary>Largest accepted request body.</summary>
     public long MaxRequestBodyBytes { get; init; } = 1 << 20;
-    /// <summary>Inference dtype: Float32 or BFloat16.</summary>
-    public torch.ScalarType DType { get; init; } = torch.ScalarType.Float32;
+    /// <summary>How the weight matrices are held for inference: fp32, bf16 or int8 (activations stay fp32).</summary>
+    public WeightFormat Weights { get; init; } = WeightFormat.Float32;
     /// <summary>Origins a browser page may call the API from (CORS); "*" = any; empty = no CORS headers.</summary>
     public IReadOnlyList<string> CorsOrigins { get; init; } = [];
     /// <summary>Request defaults from the model's generation_config.json (null fields: OpenAI's defaults).</summary>
@@ -42,7 +43,7 @@ public sealed record ServerOptions
         if (Port is < 0 or > 65535) throw new ArgumentException("`ServerOptions.Port` must be in 0…65535");
         if (MaxRequestBodyBytes < 1024) throw new ArgumentException("the request body limit must be ≥ 1 KiB");
         if (ApiKey is { Length: 0 }) throw new ArgumentException("the API key must not be empty");
-        if (DType is not (torch.ScalarType.Float32 or torch.ScalarType.BFloat16)) throw new ArgumentException("`ServerOptions.DType` must be fp32 or bf16");
+        if (!Enum.IsDefined(Weights)) throw new ArgumentException("`ServerOptions.Weights` must be fp32, bf16 or int8");
         foreach (var origin in CorsOrigins)
             if (origin != "*" && !(Uri.TryCreate(origin, UriKind.Absolute, out var u) && u.Scheme is "http" or "https" && u.AbsolutePath == "/" && !origin.EndsWith('/')))
                 throw new ArgumentException($"`ServerOptions.CorsOrigins` must be '*' or an origin such as http://localhost:3000, got '{origin}'");

@@ -23,15 +23,16 @@ internal static class EvalCommand
         var maxDiff = Cli.Opt("--max-difficulty", "most operations", 4);
         var maxTokens = Cli.Opt("--max-tokens", "token budget per answer", 160);
         var batch = Cli.Opt("--batch-size", "prompts generated together", 16);
+        var dtype = Cli.WeightFormatOpt();
         var cmd = new Command("eval", "Perplexity on a dataset and/or accuracy on held-out arithmetic problems.")
-            { model, data, split, seqLen, maxBatches, arithmetic, minDiff, maxDiff, maxTokens, batch };
+            { model, data, split, seqLen, maxBatches, arithmetic, minDiff, maxDiff, maxTokens, batch, dtype };
         cmd.SetAction(pr => Cli.Guard(() =>
         {
             var dataDir = pr.GetValue(data);
             int n = pr.GetValue(arithmetic);
             if (dataDir is null && n <= 0) throw new ArgumentException("give --data <dataset> and/or --arithmetic <count>");
             if (pr.GetValue(minDiff) < 1 || pr.GetValue(maxDiff) < pr.GetValue(minDiff)) throw new ArgumentException("need 1 ≤ --min-difficulty ≤ --max-difficulty");
-            var (m, tokenizer) = ModelDirectory.Load(pr.GetValue(model)!);
+            var (m, tokenizer) = Cli.LoadForInference(pr.GetValue(model)!, pr.GetValue(dtype)!);
             using var _ = m;
             if (dataDir is not null)
             {

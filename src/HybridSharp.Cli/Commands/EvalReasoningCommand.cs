@@ -37,10 +37,11 @@ internal static class EvalReasoningCommand
         var batch = Cli.Opt("--batch-size", "prompts generated together", 8, "-b");
         var stop = new Option<string[]>("--stop") { Description = "extra stop string (repeatable)", DefaultValueFactory = _ => [] };
         var coerce = Cli.Opt("--coerce", "read a number or true/false in the problem field as text (default: an error naming the line)", false);
+        var dtype = Cli.WeightFormatOpt();
         var cmd = new Command("eval-reasoning", "Generate answers for a problem set, extract and compare final answers: accuracy, pass@k, token counts, per difficulty.")
         {
             model, data, output, problemField, answerField, difficultyField, idField, limit, raw, promptTemplate, system,
-            samples, temperature, topP, topK, seed, maxTokens, batch, stop, coerce,
+            samples, temperature, topP, topK, seed, maxTokens, batch, stop, coerce, dtype,
         };
         foreach (var o in chatOptions.All) cmd.Options.Add(o);
         cmd.SetAction(pr => Cli.Guard(() =>
@@ -72,7 +73,7 @@ internal static class EvalReasoningCommand
             int max = pr.GetValue(limit) is > 0 and var l ? l : int.MaxValue;
             var problems = ReasoningProblemReader.Read(pr.GetValue(data)!, fields, max, new RecordReadOptions { CoerceText = pr.GetValue(coerce) });
             var modelDir = pr.GetValue(model)!;
-            var (m, tokenizer) = ModelDirectory.Load(modelDir);
+            var (m, tokenizer) = Cli.LoadForInference(modelDir, pr.GetValue(dtype)!);
             using var _ = m;
             var chat = options.UseChatTemplate ? chatOptions.Template(pr, tokenizer, modelDir) : null;
             var evaluator = new ReasoningEvaluator(new TextGenerator(m, tokenizer), chat, options);

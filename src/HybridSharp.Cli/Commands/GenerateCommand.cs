@@ -25,9 +25,10 @@ internal static class GenerateCommand
         var stop = new Option<string[]>("--stop") { Description = "stop string (repeatable)", DefaultValueFactory = _ => [] };
         var raw = Cli.Opt("--raw", "interactive session without the chat template: each line is continued as plain text", false);
         var system = Cli.OptNoDefault<string?>("--system", "interactive chat: system message");
+        var dtype = Cli.WeightFormatOpt();
         var chatOptions = new ChatOptions();
         var cmd = new Command("generate", "Generate text from a model directory (streaming): continue a prompt, or chat interactively through the model's chat template.")
-            { model, prompt, maxTokens, temperature, topK, topP, minP, rep, freq, pres, seed, stop, raw, system };
+            { model, prompt, maxTokens, temperature, topK, topP, minP, rep, freq, pres, seed, stop, raw, system, dtype };
         foreach (var o in chatOptions.All) cmd.Options.Add(o);
         cmd.SetAction(pr => Cli.Guard(() =>
         {
@@ -43,7 +44,7 @@ internal static class GenerateCommand
             };
             options.Sampling.Validate();
             if (options.MaxNewTokens <= 0) throw new ArgumentException("--max-tokens must be positive");
-            var (m, tokenizer) = ModelDirectory.Load(pr.GetValue(model)!);
+            var (m, tokenizer) = Cli.LoadForInference(pr.GetValue(model)!, pr.GetValue(dtype)!);
             using var _ = m;
             var generator = new TextGenerator(m, tokenizer);
             var text = pr.GetValue(prompt);

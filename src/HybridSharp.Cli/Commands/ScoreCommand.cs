@@ -15,7 +15,8 @@ internal static class ScoreCommand
         var file = Cli.OptNoDefault<string?>("--file", "file whose text to score");
         var perToken = Cli.Opt("--per-token", "print each token's log-probability", false);
         var json = Cli.Opt("--json", "print {\"ids\", \"tokens\", \"logprobs\", \"total_nll\", \"perplexity\"} with full-precision numbers (the first token, BOS, is context, not scored)", false);
-        var cmd = new Command("score", "Total negative log-likelihood, per-token log-probabilities and perplexity of a text.") { model, text, file, perToken, json };
+        var dtype = Cli.WeightFormatOpt();
+        var cmd = new Command("score", "Total negative log-likelihood, per-token log-probabilities and perplexity of a text.") { model, text, file, perToken, json, dtype };
         cmd.SetAction(pr => Cli.Guard(() =>
         {
             var t = pr.GetValue(text);
@@ -26,7 +27,7 @@ internal static class ScoreCommand
                 if (!File.Exists(f)) throw new FileNotFoundException($"file not found: {f}");
                 t = File.ReadAllText(f);
             }
-            var (m, tokenizer) = ModelDirectory.Load(pr.GetValue(model)!);
+            var (m, tokenizer) = Cli.LoadForInference(pr.GetValue(model)!, pr.GetValue(dtype)!);
             using var _ = m;
             var score = TextScorer.Score(m, tokenizer, t!);
             if (pr.GetValue(json))

@@ -1,3 +1,4 @@
+using HybridSharp.Kernels;
 using System.CommandLine;
 using HybridSharp.Chat;
 using HybridSharp.Server;
@@ -23,7 +24,7 @@ internal static class ServeCommand
         var queue = Cli.Opt("--queue", "requests that may wait for a free batch row; beyond it: 429", d.QueueCapacity);
         var maxTokens = Cli.Opt("--max-tokens", "new tokens per request at most (larger requests are capped)", d.MaxTokens);
         var context = Cli.OptNoDefault<int?>("--context", "tokens per sequence, prompt + completion (default: the model's max_position_embeddings)");
-        var dtype = Cli.Opt("--dtype", "inference dtype: fp32 or bf16", "fp32");
+        var dtype = Cli.WeightFormatOpt();
         var apiKey = Cli.OptNoDefault<string?>("--api-key", $"require 'Authorization: Bearer KEY' on /v1 (or set {ApiKeyVariable})");
         var maxBody = Cli.Opt("--max-body-kb", "largest request body in KiB", (int)(d.MaxRequestBodyBytes / 1024));
         var drain = Cli.Opt("--drain-seconds", "on Ctrl-C, time running requests get to finish before they are cancelled", (int)d.DrainTimeout.TotalSeconds);
@@ -47,12 +48,7 @@ internal static class ServeCommand
                 QueueCapacity = pr.GetValue(queue),
                 MaxTokens = pr.GetValue(maxTokens),
                 ContextLength = pr.GetValue(context),
-                DType = pr.GetValue(dtype) switch
-                {
-                    "fp32" or "float32" => torch.ScalarType.Float32,
-                    "bf16" or "bfloat16" => torch.ScalarType.BFloat16,
-                    var other => throw new ArgumentException($"--dtype must be fp32 or bf16, got '{other}'"),
-                },
+                Weights = WeightFormats.Parse(pr.GetValue(dtype)!),
                 ApiKey = pr.GetValue(apiKey) ?? NonEmpty(Environment.GetEnvironmentVariable(ApiKeyVariable)),
                 MaxRequestBodyBytes = pr.GetValue(maxBody) * 1024L,
                 DrainTimeout = TimeSpan.FromSeconds(Math.Max(0, pr.GetValue(drain))),
@@ -66,7 +62,7 @@ internal static class ServeCommand
             HybridServer server;
             try { server = HybridServer.StartAsync(m, tokenizer, template, options, handleConsoleSignals: true).GetAwaiter().GetResult(); }
             catch (IOException ex) { throw new ArgumentException($"cannot listen on {options.Host}:{options.Port}: {ex.Message}"); }
-            Console.Error.WriteLine($"serving '{options.ModelId}' ({m.Config.NumHiddenLayers} layers, {options.DType}, chat template: {template.Source}) " +
+            Console.Error.WriteLine($"serving '{options.ModelId}' ({m.Config.NumHiddenLayers} layers, {options.Weights.Name()} weights, chat template: {template.Source}) " +
                 $"at {server.BaseAddress}v1 — max batch {options.MaxBatch}, context {server.Engine.Capacity}{(options.ApiKey is null ? "" : ", API key required")}; Ctrl-C stops");
             server.WaitForShutdownAsync().GetAwaiter().GetResult();
             Console.Error.WriteLine($"stopped: {server.Engine.Completed} completed, {server.Engine.Cancelled} cancelled, {server.Engine.Failed} ended by an error or the shutdown");

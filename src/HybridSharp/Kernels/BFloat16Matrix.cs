@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.CompilerServices;
 
 namespace HybridSharp.Kernels;
 
@@ -36,6 +37,7 @@ public sealed unsafe class BFloat16Matrix : PackedMatrix
     public override WeightFormat Format => WeightFormat.BFloat16;
     public override long Bytes => 2L * Rows * Cols;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Multiply(float* x, int n, int xStride, float* y, int yStride, int r0, int r1)
     {
         Span<float> row = Cols <= 4096 ? stackalloc float[Cols] : new float[Cols];
@@ -46,6 +48,7 @@ public sealed unsafe class BFloat16Matrix : PackedMatrix
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void ReadRow(int r, Span<float> destination)
     {
         ushort* src = _data + (long)r * Cols;

@@ -1,4 +1,5 @@
 using static TorchSharp.torch;
+using System.Runtime.CompilerServices;
 
 namespace HybridSharp.Kernels;
 
@@ -17,11 +18,13 @@ public sealed unsafe class Float32Matrix : PackedMatrix
     public override WeightFormat Format => WeightFormat.Float32;
     public override long Bytes => 4L * Rows * Cols;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Multiply(float* x, int n, int xStride, float* y, int yStride, int r0, int r1)
     {
         for (int r = r0; r < r1; r++) DotRows(new ReadOnlySpan<float>(_data + (long)r * Cols, Cols), x, n, xStride, y, yStride, r);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void ReadRow(int r, Span<float> destination) => new ReadOnlySpan<float>(_data + (long)r * Cols, Cols).CopyTo(destination);
 
     /// <summary>The tensor this matrix reads.</summary>

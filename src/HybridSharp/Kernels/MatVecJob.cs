@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace HybridSharp.Kernels;
 
 /// <summary>
@@ -21,6 +22,7 @@ public static unsafe class MatVecKernel
     /// <summary>Below this many multiply-adds per call a second thread costs more than it saves.</summary>
     private const long ParallelThreshold = 1 << 16;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(int n, params ReadOnlySpan<MatVecJob> jobs)
     {
         long rows = 0, work = 0;
@@ -48,6 +50,7 @@ public static unsafe class MatVecKernel
         });
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunRange(in MatVecJob j, int n, int r0, int r1)
     {
         j.Matrix.Multiply(j.X, n, j.XStride, j.Y, j.YStride, r0, r1);

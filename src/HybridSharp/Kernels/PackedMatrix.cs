@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace HybridSharp.Kernels;
 
@@ -39,6 +40,7 @@ public abstract unsafe class PackedMatrix : IDisposable
     public virtual void Dispose() => GC.SuppressFinalize(this);
 
     /// <summary>Dot products of one unpacked weight row with n activation rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected void DotRows(ReadOnlySpan<float> row, float* x, int n, int xStride, float* y, int yStride, int r, float scale = 1f)
     {
         for (int b = 0; b < n; b++)

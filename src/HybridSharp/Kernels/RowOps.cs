@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace HybridSharp.Kernels;
 
@@ -6,6 +7,7 @@ namespace HybridSharp.Kernels;
 public static unsafe class RowOps
 {
     /// <summary>y = w ⊙ x / √(mean(x²) + ε) (RMSNorm; <paramref name="weight"/> null = no scale).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void RmsNorm(float* x, float* weight, float* y, int dim, double eps)
     {
         var xs = new ReadOnlySpan<float>(x, dim);
@@ -44,6 +46,7 @@ public static unsafe class RowOps
     /// NeoX rotation of <paramref name="heads"/> consecutive vectors of <paramref name="dim"/> in place:
     /// v ← v ⊙ cos + rotate_half(v) ⊙ sin, with cos/sin [dim] (both halves equal).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Rotate(float* v, int heads, int dim, float* cos, float* sin)
     {
         int half = dim / 2;
@@ -60,6 +63,7 @@ public static unsafe class RowOps
     }
 
     /// <summary>Softmax of <paramref name="length"/> scores in place (max subtracted first).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softmax(float* scores, int length)
     {
         var s = new Span<float>(scores, length);

@@ -1,3 +1,4 @@
+using HybridSharp.Kernels;
 using HybridSharp.Chat;
 using System.Net;
 using System.Text.Json;
@@ -16,20 +17,22 @@ public sealed class ServerLifecycleTests
     private static Task<(HybridServer Server, CausalLM Model, HttpClient Http)> Start(ServerOptions options) =>
         ServerFixture.StartMixed(options, seed: 4);
 
-    private static ServerOptions Options(double drainSeconds, ScalarType dtype = ScalarType.Float32) => new()
+    private static ServerOptions Options(double drainSeconds, WeightFormat weights = WeightFormat.Float32) => new()
     {
-        ModelId = "m", Port = 0, MaxTokens = 4000, DType = dtype, DrainTimeout = TimeSpan.FromSeconds(drainSeconds),
+        ModelId = "m", Port = 0, MaxTokens = 4000, Weights = weights, DrainTimeout = TimeSpan.FromSeconds(drainSeconds),
     };
 
-    [Fact]
-    public async Task Bf16ServerAnswersChatAndStreams()
+    [Theory]
+    [InlineData(WeightFormat.BFloat16)]
+    [InlineData(WeightFormat.Int8)]
+    public async Task PackedWeightServerAnswersChatAndStreams(WeightFormat weights)
     {
-        var (server, model, http) = await Start(Options(2, ScalarType.BFloat16));
+        var (server, model, http) = await Start(Options(2, weights));
         await using (server)
         using (model)
         using (http)
         {
-            Assert.Equal(ScalarType.BFloat16, model.LmHeadWeight.dtype);
+            Assert.Equal(weights, model.WeightFormat);
             var reply = await http.PostAsync("v1/chat/completions", ServerFixture.Json("""{"model":"m","messages":[{"role":"user","content":"hi"}],"max_tokens":6,"temperature":0}"""));
             Assert.Equal(HttpStatusCode.OK, reply.StatusCode);
             using var doc = JsonDocument.Parse(await reply.Content.ReadAsStringAsync());

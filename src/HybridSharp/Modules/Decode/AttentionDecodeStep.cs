@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Numerics.Tensors;
 using HybridSharp.Caching;
 using HybridSharp.Kernels;
+using System.Runtime.CompilerServices;
 
 namespace HybridSharp.Modules.Decode;
 
@@ -17,6 +18,7 @@ internal sealed unsafe class AttentionDecodeStep(int layer, int heads, int kvHea
     /// <summary>Below this many multiply-adds the heads run on the calling thread.</summary>
     private const long ParallelThreshold = 1 << 15;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(float* x, float* y, DecodeContext context)
     {
         int n = context.Rows, qWidth = heads * headDim, kvWidth = kvHeads * headDim;
@@ -58,6 +60,7 @@ internal sealed unsafe class AttentionDecodeStep(int layer, int heads, int kvHea
     }
 
     /// <summary>Head (i mod H) of row (i div H): softmax over the row's keys [0, position] of its KV head.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Attend(int i, float* q, float* o, float* keys, float* values, long capacity, long[] positions)
     {
         int b = i / heads, h = i % heads, kvh = h / (heads / kvHeads);

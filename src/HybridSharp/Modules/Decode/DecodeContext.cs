@@ -1,5 +1,6 @@
 using HybridSharp.Caching;
 using HybridSharp.Kernels;
+using System.Runtime.CompilerServices;
 
 namespace HybridSharp.Modules.Decode;
 
@@ -45,6 +46,7 @@ public sealed unsafe class DecodeContext
         if (_tablesFilled.Add(rotary)) Fill(rotary, cos, sin);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Fill(RotaryEmbedding rotary, float* cos, float* sin)
     {
         int dim = rotary.Dim, half = dim / 2;

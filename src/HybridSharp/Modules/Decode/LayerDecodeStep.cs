@@ -1,4 +1,5 @@
 using HybridSharp.Kernels;
+using System.Runtime.CompilerServices;
 
 namespace HybridSharp.Modules.Decode;
 
@@ -29,6 +30,7 @@ public sealed unsafe class LayerDecodeStep
     }
 
     /// <summary>Advances h [rows, d] through the layer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(float* h, DecodeContext context)
     {
         int n = context.Rows;
@@ -43,6 +45,7 @@ public sealed unsafe class LayerDecodeStep
     }
 
     /// <summary>h ← out + h ⊙ r (r null: out + h).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Residual(float* h, float* output, float* residual, int n)
     {
         for (int b = 0; b < n; b++)

@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using HybridSharp.Caching;
 using HybridSharp.Kernels;
+using System.Runtime.CompilerServices;
 
 namespace HybridSharp.Modules.Decode;
 
@@ -37,6 +38,7 @@ internal sealed unsafe class SsdDecodeStep : IMixerDecodeStep
 
     private readonly ScratchBuffer _proj = new(), _y = new();
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(float* x, float* y, DecodeContext context)
     {
         int n = context.Rows, width = ZSize + ConvChannels + Heads;
@@ -87,6 +89,7 @@ internal sealed unsafe class SsdDecodeStep : IMixerDecodeStep
     }
 
     /// <summary>Shifts the row's conv window [C, K] left by one, appends xbc, and replaces xbc by SiLU(Σ_k w·window + bias).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Conv(float* xbc, float* window)
     {
         for (int c = 0; c < ConvChannels; c++)
@@ -102,6 +105,7 @@ internal sealed unsafe class SsdDecodeStep : IMixerDecodeStep
     }
 
     /// <summary>y ← GroupRMSNorm(y ⊙ SiLU(z)) ⊙ norm.weight (z null: no gate).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void GatedGroupNorm(float* y, float* z)
     {
         if (z != null)

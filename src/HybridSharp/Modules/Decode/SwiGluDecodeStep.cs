@@ -1,4 +1,5 @@
 using HybridSharp.Kernels;
+using System.Runtime.CompilerServices;
 
 namespace HybridSharp.Modules.Decode;
 
@@ -8,6 +9,7 @@ internal sealed unsafe class SwiGluDecodeStep(int hidden, int intermediate, stri
 {
     private readonly ScratchBuffer _gate = new(), _up = new();
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Run(float* x, float* y, int rows)
     {
         float* g = _gate.Get((long)rows * intermediate), u = _up.Get((long)rows * intermediate);
