@@ -12,6 +12,8 @@ using HybridSharp.Config;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using HybridSharp.Caching;
+using HybridSharp.Kernels;
+using HybridSharp.Modules.Decode;
 
 namespace HybridSharp.Modules;
 
@@ -20,7 +22,7 @@ namespace HybridSharp.Modules;
 /// q_norm / k_norm, <c>A</c> [Hm] and <c>dt_proj</c> [Hm, Hkv·P]; Hm = Hkv (upstream)
 /// or H (legacy).
 /// </summary>
-public sealed class DynamicMaskAttention : nn.Module, ISequenceMixer
+public sealed class DynamicMaskAttention : nn.Module, ISequenceMixer, IDecodeStepSource<IMixerDecodeStep>
 {
 #pragma warning disable IDE1006 // field names are checkpoint names
     private readonly Linear q_proj, k_proj, v_proj, o_proj;
@@ -116,6 +118,18 @@ public sealed class DynamicMaskAttention : nn.Module, ISequenceMixer
         var y = o_proj.forward(o.transpose(1, 2).reshape(b, t, _heads * _headDim));
         return y.MoveToOuterDisposeScope();
     }
+
+    /// <summary>The managed one-token step over the same weights (packed ones from <paramref name="weights"/>).</summary>
+    public unsafe IMixerDecodeStep? CreateDecodeStep(MatrixStore weights) => new DmaDecodeStep
+    {
+        Layer = _layerIndex, Hidden = (int)q_proj.weight!.size(1), Heads = (int)_heads, KvHeads = (int)_kvHeads, HeadDim = (int)_headDim,
+        MaskHeads = (int)_maskHeads, Legacy = _legacy, KeepWindow = KeepWindowSize, NormEps = q_norm?.Eps ?? 0,
+        Wq = weights.Get(q_proj.weight!), Wk = weights.Get(k_proj.weight!), Wv = weights.Get(v_proj.weight!), Wo = weights.Get(o_proj.weight!),
+        DtProj = weights.Get(dt_proj.weight!),
+        Bq = TensorMemory.Float32OrNull(q_proj.bias), Bk = TensorMemory.Float32OrNull(k_proj.bias), Bv = TensorMemory.Float32OrNull(v_proj.bias),
+        Bo = TensorMemory.Float32OrNull(o_proj.bias), DtBias = TensorMemory.Float32OrNull(dt_proj.bias), A = TensorMemory.Float32(A),
+        QNorm = TensorMemory.Float32OrNull(q_norm?.Weight), KNorm = TensorMemory.Float32OrNull(k_norm?.Weight),
+    };
 
     /// <summary>The most negative finite value of <paramref name="dtype"/> ("masked").</summary>
     public static double MinValue(ScalarType dtype) => dtype switch

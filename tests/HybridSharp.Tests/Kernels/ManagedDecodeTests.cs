@@ -85,6 +85,34 @@ public sealed class ManagedDecodeTests(ITestOutputHelper output)
         Assert.True(diff <= Tolerance, $"managed decode differs by {diff:E2}");
     }
 
+    [Theory]
+    [InlineData("upstream", false, 2048)]
+    [InlineData("upstream", true, 12)]
+    [InlineData("legacy", false, 12)]
+    public void DmaDecodesAsTheFullForwardWithAndBeyondItsWindow(string layout, bool qkNorm, int window)
+    {
+        // Repeated tokens give tied mask values: the kept keys past the window must follow the tensor path's tie rule.
+        var cfg = Presets.Get("doge-tiny");
+        cfg.Dma!.Layout = layout;
+        cfg.Dma.QkNorm = qkNorm;
+        cfg.Dma.KeepWindowSize = window;
+        cfg.NumKeyValueHeads = 1;
+        cfg.NumAttentionHeads = 2;
+        using var model = Perturbed(cfg);
+        using (no_grad())
+            foreach (var (name, p) in model.named_parameters())
+                if (name.EndsWith(".A")) p.copy_(randn(p.shape, generator: new Generator(9)).mul_(0.7));
+        using var _ = inference_mode();
+        var rng = new Random(2);
+        long[] alphabet = [40, 41, 42, 97, 98];
+        using var ids = tensor(Enumerable.Range(0, 60).Select(_ => alphabet[rng.Next(alphabet.Length)]).ToArray()).unsqueeze(0);
+        using var full = model.Forward(ids)[0].narrow(0, 7, 53);
+        using var managed = Decode(model, ids, 7, managed: true);
+        double diff = MaxDiff(managed, full);
+        output.WriteLine($"DMA {layout} qk_norm {qkNorm} window {window}: {diff:E2}");
+        Assert.True(diff <= Tolerance, $"managed DMA decode differs by {diff:E2}");
+    }
+
     [Fact]
     public void AttentionBiasesGqaAndReluFfnDecodeAsTheFullForward()
     {
@@ -208,7 +236,7 @@ public sealed class ManagedDecodeTests(ITestOutputHelper output)
 
     [Theory]
     [InlineData("otce-tiny", "mamba1 mixer")]
-    [InlineData("doge-tiny", "dma mixer")]
+    [InlineData("doge-moe-tiny", "cdmoe")]
     public void ModelsWithoutManagedStepsSayWhatIsMissingAndDecodeByTensors(string preset, string what)
     {
         using var model = new CausalLM(Presets.Get(preset), seed: 1);
