@@ -16,6 +16,8 @@
 using HybridSharp.Config;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using HybridSharp.Kernels;
+using HybridSharp.Modules.Decode;
 
 namespace HybridSharp.Modules;
 
@@ -30,7 +32,7 @@ public sealed record CdMoeRouting(Tensor LogitsX, Tensor LogitsY, Tensor Weights
 /// Product-key cross-domain MoE. Weight names: gate_proj, up_proj, down_proj (shared SwiGLU),
 /// router_gate [2·Kk, d], down_embed [E, d], up_embed [E, d].
 /// </summary>
-public sealed class CrossDomainMoe : nn.Module<Tensor, Tensor>, IMoeLayer
+public sealed class CrossDomainMoe : nn.Module<Tensor, Tensor>, IMoeLayer, IDecodeStepSource<IFfnDecodeStep>
 {
 #pragma warning disable IDE1006 // field names are checkpoint names
     private readonly Linear gate_proj, up_proj, down_proj, router_gate;
@@ -71,6 +73,17 @@ public sealed class CrossDomainMoe : nn.Module<Tensor, Tensor>, IMoeLayer
         up_embed = nn.Embedding(numExperts, hidden);
         RegisterComponents();
     }
+
+    /// <summary>The managed one-token step over the same weights; null for activations it lacks or the upstream router view (it mixes the rows of a step).</summary>
+    public unsafe IFfnDecodeStep? CreateDecodeStep(MatrixStore weights) => UpstreamRouterView || !RowOps.Supports(_act) ? null : new CdMoeDecodeStep
+    {
+        Hidden = (int)gate_proj.weight!.size(1), Intermediate = (int)gate_proj.weight!.size(0), Act = _act,
+        Gate = weights.Get(gate_proj.weight!), Up = weights.Get(up_proj.weight!), Down = weights.Get(down_proj.weight!),
+        GateBias = TensorMemory.Float32OrNull(gate_proj.bias), UpBias = TensorMemory.Float32OrNull(up_proj.bias),
+        DownBias = TensorMemory.Float32OrNull(down_proj.bias), Router = weights.Get(router_gate.weight!), Keys = null, RouterHeads = 1,
+        RetrievalSize = 0, NumKeys = NumKeys, TopK = TopK, NormTopkProb = NormTopkProb,
+        DownEmbed = TensorMemory.Float32(down_embed.weight!), UpEmbed = TensorMemory.Float32(up_embed.weight!),
+    };
 
     public override Tensor forward(Tensor x) => Forward(x, null);
 

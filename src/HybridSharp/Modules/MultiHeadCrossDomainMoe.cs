@@ -10,6 +10,8 @@
 using HybridSharp.Config;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using HybridSharp.Kernels;
+using HybridSharp.Modules.Decode;
 
 namespace HybridSharp.Modules;
 
@@ -17,7 +19,7 @@ namespace HybridSharp.Modules;
 /// Multi-head CDMoE. Weight names: queries.weight [heads·R, d], keys [heads, Kk, 2, R/2],
 /// down_embed.weight, up_embed.weight [E, d], shared gate_proj / up_proj / down_proj.
 /// </summary>
-public sealed class MultiHeadCrossDomainMoe : nn.Module<Tensor, Tensor>, IMoeLayer
+public sealed class MultiHeadCrossDomainMoe : nn.Module<Tensor, Tensor>, IMoeLayer, IDecodeStepSource<IFfnDecodeStep>
 {
 #pragma warning disable IDE1006 // field names are checkpoint names
     private readonly Linear gate_proj, up_proj, down_proj, queries;
@@ -63,6 +65,17 @@ public sealed class MultiHeadCrossDomainMoe : nn.Module<Tensor, Tensor>, IMoeLay
 
     /// <summary>The product keys [heads, Kk, 2, R/2] (zero at construction).</summary>
     public Parameter Keys => keys;
+
+    /// <summary>The managed one-token step over the same weights; null for activations it lacks.</summary>
+    public unsafe IFfnDecodeStep? CreateDecodeStep(MatrixStore weights) => !RowOps.Supports(_act) ? null : new CdMoeDecodeStep
+    {
+        Hidden = (int)gate_proj.weight!.size(1), Intermediate = (int)gate_proj.weight!.size(0), Act = _act,
+        Gate = weights.Get(gate_proj.weight!), Up = weights.Get(up_proj.weight!), Down = weights.Get(down_proj.weight!),
+        GateBias = TensorMemory.Float32OrNull(gate_proj.bias), UpBias = TensorMemory.Float32OrNull(up_proj.bias),
+        DownBias = TensorMemory.Float32OrNull(down_proj.bias), Router = weights.Get(queries.weight!), Keys = TensorMemory.Float32(keys), RouterHeads = NumHeads,
+        RetrievalSize = RetrievalSize, NumKeys = NumKeys, TopK = ExpertsPerHead, NormTopkProb = false,
+        DownEmbed = TensorMemory.Float32(down_embed.weight!), UpEmbed = TensorMemory.Float32(up_embed.weight!),
+    };
 
     public override Tensor forward(Tensor x) => Forward(x, null);
 
