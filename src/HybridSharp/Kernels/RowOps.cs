@@ -23,7 +23,7 @@ public static unsafe class RowOps
         var s = new Span<float>(x, length);
         switch (act)
         {
-            case "silu":
+            case "silu" or "swish":
                 for (int i = 0; i < length; i++) s[i] = Silu(s[i]);
                 return true;
             case "relu":
@@ -34,7 +34,7 @@ public static unsafe class RowOps
         }
     }
 
-    public static bool Supports(string act) => act is "silu" or "relu";
+    public static bool Supports(string act) => act is "silu" or "swish" or "relu";
 
     /// <summary>SiLU(v) = v · σ(v).</summary>
     public static float Silu(float v) => v / (1f + MathF.Exp(-v));

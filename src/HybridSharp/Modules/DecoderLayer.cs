@@ -105,21 +105,27 @@ public sealed class DecoderLayer : nn.Module
     public IMoeLayer? Moe => _mlp as IMoeLayer;
 
     /// <summary>
-    /// The managed one-token step of this layer, or null with the reason when its mixer, FFN or tail has none (the
-    /// tensor path then decodes the model).
+    /// The managed one-token step of this layer, or null with the reason when its mixer or tail has none (the tensor
+    /// path then decodes the model). An FFN without managed kernels runs its tensor forward inside the step.
     /// </summary>
     public unsafe (LayerDecodeStep? Step, string? Missing) CreateDecodeStep(MatrixStore weights)
     {
-        if (_dense is not null) return (null, "the OTCE Expresser tail");
         if (_mixer is not IDecodeStepSource<IMixerDecodeStep> mixerSource || mixerSource.CreateDecodeStep(weights) is not { } mixer)
             return (null, $"the {MixerType} mixer");
-        IFfnDecodeStep? ffn = null;
-        if (_mlp is not null && (_mlp is not IDecodeStepSource<IFfnDecodeStep> ffnSource || (ffn = ffnSource.CreateDecodeStep(weights)) is null))
-            return (null, $"the {FfnType} FFN");
         int hidden = (int)_inputLayernorm.Weight.size(0);
+        IFfnDecodeStep? ffn = null;
+        if (_mlp is not null)
+            ffn = (_mlp as IDecodeStepSource<IFfnDecodeStep>)?.CreateDecodeStep(weights) ?? new TensorFfnStep(_mlp, hidden);
+        ExpresserDecodeStep? tail = null;
+        if (_dense is not null)
+        {
+            if (!RowOps.Supports(_act)) return (null, $"the Expresser tail's {_act} activation");
+            tail = new ExpresserDecodeStep(hidden, _preDenseLayernorm!.Eps, TensorMemory.Float32(_preDenseLayernorm.Weight), weights.Get(_dense.weight!),
+                weights.Get(_projection!.weight!), _act);
+        }
         return (new LayerDecodeStep(hidden, _inputLayernorm.Eps, TensorMemory.Float32(_inputLayernorm.Weight), mixer,
             TensorMemory.Float32OrNull(_inputResidual), TensorMemory.Float32OrNull(_postAttentionLayernorm?.Weight), ffn,
-            TensorMemory.Float32OrNull(_postAttentionResidual)), null);
+            TensorMemory.Float32OrNull(_postAttentionResidual), tail), null);
     }
 
     /// <summary>

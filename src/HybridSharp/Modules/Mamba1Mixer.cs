@@ -16,6 +16,8 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using HybridSharp.Caching;
+using HybridSharp.Kernels;
+using HybridSharp.Modules.Decode;
 
 namespace HybridSharp.Modules;
 
@@ -23,7 +25,7 @@ namespace HybridSharp.Modules;
 /// Mamba-1 sequence mixer. Weight names (under <c>model.layers.{i}.mamba.</c>): in_proj, conv1d,
 /// x_proj, dt_proj, A_log [d_in, N], D [d_in], dt_layernorm, B_layernorm, C_layernorm, out_proj.
 /// </summary>
-public sealed class Mamba1Mixer : nn.Module, ISequenceMixer
+public sealed class Mamba1Mixer : nn.Module, ISequenceMixer, IDecodeStepSource<IMixerDecodeStep>
 {
 #pragma warning disable IDE1006 // field names are checkpoint names
     private readonly Linear in_proj;
@@ -158,6 +160,19 @@ public sealed class Mamba1Mixer : nn.Module, ISequenceMixer
         y = y.mul(nn.functional.silu(z));
         return out_proj.forward(y).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The managed one-token step over the same weights (packed ones from <paramref name="weights"/>).</summary>
+    public unsafe IMixerDecodeStep? CreateDecodeStep(MatrixStore weights) => new Mamba1DecodeStep
+    {
+        Layer = _layerIndex, Hidden = (int)in_proj.weight!.size(1), InnerSize = (int)_dIn, StateSize = (int)_stateSize, Rank = (int)_rank,
+        Kernel = _kernel, Rope = _rope, NormEps = _normEps,
+        InProj = weights.Get(in_proj.weight!), InProjBias = TensorMemory.Float32OrNull(in_proj.bias),
+        ConvWeight = TensorMemory.Float32(conv1d.weight!), ConvBias = TensorMemory.Float32OrNull(conv1d.bias),
+        XProj = weights.Get(x_proj.weight!), DtProj = weights.Get(dt_proj.weight!), DtProjBias = TensorMemory.Float32OrNull(dt_proj.bias),
+        ALog = TensorMemory.Float32(A_log), D = TensorMemory.Float32(D),
+        DtNorm = TensorMemory.Float32OrNull(dt_layernorm?.Weight), BNorm = TensorMemory.Float32OrNull(B_layernorm?.Weight),
+        CNorm = TensorMemory.Float32OrNull(C_layernorm?.Weight), OutProj = weights.Get(out_proj.weight!), OutProjBias = TensorMemory.Float32OrNull(out_proj.bias),
+    };
 
     private Mamba1Cache LayerCache(InferenceCache cache, long batch, Tensor x)
     {

@@ -4,6 +4,7 @@ using HybridSharp.Inference;
 using HybridSharp.Kernels;
 using HybridSharp.Models;
 using HybridSharp.Tests.Models;
+using TorchSharp;
 using Xunit;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -76,6 +77,8 @@ public sealed class ManagedDecodeTests(ITestOutputHelper output)
     [InlineData("doge-moe-tiny")]
     [InlineData("cheems-tiny")]
     [InlineData("wonderful-matrices-tiny")]
+    [InlineData("otce-tiny")]
+    [InlineData("otce-s")]
     public void ManagedStepsEqualTheFullForward(string preset)
     {
         using var model = Perturbed(Presets.Get(preset));
@@ -238,15 +241,37 @@ public sealed class ManagedDecodeTests(ITestOutputHelper output)
         Assert.Equal((ushort)0x3F82, BFloat16Matrix.Round(1.01171875f));   // and so does this one (up)
     }
 
-    [Theory]
-    [InlineData("otce-tiny", "mamba1 mixer")]
-    [InlineData("otce-s", "mamba1 mixer")]
-    public void ModelsWithoutManagedStepsSayWhatIsMissingAndDecodeByTensors(string preset, string what)
+    [Fact]
+    public void EveryMixerInOneModelAndATensorFfnDecodeAsTheFullForward()
     {
-        using var model = new CausalLM(Presets.Get(preset), seed: 1);
-        Assert.Null(DecodePlan.TryCreate(model, out var missing));
-        Assert.Contains(what, missing);
-        using var batch = new DecodeBatch<DecodeSequence>(model, 1, 8);
-        Assert.False(batch.UsesManagedKernels);
+        // Attention, SSD (conv, gate), DMA and Mamba-1 layers; a GELU FFN runs its tensor forward inside the managed step.
+        var cfg = HybridSharp.Tests.Serve.SlotCacheTests.MixedConfig();
+        cfg.HiddenAct = "gelu";
+        using var model = Perturbed(cfg);
+        using var _ = inference_mode();
+        using var ids = Ids(30, cfg.VocabSize, 8);
+        using var full = model.Forward(ids)[0].narrow(0, 5, 25);
+        using var managed = Decode(model, ids, 5, managed: true);
+        Assert.True(MaxDiff(managed, full) <= Tolerance, $"differs by {MaxDiff(managed, full):E2}");
+    }
+
+    [Fact]
+    public void ModelsWithoutManagedStepsSayWhatIsMissingAndDecodeByTensors()
+    {
+        var otce = Presets.Get("otce-tiny");
+        otce.HiddenAct = "gelu";
+        using (var model = new CausalLM(otce, seed: 1))
+        {
+            Assert.Null(DecodePlan.TryCreate(model, out var missing));
+            Assert.Contains("Expresser tail's gelu activation", missing);
+            using var batch = new DecodeBatch<DecodeSequence>(model, 1, 8);
+            Assert.False(batch.UsesManagedKernels);
+        }
+        using (var model = new CausalLM(Presets.Get("transformer-tiny"), seed: 1))
+        {
+            model.to(ScalarType.BFloat16);
+            Assert.Null(DecodePlan.TryCreate(model, out var missing));
+            Assert.Contains("BFloat16", missing);
+        }
     }
 }
