@@ -116,10 +116,17 @@ internal static class Cli
     public static Option<string> WeightFormatOpt() =>
         Opt("--dtype", "weights for inference: fp32, bf16 or int8 (int8 in groups of 32; activations stay fp32; see docs/inference-kernels.md)", "fp32");
 
+    /// <summary>The --dtype value as a weight format; an unknown one is an error naming the flag and the choices.</summary>
+    public static HybridSharp.Kernels.WeightFormat ParseWeightFormat(string dtype)
+    {
+        try { return HybridSharp.Kernels.WeightFormats.Parse(dtype); }
+        catch (ArgumentException e) { throw new ArgumentException($"--dtype: {e.Message}"); }
+    }
+
     /// <summary>Loads a model directory and packs its weights as <paramref name="dtype"/> says (one error line for an unknown format).</summary>
     public static (HybridSharp.Models.CausalLM Model, HybridSharp.Data.ITokenizer Tokenizer) LoadForInference(string directory, string dtype)
     {
-        var format = HybridSharp.Kernels.WeightFormats.Parse(dtype);
+        var format = ParseWeightFormat(dtype);
         var (model, tokenizer) = HybridSharp.Checkpoints.ModelDirectory.Load(directory);
         try { model.PackWeights(format); }
         catch { model.Dispose(); throw; }

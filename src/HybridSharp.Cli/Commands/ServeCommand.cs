@@ -48,7 +48,7 @@ internal static class ServeCommand
                 QueueCapacity = pr.GetValue(queue),
                 MaxTokens = pr.GetValue(maxTokens),
                 ContextLength = pr.GetValue(context),
-                Weights = WeightFormats.Parse(pr.GetValue(dtype)!),
+                Weights = Cli.ParseWeightFormat(pr.GetValue(dtype)!),
                 ApiKey = pr.GetValue(apiKey) ?? NonEmpty(Environment.GetEnvironmentVariable(ApiKeyVariable)),
                 MaxRequestBodyBytes = pr.GetValue(maxBody) * 1024L,
                 DrainTimeout = TimeSpan.FromSeconds(Math.Max(0, pr.GetValue(drain))),

@@ -1,6 +1,6 @@
 using HybridSharp.Caching;
 using HybridSharp.Kernels;
-using HybridSharp.Modules.Decode;
+using HybridSharp.Modules;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -8,7 +8,6 @@ using TorchSharp.Modules;
 using static TorchSharp.torch;
 using HybridSharp.Caching;
 using HybridSharp.Kernels;
-using HybridSharp.Modules.Decode;
 
 namespace HybridSharp.Modules;
 

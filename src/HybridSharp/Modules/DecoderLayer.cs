@@ -8,7 +8,6 @@ using HybridSharp.Config;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using HybridSharp.Kernels;
-using HybridSharp.Modules.Decode;
 
 namespace HybridSharp.Modules;
 

@@ -12,7 +12,7 @@ public sealed class NamespaceLayerTests(ITestOutputHelper output)
     /// <summary>The core library's layers, bottom first; a namespace may depend only on namespaces of earlier rows.</summary>
     public static readonly string[][] CoreLayers =
     [
-        ["Runtime", "IO", "Jinja", "Config"],
+        ["Runtime", "IO", "Jinja", "Config", "Kernels"],
         ["Data"],
         ["Grammar"],
         ["Chat"],

@@ -87,6 +87,6 @@ public sealed class PackedWeightQualityTests(ITestOutputHelper output)
         Assert.True(gen == 0, genErr);
         Assert.Contains(greedy[WeightFormat.BFloat16], genOut);
         var (bad, _, badErr) = HybridProcess.Run("generate", "--model", tmp["m"], "--prompt", "x", "--dtype", "q4");
-        HybridProcess.AssertOneLineError(bad, badErr, "unknown weight format 'q4' (choose fp32, bf16, int8)");
+        HybridProcess.AssertOneLineError(bad, badErr, "--dtype: unknown weight format 'q4' (choose fp32, bf16, int8)");
     }
 }

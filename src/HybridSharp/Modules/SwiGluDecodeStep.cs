@@ -1,7 +1,7 @@
 using HybridSharp.Kernels;
 using System.Runtime.CompilerServices;
 
-namespace HybridSharp.Modules.Decode;
+namespace HybridSharp.Modules;
 
 /// <summary>One decode token of <see cref="SwiGluMlp"/>: gate and up in one parallel pass, act(gate) ⊙ up, down.</summary>
 internal sealed unsafe class SwiGluDecodeStep(int hidden, int intermediate, string act, PackedMatrix gate, PackedMatrix up, PackedMatrix down,

@@ -1,7 +1,7 @@
 using HybridSharp.Kernels;
 using static TorchSharp.torch;
 
-namespace HybridSharp.Modules.Decode;
+namespace HybridSharp.Modules;
 
 /// <summary>
 /// A position-wise FFN without managed kernels (OTCE MLP and MoE, top-k MoE, GELU FFNs) inside a managed decode step:

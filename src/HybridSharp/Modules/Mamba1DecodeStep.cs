@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 using HybridSharp.Caching;
 using HybridSharp.Kernels;
 
-namespace HybridSharp.Modules.Decode;
+namespace HybridSharp.Modules;
 
 /// <summary>
 /// One decode token of <see cref="Mamba1Mixer"/> (same equations, per row): in_proj → [x | z]; causal conv over the cached

@@ -4,7 +4,7 @@ using HybridSharp.Caching;
 using HybridSharp.Kernels;
 using System.Runtime.CompilerServices;
 
-namespace HybridSharp.Modules.Decode;
+namespace HybridSharp.Modules;
 
 /// <summary>
 /// One decode token of <see cref="Attention"/> (same equations): q, k, v in one parallel pass; rotary (and logn) on q and

@@ -3,7 +3,7 @@ using HybridSharp.Caching;
 using HybridSharp.Kernels;
 using System.Runtime.CompilerServices;
 
-namespace HybridSharp.Modules.Decode;
+namespace HybridSharp.Modules;
 
 /// <summary>
 /// One decode token of <see cref="SsdMixer"/> (same equations, per row): in_proj; causal conv over the cached window and

@@ -1,6 +1,6 @@
 using HybridSharp.Kernels;
 
-namespace HybridSharp.Modules.Decode;
+namespace HybridSharp.Modules;
 
 /// <summary>The OTCE Expresser tail: h ← projection(act(dense(RMSNorm_pd(h) + h₀))), h₀ the block input.</summary>
 internal sealed unsafe class ExpresserDecodeStep(int hidden, double eps, float* norm, PackedMatrix dense, PackedMatrix projection, string act)

@@ -4,7 +4,7 @@ using System.Runtime.CompilerServices;
 using HybridSharp.Caching;
 using HybridSharp.Kernels;
 
-namespace HybridSharp.Modules.Decode;
+namespace HybridSharp.Modules;
 
 /// <summary>
 /// One decode token of <see cref="DynamicMaskAttention"/> (same equations): q, k, v in one pass; optional q/k RMSNorm;

@@ -2,7 +2,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using HybridSharp.Kernels;
 
-namespace HybridSharp.Modules.Decode;
+namespace HybridSharp.Modules;
 
 /// <summary>
 /// One decode token of the product-key CDMoE FFNs (<see cref="CrossDomainMoe"/>: one router over 2·Kk logits;

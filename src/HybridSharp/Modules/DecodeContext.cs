@@ -2,7 +2,7 @@ using HybridSharp.Caching;
 using HybridSharp.Kernels;
 using System.Runtime.CompilerServices;
 
-namespace HybridSharp.Modules.Decode;
+namespace HybridSharp.Modules;
 
 /// <summary>
 /// What every layer's managed decode step reads for one token per row: the row count, each row's absolute position (the

@@ -1,7 +1,7 @@
 using HybridSharp.Kernels;
 using System.Runtime.CompilerServices;
 
-namespace HybridSharp.Modules.Decode;
+namespace HybridSharp.Modules;
 
 /// <summary>
 /// One decode token of a <see cref="DecoderLayer"/> (same equations): h = r₁ ⊙ h + Mixer(RMSNorm(h)), then
