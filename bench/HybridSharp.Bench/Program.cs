@@ -89,7 +89,7 @@ switch (mode)
         break;
     case "serve-steps":
         foreach (var preset in new[] { "transformer-tiny", "transxssm-tiny" })
-            foreach (var dtype in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+            foreach (var dtype in new[] { ScalarType.Float32 })
                 ServeStepProbe.Run(preset, dtype, 64);
         break;
     case "serve-features":

@@ -10,7 +10,7 @@ namespace HybridSharp.Bench;
 
 /// <summary>
 /// Engine-only decode timing without HTTP: TextGenerator (shared-length cache) at batch 1 against slot-mode steps at
-/// 1, 4 and 16 rows. Shows what the server's batched step costs per token.
+/// 1, 4 and 16 rows, on tensors and on the managed kernels. Shows what the server's batched step costs per token.
 /// </summary>
 internal static class ServeStepProbe
 {
@@ -27,8 +27,11 @@ internal static class ServeStepProbe
         gen.Generate("Stream 0: once upon a time, in a land far away", opts);
         Console.WriteLine($"{preset} {dtype}: TextGenerator batch 1: {sw.Elapsed.TotalMilliseconds / steps:F2} ms/token");
         using var inference = inference_mode();
+        var plan = DecodePlan.TryCreate(model, out _);
+        foreach (bool managed in new[] { false, true })
         foreach (int rows in new[] { 1, 4, 16 })
         {
+            if (managed && plan is null) continue;
             using var slots = new SlotCache(model, 16, 512);
             var prompt = new[] { tok.BosId }.Concat(tok.Encode("Stream 0: once upon a time, in a land far away")).Select(i => (long)i).ToArray();
             for (int r = 0; r < rows; r++)
@@ -43,11 +46,13 @@ internal static class ServeStepProbe
                 if (s == 4) sw.Restart();
                 using var scope = NewDisposeScope();
                 using (var view = slots.StepView())
-                    input = model.Forward(tensor(input, [rows, 1]), view).select(1, 0).argmax(-1).data<long>().ToArray();
+                    input = (managed
+                        ? plan!.Step(input, Enumerable.Range(0, rows).Select(slots.LengthOf).ToArray(), view)
+                        : model.Forward(tensor(input, [rows, 1]), view).select(1, 0)).argmax(-1).data<long>().ToArray();
                 slots.Advance();
             }
             double ms = sw.Elapsed.TotalMilliseconds / steps;
-            Console.WriteLine($"{preset} {dtype}: slot step, {rows} rows: {ms:F2} ms/step = {rows * 1000 / ms:F0} tok/s");
+            Console.WriteLine($"{preset} {dtype} {(managed ? "managed" : "tensors")}: slot step, {rows} rows: {ms:F2} ms/step = {rows * 1000 / ms:F0} tok/s");
         }
     }
 }

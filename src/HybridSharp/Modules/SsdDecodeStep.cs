@@ -53,39 +53,52 @@ internal sealed unsafe class SsdDecodeStep : IMixerDecodeStep
             if (context.Rotary.Dim != StateSize) throw new InvalidOperationException($"SSD rope: rotary table dim {context.Rotary.Dim} ≠ state_size {StateSize}");
             context.RotaryTables(context.Rotary, out cos, out sin);
         }
-        int perGroup = Heads / Groups;
         long stateRow = (long)Heads * HeadDim * StateSize;
         for (int b = 0; b < n; b++)
         {
-            float* p = proj + (long)b * width, z = ZSize > 0 ? p : null, xbc = p + ZSize, dtRaw = p + ZSize + ConvChannels;
+            float* xbc = proj + (long)b * width + ZSize;
             if (Kernel > 0) Conv(xbc, convState + (long)b * ConvChannels * Kernel);
-            float* xs = xbc, bMat = xbc + InnerSize, cMat = bMat + (long)Groups * StateSize;
             if (Rope)
             {
+                float* bMat = xbc + InnerSize, cMat = bMat + (long)Groups * StateSize;
                 RowOps.Rotate(bMat, Groups, StateSize, cos + (long)b * StateSize, sin + (long)b * StateSize);
                 RowOps.Rotate(cMat, Groups, StateSize, cos + (long)b * StateSize, sin + (long)b * StateSize);
             }
-            float* state = ssmState + b * stateRow, yb = ys + (long)b * InnerSize;
-            for (int h = 0; h < Heads; h++)
-            {
-                float dt = Math.Clamp(RowOps.Softplus(dtRaw[h] + DtBias[h]), DtLow, DtHigh);
-                float decay = MathF.Exp(dt * -MathF.Exp(ALog[h]));
-                int g = h / perGroup;
-                var bg = new ReadOnlySpan<float>(bMat + (long)g * StateSize, StateSize);
-                var cg = new ReadOnlySpan<float>(cMat + (long)g * StateSize, StateSize);
-                for (int c = 0; c < HeadDim; c++)
-                {
-                    var hs = new Span<float>(state + ((long)h * HeadDim + c) * StateSize, StateSize);
-                    float xv = xs[h * HeadDim + c];
-                    TensorPrimitives.Multiply(hs, decay, hs);
-                    TensorPrimitives.MultiplyAdd(bg, xv * dt, hs, hs);
-                    float yv = TensorPrimitives.Dot(hs, cg);
-                    yb[h * HeadDim + c] = D != null ? yv + xv * D[h] : yv;
-                }
-            }
-            if (NormWeight != null) GatedGroupNorm(yb, z);
         }
+        // The state update reads and writes H·P·N floats per row: split (row, head) pairs across threads when it is large.
+        if (KernelThreads.Count > 1 && (long)n * stateRow >= ParallelThreshold)
+            Parallel.For(0, n * Heads, KernelThreads.Options, i => UpdateHead(i / Heads, i % Heads, proj, width, ssmState, stateRow, ys));
+        else
+            for (int i = 0; i < n * Heads; i++) UpdateHead(i / Heads, i % Heads, proj, width, ssmState, stateRow, ys);
+        for (int b = 0; b < n; b++)
+            if (NormWeight != null) GatedGroupNorm(ys + (long)b * InnerSize, ZSize > 0 ? proj + (long)b * width : null);
         MatVecKernel.Run(n, new MatVecJob(OutProj, null, ys, InnerSize, y, Hidden));
+    }
+
+    /// <summary>State elements per call from which the heads run on several threads.</summary>
+    private const long ParallelThreshold = 1 << 16;
+
+    /// <summary>Head h of row b: h ← e^{dt·A}·h + (dt·x)·B per channel, y = h·C + D·x.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void UpdateHead(int b, int h, float* proj, int width, float* ssmState, long stateRow, float* ys)
+    {
+        float* xbc = proj + (long)b * width + ZSize, dtRaw = xbc + ConvChannels;
+        float* xs = xbc, bMat = xbc + InnerSize, cMat = bMat + (long)Groups * StateSize;
+        float dt = Math.Clamp(RowOps.Softplus(dtRaw[h] + DtBias[h]), DtLow, DtHigh);
+        float decay = MathF.Exp(dt * -MathF.Exp(ALog[h]));
+        int g = h / (Heads / Groups);
+        var bg = new ReadOnlySpan<float>(bMat + (long)g * StateSize, StateSize);
+        var cg = new ReadOnlySpan<float>(cMat + (long)g * StateSize, StateSize);
+        float* state = ssmState + b * stateRow, yb = ys + (long)b * InnerSize;
+        for (int c = 0; c < HeadDim; c++)
+        {
+            var hs = new Span<float>(state + ((long)h * HeadDim + c) * StateSize, StateSize);
+            float xv = xs[h * HeadDim + c];
+            TensorPrimitives.Multiply(hs, decay, hs);
+            TensorPrimitives.MultiplyAdd(bg, xv * dt, hs, hs);
+            float yv = TensorPrimitives.Dot(hs, cg);
+            yb[h * HeadDim + c] = D != null ? yv + xv * D[h] : yv;
+        }
     }
 
     /// <summary>Shifts the row's conv window [C, K] left by one, appends xbc, and replaces xbc by SiLU(Σ_k w·window + bias).</summary>
