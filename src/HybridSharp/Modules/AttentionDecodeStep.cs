@@ -69,13 +69,12 @@ internal sealed unsafe class AttentionDecodeStep(int layer, int heads, int kvHea
         float* kBase = keys + ((long)b * kvHeads + kvh) * capacity * headDim, vBase = values + ((long)b * kvHeads + kvh) * capacity * headDim;
         float[]? rented = length > 4096 ? ArrayPool<float>.Shared.Rent(length) : null;
         Span<float> scores = rented is null ? stackalloc float[length] : rented.AsSpan(0, length);
-        var qs = new ReadOnlySpan<float>(qh, headDim);
-        float scale = 1f / MathF.Sqrt(headDim);
-        for (int j = 0; j < length; j++) scores[j] = TensorPrimitives.Dot(qs, new ReadOnlySpan<float>(kBase + (long)j * headDim, headDim)) * scale;
-        fixed (float* s = scores) RowOps.Softmax(s, length);
-        var os = new Span<float>(oh, headDim);
-        os.Clear();
-        for (int j = 0; j < length; j++) TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(vBase + (long)j * headDim, headDim), scores[j], os, os);
+        fixed (float* s = scores)
+        {
+            RowKernels.Dots(kBase, length, headDim, qh, 1f / MathF.Sqrt(headDim), s);
+            RowOps.Softmax(s, length);
+            RowKernels.WeightedSum(vBase, length, headDim, s, oh);
+        }
         if (rented is not null) ArrayPool<float>.Shared.Return(rented);
     }
 }
