@@ -81,11 +81,21 @@ public static class HybridBench
                 using var cache = m.NewCache(batch, t + newTokens);
                 m.Forward(prompt, cache);
                 var next = ones([batch, 1], ScalarType.Int64);
+                // The product's decode path: the managed kernels where the model has them (as generate and serve use).
+                var plan = DecodePlan.TryCreate(m, out var _);
                 var sw = System.Diagnostics.Stopwatch.StartNew();
                 for (int k = 0; k < newTokens; k++)
                 {
                     using var step = NewDisposeScope();
-                    next = m.Forward(next, cache).argmax(-1).MoveToOuterDisposeScope();
+                    if (plan is null)
+                    {
+                        next = m.Forward(next, cache).argmax(-1).MoveToOuterDisposeScope();
+                        continue;
+                    }
+                    var ids = next.view(-1).data<long>().ToArray();
+                    var logits = plan.Step(ids, Enumerable.Repeat(cache.Length, batch).ToArray(), cache);
+                    cache.Advance(1);
+                    next = logits.argmax(-1, keepdim: true).MoveToOuterDisposeScope();
                 }
                 times[i].Add(sw.Elapsed.TotalSeconds);
             }

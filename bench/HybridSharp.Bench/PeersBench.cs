@@ -63,7 +63,8 @@ internal static class PeersBench
                     {
                         var ids = PromptIds(p);
                         var h = new List<double>(); var h8 = new List<double>(); var ht = new List<double>(); var lf = new List<double>(); var lq = new List<double>();
-                        HybridDecode(generator, ids, 8); HybridDecode(int8, ids, 8); HybridDecode(tensors, ids, 8); llamaF32.Decode(ids, 8); llamaQ8.Decode(ids, 8);   // warm-up
+                        // warm-up at full length, twice: the JIT's tiered compilation settles after a few hundred steps
+                        for (int w = 0; w < 2; w++) { HybridDecode(generator, ids, newTokens); HybridDecode(int8, ids, newTokens); HybridDecode(tensors, ids, newTokens); llamaF32.Decode(ids, newTokens); llamaQ8.Decode(ids, newTokens); }
                         for (int r = 0; r < reps; r++)
                         {
                             h.Add(HybridDecode(generator, ids, newTokens));
