@@ -61,7 +61,8 @@ switch (mode)
     {
         QualityRun.Run(Arg("--corpus", "/usr/share/vim/vim90/doc"), Arg("--out", "runs/quality"),
             int.Parse(Arg("--steps", "400")), int.Parse(Arg("--batch", "8")), int.Parse(Arg("--seq-len", "256")),
-            argList.Contains("--models") ? Arg("--models", "").Split(',', StringSplitOptions.RemoveEmptyEntries) : null);
+            argList.Contains("--models") ? Arg("--models", "").Split(',', StringSplitOptions.RemoveEmptyEntries) : null,
+            int.Parse(Arg("--seed", "1")));
         break;
     }
     case "scan":
