@@ -22,7 +22,7 @@ internal static class MqarCommand
         var mlp = Cli.Opt("--mlp", "give each layer a SwiGLU FFN (width 4·d)", false);
         var noMlp = Cli.Opt("--no-mlp", "no FFN: mixer-only layers as in Zoology Figure 2 (the default)", false);
         var budget = Cli.Opt("--budget", "fraction f of the full protocol's training (100,000 examples × 64 epochs) per cell: ⌈64·f⌉ epochs over f·6.4M/epochs examples; 1 = full", 0.04);
-        var seed = Cli.Opt("--seed", "data and initialisation seed", 0L);
+        var seed = Cli.Opt("--seed", "data and initialisation seed; several, comma-separated (e.g. 0,1,2), run the grid once per seed into the same --out", "0");
         var epochs = Cli.OptNoDefault<int?>("--epochs", "override the number of epochs");
         var trainExamples = Cli.OptNoDefault<int?>("--train-examples", "override the training examples per (T, K)");
         var testExamples = Cli.OptNoDefault<int?>("--test-examples", "override the test examples per (T, K)");
@@ -47,7 +47,8 @@ internal static class MqarCommand
                 ParseList(pr.GetValue(pairs)!, "--pairs", s => int.Parse(s, NumberStyles.Integer, CultureInfo.InvariantCulture)),
                 ParseList(pr.GetValue(lrs)!, "--lrs", s => double.Parse(s, NumberStyles.Float, CultureInfo.InvariantCulture)),
                 pr.GetValue(mlp));
-            var protocol = MqarProtocol.FromBudget(pr.GetValue(budget), pr.GetValue(seed));
+            var seeds = ParseList(pr.GetValue(seed)!, "--seed", s => long.Parse(s, NumberStyles.Integer, CultureInfo.InvariantCulture));
+            var protocol = MqarProtocol.FromBudget(pr.GetValue(budget), seeds[0]);
             protocol = protocol with
             {
                 Epochs = pr.GetValue(epochs) ?? protocol.Epochs,
@@ -68,9 +69,13 @@ internal static class MqarCommand
             var part = pr.GetValue(shard) is { } sh ? WorkShard.Parse(sh) : null;
             if (part is not null && (mergeDirs.Length > 0 || pr.GetValue(reportOnly)))
                 throw new ArgumentException("--shard trains a share of the grid; --merge and --report-only train nothing: give one or the other");
-            return pr.GetValue(reportOnly) || mergeDirs.Length > 0
-                ? MqarConsole.ReportOnly(pr.GetValue(output)!, sweep, protocol, mergeDirs)
-                : MqarConsole.Run(pr.GetValue(output)!, sweep, protocol, part);
+            if (pr.GetValue(reportOnly) || mergeDirs.Length > 0) return MqarConsole.ReportOnly(pr.GetValue(output)!, sweep, protocol, mergeDirs);
+            foreach (var s in seeds.Distinct())
+            {
+                int code = MqarConsole.Run(pr.GetValue(output)!, sweep, protocol with { Seed = s }, part);
+                if (code != 0) return code;
+            }
+            return 0;
         }));
         return cmd;
     }

@@ -206,3 +206,48 @@ public sealed class MqarRunnerTests(ITestOutputHelper output)
         Assert.Equal(own.Inputs, test[0].Inputs);
     }
 }
+
+[Collection("Torch")]
+public sealed class MqarSeedsTests
+{
+    [Fact]
+    public void SeveralSeedsRecordCurvesAndAReportPerSeed()
+    {
+        using var tmp = new HybridSharp.Tests.TempDir();
+        string[] grid = ["mqar", "--mixers", "attention", "--d-models", "16", "--seq-lens", "16", "--pairs", "2", "--lrs", "3e-3",
+            "--vocab", "64", "--train-tokens", "512", "--batch-tokens", "128", "--epochs", "3", "--test-examples", "8", "--seed", "0,1", "--out", tmp["m"]];
+        var (code, _, err) = HybridSharp.Tests.Cli.HybridProcess.Run(grid);
+        Assert.True(code == 0, err);
+        var results = new HybridSharp.Eval.Mqar.MqarResultStore(tmp["m"]).All;
+        Assert.Equal([0L, 1L], results.Select(r => r.Seed).Order().ToArray());
+        foreach (var r in results)
+        {
+            Assert.Equal(r.EpochsRun, r.Curve.Count);
+            Assert.Equal(r.Steps, r.Curve[^1].Step);
+            Assert.Equal(r.Accuracy, r.Curve[^1].Accuracy);
+            Assert.True(r.Curve.Select(p => p.Step).SequenceEqual(r.Curve.Select(p => p.Step).Order()));
+        }
+        var md = File.ReadAllText(Path.Combine(tmp["m"], "mqar.md"));
+        Assert.Contains("## Seeds", md);
+        Assert.Contains("(s0)", md);
+        Assert.Contains("(s1)", md);
+        // A rerun trains nothing: both seeds' cells are already there.
+        var (again, output, againErr) = HybridSharp.Tests.Cli.HybridProcess.Run(grid);
+        Assert.True(again == 0, againErr);
+        Assert.Equal(2, new HybridSharp.Eval.Mqar.MqarResultStore(tmp["m"]).All.Count);
+        var (bad, _, badErr) = HybridSharp.Tests.Cli.HybridProcess.Run([.. grid[..^4], "--seed", "0,x", "--out", tmp["m"]]);
+        HybridSharp.Tests.Cli.HybridProcess.AssertOneLineError(bad, badErr, "--seed: 'x' is not a valid value");
+    }
+
+    [Fact]
+    public void StepsToAThresholdComeFromTheCurve()
+    {
+        var r = new HybridSharp.Eval.Mqar.MqarCellResult
+        {
+            Curve = [new() { Epoch = 1, Step = 10, Accuracy = 0.2 }, new() { Epoch = 2, Step = 20, Accuracy = 0.6 }, new() { Epoch = 3, Step = 30, Accuracy = 0.95 }],
+        };
+        Assert.Equal(20, r.StepsTo(0.5));
+        Assert.Equal(30, r.StepsTo(0.9));
+        Assert.Null(r.StepsTo(0.99));
+    }
+}

@@ -103,6 +103,9 @@ public sealed record MqarProtocol
         $"V{VocabSize}-{(TrainTokens is { } tt ? "tok" + tt.ToString(CultureInfo.InvariantCulture) : "n" + TrainExamples.ToString(CultureInfo.InvariantCulture))}x{Epochs}-test{TestExamples}-b{BatchTag}" +
         $"-a{PowerA:G4}-rnq{(RandomNonQueries ? 1 : 0)}-wd{WeightDecay:G4}-stop{EarlyStopAccuracy:G4}-seed{Seed}{(Mixture ? "-mix" : "")}");
 
+    /// <summary>A protocol tag without its seed: the results of one protocol run with several seeds share it.</summary>
+    public static string WithoutSeed(string tag) => System.Text.RegularExpressions.Regex.Replace(tag, "-seed-?[0-9]+", "");
+
     private string BatchTag => BatchSize is { } b ? b.ToString(CultureInfo.InvariantCulture)
         : BatchTokens is { } t ? "tok" + t.ToString(CultureInfo.InvariantCulture) : "auto";
 }

@@ -38,7 +38,8 @@ public static class MqarReport
             .GroupBy(p => (p.R.ModelLabel, p.R.Mixer, p.R.Mlp, p.R.DModel, p.T, p.K))
             .Select(g =>
             {
-                var byLr = g.OrderBy(p => p.R.LearningRate).Select(p => (p.R.LearningRate, p.Accuracy)).ToList();
+                // Several seeds: a rate's accuracy is its mean over the seeds, so the best rate is not a lucky seed.
+                var byLr = g.GroupBy(p => p.R.LearningRate).OrderBy(l => l.Key).Select(l => (LearningRate: l.Key, Accuracy: l.Average(p => p.Accuracy))).ToList();
                 var best = byLr.OrderByDescending(x => x.Accuracy).ThenBy(x => x.LearningRate).First();
                 return new MqarBest(g.Key.ModelLabel, g.Key.Mixer, g.Key.Mlp, g.Key.DModel, g.Key.T, g.Key.K, best.Accuracy, best.LearningRate, byLr);
             })
@@ -107,6 +108,14 @@ public static class MqarReport
         }
         sb.Append(SummaryTable(best));
         if (pngName is not null) sb.Append("\n![MQAR accuracy against d_model](").Append(pngName).Append(")\n");
+        if (results.Select(r => r.Seed).Distinct().Count() > 1)
+        {
+            sb.Append("\n## Seeds\n\n");
+            sb.Append("Every (model, d_model, T, K) at its best rate (by the mean over seeds): accuracy per seed, how many seeds reached ");
+            sb.Append("0.9, and the training steps after which test accuracy first reached 0.5 and 0.9 (median over the seeds that did; ");
+            sb.Append("\"–\" = none did). Curves are evaluated once per epoch.\n\n");
+            sb.Append(SeedTable(best, results));
+        }
         sb.Append('\n').Append(EveryRunHeading).Append("\n\n");
         sb.Append("Every training run with its accuracy per (T, K) slice, not just the best rate: a rate that missed shows whether ");
         sb.Append("the cell is sensitive to it. Overall = the run's accuracy over all its test examples.\n\n");
@@ -142,6 +151,35 @@ public static class MqarReport
         return sb.ToString();
     }
 
+    /// <summary>
+    /// One row per (model, d_model, T, K) at its best rate: accuracy per seed, seeds at ≥ 0.9, and the median steps to
+    /// 0.5 and to 0.9 over the seeds that got there. Mixture runs use their overall curve for the steps.
+    /// </summary>
+    public static string SeedTable(IReadOnlyList<MqarBest> best, IReadOnlyList<MqarCellResult> results)
+    {
+        var sb = new StringBuilder();
+        sb.Append("| model | d_model | T | K | lr | accuracy per seed | mean | seeds ≥ 0.9 | steps to 0.5 | steps to 0.9 |\n");
+        sb.Append("|---|---|---|---|---|---|---|---|---|---|\n");
+        foreach (var b in best)
+        {
+            var runs = results.Where(r => r.ModelLabel == b.Model && r.DModel == b.DModel && r.LearningRate == b.BestLearningRate
+                    && (r.NumKvPairs == MqarCell.MixedPairs ? r.SeqLen == b.SeqLen || r.Slices.Any(sl => sl.SeqLen == b.SeqLen) : r.SeqLen == b.SeqLen && r.NumKvPairs == b.NumKvPairs))
+                .OrderBy(r => r.Seed).ToList();
+            var accs = runs.Select(r => (r.Seed, Accuracy: r.NumKvPairs == MqarCell.MixedPairs
+                ? r.Slices.FirstOrDefault(sl => sl.SeqLen == b.SeqLen && sl.NumKvPairs == b.NumKvPairs)?.Accuracy ?? double.NaN
+                : r.Accuracy)).ToList();
+            string Steps(double threshold)
+            {
+                var steps = runs.Select(r => r.StepsTo(threshold)).OfType<int>().Order().ToList();
+                return steps.Count == 0 ? "–" : string.Create(Inv, $"{steps[steps.Count / 2]} ({steps.Count}/{runs.Count})");
+            }
+            sb.Append(CultureInfo.InvariantCulture, $"| {b.Model} | {b.DModel} | {b.SeqLen} | {b.NumKvPairs} | {Num(b.BestLearningRate)} | ");
+            sb.Append(string.Join(", ", accs.Select(a => string.Create(Inv, $"{a.Accuracy:F3} (s{a.Seed})"))));
+            sb.Append(CultureInfo.InvariantCulture, $" | {accs.Average(a => a.Accuracy):F3} | {accs.Count(a => a.Accuracy >= 0.9)}/{accs.Count} | {Steps(0.5)} | {Steps(0.9)} |\n");
+        }
+        return sb.ToString();
+    }
+
     /// <summary>Heading of the every-run section of <c>mqar.md</c> (the summary table comes before it).</summary>
     public const string EveryRunHeading = "## Every run";
 
@@ -156,17 +194,20 @@ public static class MqarReport
             r.Slices.Count > 0 ? r.Slices.Select(sl => (sl.NumKvPairs, sl.Accuracy)) : [(r.NumKvPairs, r.Accuracy)];
         var ks = results.SelectMany(r => SlicesOf(r).Select(x => x.K)).Distinct().Order().ToList();
         var sb = new StringBuilder();
-        sb.Append("| T | model | d_model | lr |");
+        bool seeds = results.Select(r => r.Seed).Distinct().Count() > 1;
+        sb.Append(seeds ? "| T | model | d_model | lr | seed |" : "| T | model | d_model | lr |");
         foreach (var k in ks) sb.Append(CultureInfo.InvariantCulture, $" K {k} |");
         sb.Append(" overall | steps | seconds |\n|---|---|---|---|");
+        if (seeds) sb.Append("---|");
         foreach (var _ in ks) sb.Append("---|");
         sb.Append("---|---|---|\n");
         var ordered = results.OrderBy(r => r.SeqLen).ThenBy(r => r.ModelLabel, StringComparer.Ordinal).ThenBy(r => r.DModel)
-            .ThenBy(r => r.LearningRate).ThenBy(r => r.NumKvPairs);
+            .ThenBy(r => r.LearningRate).ThenBy(r => r.NumKvPairs).ThenBy(r => r.Seed);
         foreach (var r in ordered)
         {
             var byK = SlicesOf(r).ToDictionary(x => x.K, x => x.Accuracy);
             sb.Append(CultureInfo.InvariantCulture, $"| {r.SeqLen} | {r.ModelLabel} | {r.DModel} | {Num(r.LearningRate)} |");
+            if (seeds) sb.Append(CultureInfo.InvariantCulture, $" {r.Seed} |");
             foreach (var k in ks) sb.Append(byK.TryGetValue(k, out var a) ? $" {a.ToString("F3", Inv)} |" : " – |");
             string steps = r.Steps.ToString(Inv) + (r.Diverged ? " (diverged)" : r.EarlyStopped ? " (early stop)" : "");
             sb.Append(CultureInfo.InvariantCulture, $" {r.Accuracy:F3} | {steps} | {r.Seconds:F0} |\n");

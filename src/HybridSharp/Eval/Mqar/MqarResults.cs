@@ -12,6 +12,14 @@ public sealed record MqarSliceAccuracy
     [JsonPropertyName("examples")] public int Examples { get; init; }
 }
 
+/// <summary>Test accuracy after one epoch of a cell's training (its learning curve).</summary>
+public sealed record MqarCurvePoint
+{
+    [JsonPropertyName("epoch")] public int Epoch { get; init; }
+    [JsonPropertyName("step")] public int Step { get; init; }
+    [JsonPropertyName("accuracy")] public double Accuracy { get; init; }
+}
+
 /// <summary>One finished cell: one line of <c>results.jsonl</c>, with the machine and versions.</summary>
 public sealed record MqarCellResult
 {
@@ -48,7 +56,13 @@ public sealed record MqarCellResult
     [JsonPropertyName("machine")] public string Machine { get; init; } = "";
     [JsonPropertyName("time")] public DateTimeOffset Time { get; init; } = DateTimeOffset.UtcNow;
 
+    /// <summary>Test accuracy after every epoch (empty in results written before curves were recorded).</summary>
+    [JsonPropertyName("curve")] public List<MqarCurvePoint> Curve { get; init; } = [];
+
     [JsonIgnore] public string ModelLabel => Mlp ? Mixer + "+mlp" : Mixer;
+
+    /// <summary>The training steps after which test accuracy first reached <paramref name="threshold"/>; null if it never did.</summary>
+    public int? StepsTo(double threshold) => Curve.FirstOrDefault(p => p.Accuracy >= threshold)?.Step;
 }
 
 /// <summary>

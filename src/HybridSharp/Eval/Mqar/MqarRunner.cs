@@ -180,9 +180,12 @@ public sealed class MqarRunner
         return shard is null ? cells : [.. cells.Where(c => shard.Owns(MqarResultStore.KeyOf(c, protocol)))];
     }
 
-    /// <summary>Rewrites <c>mqar.csv</c>, <c>mqar.md</c> and <c>mqar.png</c> from the stored results of <paramref name="protocol"/>.</summary>
+    /// <summary>
+    /// Rewrites <c>mqar.csv</c>, <c>mqar.md</c> and <c>mqar.png</c> from the stored results of <paramref name="protocol"/>,
+    /// with every seed it was run with.
+    /// </summary>
     public MqarReportFiles WriteSummaries(MqarProtocol protocol) =>
-        MqarReport.WriteAll(ResultsDir, Store.All.Where(r => r.Protocol == protocol.Tag).ToList(), protocol);
+        MqarReport.WriteAll(ResultsDir, Store.All.Where(r => MqarProtocol.WithoutSeed(r.Protocol) == MqarProtocol.WithoutSeed(protocol.Tag)).ToList(), protocol);
 
     /// <summary>Train and test segments of a (T, K) task under <paramref name="protocol"/> (seeds from the protocol seed).</summary>
     public static (MqarData Train, MqarData Test) GenerateTask(MqarProtocol protocol, int seqLen, int numKvPairs)
@@ -271,6 +274,7 @@ public sealed class MqarRunner
         bool earlyStopped = false, diverged = false;
         double accuracy = 0, bestAccuracy = 0, epochLoss = double.NaN;
         List<MqarSliceAccuracy> slices = [];
+        List<MqarCurvePoint> curve = [];
         double trainSeconds = 0;
         long tokens = 0;
         for (int epoch = 0; epoch < protocol.Epochs; epoch++)
@@ -306,6 +310,7 @@ public sealed class MqarRunner
             epochLoss = lossCount > 0 ? lossSum / lossCount : double.NaN;
             (accuracy, slices) = Evaluate(model, test, protocol);
             bestAccuracy = Math.Max(bestAccuracy, accuracy);
+            curve.Add(new MqarCurvePoint { Epoch = epoch + 1, Step = step, Accuracy = accuracy });
             progress?.Invoke(Report(MqarEvent.Epoch) with { Epoch = epoch + 1, Step = step, Loss = epochLoss, Accuracy = accuracy });
             if (diverged) break;
             if (accuracy > protocol.EarlyStopAccuracy) { earlyStopped = true; break; }
@@ -337,6 +342,7 @@ public sealed class MqarRunner
             Accuracy = accuracy,
             BestEpochAccuracy = bestAccuracy,
             Slices = slices,
+            Curve = curve,
             TrainLoss = epochLoss,
             Parameters = model.ParameterCount(),
             NonEmbeddingParameters = model.ParameterCount(nonEmbedding: true),
