@@ -22,15 +22,15 @@ public sealed unsafe class Float32Matrix : PackedMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Multiply(float* x, int n, int xStride, float* y, int yStride, int r0, int r1)
     {
-        int r = r0;
+        int b = 0;
         if (Vector512.IsHardwareAccelerated && Cols % 16 == 0)
-            for (; r + 4 <= r1; r += 4)
+            for (; b + 4 <= n; b += 4)
             {
-                int b = 0;
-                for (; b + 4 <= n; b += 4) Dot4x4(_data + (long)r * Cols, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride);
-                for (; b < n; b++) Dot4(_data + (long)r * Cols, x + (long)b * xStride, y + (long)b * yStride + r);
+                int r = r0;
+                for (; r + 4 <= r1; r += 4) Dot4x4(_data + (long)r * Cols, x + (long)b * xStride, xStride, y + (long)b * yStride + r, yStride);
+                for (int bb = b; bb < b + 4; bb++) RowKernels.Dots(_data + (long)r * Cols, r1 - r, Cols, x + (long)bb * xStride, 1f, y + (long)bb * yStride + r);
             }
-        for (; r < r1; r++) DotRows(new ReadOnlySpan<float>(_data + (long)r * Cols, Cols), x, n, xStride, y, yStride, r);
+        for (; b < n; b++) RowKernels.Dots(_data + (long)r0 * Cols, r1 - r0, Cols, x + (long)b * xStride, 1f, y + (long)b * yStride + r0);
     }
 
     /// <summary>Four consecutive rows against four activation rows: 16 accumulators, each load feeds four multiply-adds.</summary>
@@ -65,27 +65,6 @@ public sealed unsafe class Float32Matrix : PackedMatrix
         y[0] = Vector512.Sum(a30); y[1] = Vector512.Sum(a31); y[2] = Vector512.Sum(a32); y[3] = Vector512.Sum(a33);
     }
 
-    /// <summary>Four consecutive rows against one x: each x vector is loaded once for four rows' multiply-adds.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Dot4(float* w, float* x, float* y)
-    {
-        var a0 = Vector512<float>.Zero; var a1 = Vector512<float>.Zero; var a2 = Vector512<float>.Zero; var a3 = Vector512<float>.Zero;
-        long stride = Cols;
-        for (int c = 0; c < Cols; c += 16)
-        {
-            var xv = Vector512.Load(x + c);
-            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(w + c), xv, a0);
-            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(w + stride + c), xv, a1);
-            a2 = Vector512.FusedMultiplyAdd(Vector512.Load(w + 2 * stride + c), xv, a2);
-            a3 = Vector512.FusedMultiplyAdd(Vector512.Load(w + 3 * stride + c), xv, a3);
-        }
-        y[0] = Vector512.Sum(a0);
-        y[1] = Vector512.Sum(a1);
-        y[2] = Vector512.Sum(a2);
-        y[3] = Vector512.Sum(a3);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void ReadRow(int r, Span<float> destination) => new ReadOnlySpan<float>(_data + (long)r * Cols, Cols).CopyTo(destination);
 
     /// <summary>The tensor this matrix reads.</summary>

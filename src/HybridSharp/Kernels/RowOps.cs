@@ -62,6 +62,25 @@ public static unsafe class RowOps
         }
     }
 
+    /// <summary>
+    /// One step of a causal depthwise conv with SiLU, per channel c: the window [channels, kernel] (oldest first) shifts
+    /// left by one and takes x[c]; x[c] ← SiLU(Σ_k w[c, k]·window[c, k] + bias[c]) (bias may be null).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void CausalConvStep(float* x, float* window, float* weight, float* bias, int channels, int kernel)
+    {
+        for (int c = 0; c < channels; c++)
+        {
+            float* wnd = window + (long)c * kernel, w = weight + (long)c * kernel;
+            for (int k = 0; k < kernel - 1; k++) wnd[k] = wnd[k + 1];
+            wnd[kernel - 1] = x[c];
+            float acc = 0;
+            for (int k = 0; k < kernel; k++) acc += wnd[k] * w[k];
+            if (bias != null) acc += bias[c];
+            x[c] = Silu(acc);
+        }
+    }
+
     /// <summary>Softmax of <paramref name="length"/> scores in place (max subtracted first).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softmax(float* scores, int length)

@@ -46,7 +46,7 @@ internal sealed unsafe class Mamba1DecodeStep : IMixerDecodeStep
         MatVecKernel.Run(n, new MatVecJob(InProj, InProjBias, x, Hidden, proj, 2 * InnerSize));
         var cache = (Mamba1Cache)(context.Cache.Layers[Layer] ?? throw new InvalidOperationException($"layer {Layer}: no Mamba-1 cache"));
         float* convState = TensorMemory.Float32(cache.ConvState), ssmState = TensorMemory.Float32(cache.SsmState);
-        for (int b = 0; b < n; b++) Conv(proj + (long)b * 2 * InnerSize, convState + (long)b * InnerSize * Kernel);
+        for (int b = 0; b < n; b++) RowOps.CausalConvStep(proj + (long)b * 2 * InnerSize, convState + (long)b * InnerSize * Kernel, ConvWeight, ConvBias, InnerSize, Kernel);
         MatVecKernel.Run(n, new MatVecJob(XProj, null, proj, 2 * InnerSize, dbc, dbcWidth));
         float* cos = null, sin = null;
         var rotary = context.StateRotary ?? context.Rotary;
@@ -94,20 +94,5 @@ internal sealed unsafe class Mamba1DecodeStep : IMixerDecodeStep
             }
         }
         MatVecKernel.Run(n, new MatVecJob(OutProj, OutProjBias, ys, InnerSize, y, Hidden));
-    }
-
-    /// <summary>Shifts the row's conv window [d_in, K] left, appends x, and replaces x by SiLU(Σ_k w·window + bias).</summary>
-    private void Conv(float* xs, float* window)
-    {
-        for (int c = 0; c < InnerSize; c++)
-        {
-            float* wnd = window + (long)c * Kernel, w = ConvWeight + (long)c * Kernel;
-            for (int k = 0; k < Kernel - 1; k++) wnd[k] = wnd[k + 1];
-            wnd[Kernel - 1] = xs[c];
-            float acc = 0;
-            for (int k = 0; k < Kernel; k++) acc += wnd[k] * w[k];
-            if (ConvBias != null) acc += ConvBias[c];
-            xs[c] = RowOps.Silu(acc);
-        }
     }
 }

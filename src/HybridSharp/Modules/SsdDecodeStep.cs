@@ -57,7 +57,7 @@ internal sealed unsafe class SsdDecodeStep : IMixerDecodeStep
         for (int b = 0; b < n; b++)
         {
             float* xbc = proj + (long)b * width + ZSize;
-            if (Kernel > 0) Conv(xbc, convState + (long)b * ConvChannels * Kernel);
+            if (Kernel > 0) RowOps.CausalConvStep(xbc, convState + (long)b * ConvChannels * Kernel, ConvWeight, ConvBias, ConvChannels, Kernel);
             if (Rope)
             {
                 float* bMat = xbc + InnerSize, cMat = bMat + (long)Groups * StateSize;
@@ -98,22 +98,6 @@ internal sealed unsafe class SsdDecodeStep : IMixerDecodeStep
             TensorPrimitives.MultiplyAdd(bg, xv * dt, hs, hs);
             float yv = TensorPrimitives.Dot(hs, cg);
             yb[h * HeadDim + c] = D != null ? yv + xv * D[h] : yv;
-        }
-    }
-
-    /// <summary>Shifts the row's conv window [C, K] left by one, appends xbc, and replaces xbc by SiLU(Σ_k w·window + bias).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void Conv(float* xbc, float* window)
-    {
-        for (int c = 0; c < ConvChannels; c++)
-        {
-            float* wnd = window + (long)c * Kernel, w = ConvWeight + (long)c * Kernel;
-            for (int k = 0; k < Kernel - 1; k++) wnd[k] = wnd[k + 1];
-            wnd[Kernel - 1] = xbc[c];
-            float acc = 0;
-            for (int k = 0; k < Kernel; k++) acc += wnd[k] * w[k];
-            if (ConvBias != null) acc += ConvBias[c];
-            xbc[c] = RowOps.Silu(acc);
         }
     }
 
