@@ -170,10 +170,11 @@ public sealed class MixtureOfExperts : nn.Module<Tensor, Tensor>, IMoeLayer
         var y = zeros_like(x);
         for (int j = 0; j < NumExperts; j++)
         {
-            var assignments = chosen.eq(j).nonzero();                                // [m, 2] (token, choice)
-            if (assignments.shape[0] == 0) continue;
-            var token = assignments.select(1, 0);
-            var assignmentIds = token.mul(k).add(assignments.select(1, 1));
+            // Flat assignment ids token·k + choice straight from the flattened mask (no integer add, whose default alpha
+            // TorchSharp has been seen to pass as a floating-point scalar, which libtorch refuses for int64 tensors).
+            var assignmentIds = chosen.eq(j).reshape(-1).nonzero().squeeze(1);       // [m]
+            if (assignmentIds.shape[0] == 0) continue;
+            var token = assignmentIds.floor_divide(k);
             var h = Expert(x.index_select(0, token), gates[j], ups[j], downs[j]).mul(flatW.index_select(0, assignmentIds).unsqueeze(1));
             y.index_add_(0, token, h, 1);
         }

@@ -142,10 +142,10 @@ public sealed class OtceMoe : nn.Module<Tensor, Tensor>, IMoeLayer
         var y = zeros_like(x);
         for (int j = 0; j < NumExperts; j++)
         {
-            var assignments = chosen.eq(j).nonzero();                                // [m, 2] (token, choice)
-            if (assignments.shape[0] == 0) continue;
-            var token = assignments.select(1, 0);
-            var weight = flatW.index_select(0, token.mul(TopK).add(assignments.select(1, 1))).unsqueeze(1);
+            var assignmentIds = chosen.eq(j).reshape(-1).nonzero().squeeze(1);       // [m] token·k + choice (see MixtureOfExperts)
+            if (assignmentIds.shape[0] == 0) continue;
+            var token = assignmentIds.floor_divide(TopK);
+            var weight = flatW.index_select(0, assignmentIds).unsqueeze(1);
             var outJ = RunExpert(j, x.index_select(0, token), shared.index_select(0, token));
             y = y.index_add(0, token, outJ.mul(weight), 1);
         }
