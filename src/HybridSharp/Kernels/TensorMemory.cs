@@ -31,6 +31,13 @@ public static unsafe class TensorMemory
 
     private static void* First(Tensor tensor)
     {
+        // TorchSharp's byte span of a tensor is int-sized: past 2 GiB, take the address of a one-element view instead.
+        if (tensor.numel() * tensor.element_size() > int.MaxValue)
+        {
+            using var flat = tensor.reshape(-1);
+            using var first = flat.narrow(0, 0, 1);
+            fixed (byte* q = first.bytes) return q;
+        }
         fixed (byte* p = tensor.bytes) return p;   // native memory: "fixed" pins nothing, it only yields the address
     }
 }

@@ -219,6 +219,17 @@ public sealed class ManagedDecodeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void PointersReachTensorsBeyondTwoGiB()
+    {
+        // An LM head of a large vocabulary passes 2 GiB; its address must still be found (the pages are never touched).
+        using var big = empty([(long)int.MaxValue / 4 + 64], ScalarType.Float32);
+        using var head = big.narrow(0, 0, 16);
+        Assert.Equal(TensorMemory.Address(head), TensorMemory.Address(big));
+        using var tail = big.narrow(0, 64, (long)int.MaxValue / 4);
+        Assert.Equal(TensorMemory.Address(big) + 256, TensorMemory.Address(tail));
+    }
+
+    [Fact]
     public void Int8GroupsRoundTripWithinHalfAStep()
     {
         var rng = new Random(1);
