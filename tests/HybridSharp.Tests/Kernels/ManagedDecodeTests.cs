@@ -67,6 +67,15 @@ public sealed class ManagedDecodeTests(ITestOutputHelper output)
 
     private static double MaxDiff(Tensor a, Tensor b) => (a - b).abs().max().item<float>();
 
+    /// <summary>Largest logit difference between prefill + managed steps and the full forward, over the decoded positions.</summary>
+    private static double ManagedAgainstFullForward(CausalLM model, Tensor ids, int prefill)
+    {
+        using var _ = inference_mode();
+        using var full = model.Forward(ids)[0].narrow(0, prefill, (int)ids.size(1) - prefill);
+        using var managed = Decode(model, ids, prefill, managed: true);
+        return MaxDiff(managed, full);
+    }
+
     [Theory]
     [InlineData("transformer-tiny")]
     [InlineData("transxssm-tiny")]
@@ -82,12 +91,8 @@ public sealed class ManagedDecodeTests(ITestOutputHelper output)
     public void ManagedStepsEqualTheFullForward(string preset)
     {
         using var model = Perturbed(Presets.Get(preset));
-        using var _ = inference_mode();
-        const int t = 40, prefill = 9;
-        using var ids = Ids(t, model.Config.VocabSize, 3);
-        using var full = model.Forward(ids)[0].narrow(0, prefill, t - prefill);
-        using var managed = Decode(model, ids, prefill, managed: true);
-        double diff = MaxDiff(managed, full);
+        using var ids = Ids(40, model.Config.VocabSize, 3);
+        double diff = ManagedAgainstFullForward(model, ids, 9);
         output.WriteLine($"{preset}: managed decode vs full forward {diff:E2}");
         Assert.True(diff <= Tolerance, $"managed decode differs by {diff:E2}");
     }
@@ -128,11 +133,9 @@ public sealed class ManagedDecodeTests(ITestOutputHelper output)
         cfg.MlpBias = true;
         cfg.HiddenAct = "relu";
         using var model = Perturbed(cfg);
-        using var _ = inference_mode();
         using var ids = Ids(30, cfg.VocabSize, 4);
-        using var full = model.Forward(ids)[0].narrow(0, 5, 25);
-        using var managed = Decode(model, ids, 5, managed: true);
-        Assert.True(MaxDiff(managed, full) <= Tolerance, $"differs by {MaxDiff(managed, full):E2}");
+        double diff = ManagedAgainstFullForward(model, ids, 5);
+        Assert.True(diff <= Tolerance, $"differs by {diff:E2}");
     }
 
     [Fact]
@@ -259,11 +262,9 @@ public sealed class ManagedDecodeTests(ITestOutputHelper output)
         var cfg = HybridSharp.Tests.Serve.SlotCacheTests.MixedConfig();
         cfg.HiddenAct = "gelu";
         using var model = Perturbed(cfg);
-        using var _ = inference_mode();
         using var ids = Ids(30, cfg.VocabSize, 8);
-        using var full = model.Forward(ids)[0].narrow(0, 5, 25);
-        using var managed = Decode(model, ids, 5, managed: true);
-        Assert.True(MaxDiff(managed, full) <= Tolerance, $"differs by {MaxDiff(managed, full):E2}");
+        double diff = ManagedAgainstFullForward(model, ids, 5);
+        Assert.True(diff <= Tolerance, $"differs by {diff:E2}");
     }
 
     [Fact]
