@@ -40,12 +40,7 @@ internal sealed unsafe class AttentionDecodeStep(int layer, int heads, int kvHea
             float logn = context.Logn(b);
             if (logn != 1f) TensorPrimitives.Multiply(new ReadOnlySpan<float>(qb, qWidth), logn, new Span<float>(qb, qWidth));
             RowOps.Rotate(kb, kvHeads, headDim, cos + (long)b * headDim, sin + (long)b * headDim);
-            for (int h = 0; h < kvHeads; h++)
-            {
-                long at = (((long)b * kvHeads + h) * capacity + pos) * headDim;
-                new ReadOnlySpan<float>(kb + (long)h * headDim, headDim).CopyTo(new Span<float>(keys + at, headDim));
-                new ReadOnlySpan<float>(vb + (long)h * headDim, headDim).CopyTo(new Span<float>(values + at, headDim));
-            }
+            WriteKv(kb, vb, keys, values, b, pos, kvHeads, headDim, capacity);
         }
 
         int pairs = n * heads;
@@ -57,6 +52,17 @@ internal sealed unsafe class AttentionDecodeStep(int layer, int heads, int kvHea
             Parallel.For(0, pairs, KernelThreads.Options, i => Attend(i, q, o, keys, values, capacity, positions));
 
         MatVecKernel.Run(n, new MatVecJob(wo, bo, o, qWidth, y, hidden));
+    }
+
+    /// <summary>Writes row b's new keys and values (each [Hkv, P]) at position pos of a [B, Hkv, capacity, P] cache.</summary>
+    internal static void WriteKv(float* k, float* v, float* keys, float* values, int b, long pos, int kvHeads, int headDim, long capacity)
+    {
+        for (int h = 0; h < kvHeads; h++)
+        {
+            long at = (((long)b * kvHeads + h) * capacity + pos) * headDim;
+            new ReadOnlySpan<float>(k + (long)h * headDim, headDim).CopyTo(new Span<float>(keys + at, headDim));
+            new ReadOnlySpan<float>(v + (long)h * headDim, headDim).CopyTo(new Span<float>(values + at, headDim));
+        }
     }
 
     /// <summary>Head (i mod H) of row (i div H): softmax over the row's keys [0, position] of its KV head.</summary>

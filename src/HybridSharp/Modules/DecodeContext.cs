@@ -13,6 +13,7 @@ public sealed unsafe class DecodeContext
 {
     private readonly Dictionary<RotaryEmbedding, (ScratchBuffer Cos, ScratchBuffer Sin)> _tables = [];
     private readonly HashSet<RotaryEmbedding> _tablesFilled = [];
+    private readonly Dictionary<RotaryEmbedding, (double Theta, float[] Values)> _inverseFrequencies = [];
 
     public int Rows { get; private set; }
     public long[] Positions { get; private set; } = [];
@@ -51,7 +52,10 @@ public sealed unsafe class DecodeContext
     {
         int dim = rotary.Dim, half = dim / 2;
         // Dynamic NTK: θ depends on the largest position of the call, as in the full forward.
-        var inv = rotary.InverseFrequencies32(rotary.EffectiveTheta(Positions.Max()));
+        double theta = rotary.EffectiveTheta(Positions.Max());
+        if (!_inverseFrequencies.TryGetValue(rotary, out var cached) || cached.Theta != theta)
+            _inverseFrequencies[rotary] = cached = (theta, rotary.InverseFrequencies32(theta));   // once per table (and θ), not per step
+        var inv = cached.Values;
         for (int b = 0; b < Rows; b++)
         {
             float p = Positions[b];

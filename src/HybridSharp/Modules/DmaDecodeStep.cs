@@ -64,12 +64,7 @@ internal sealed unsafe class DmaDecodeStep : IMixerDecodeStep
             }
             RowOps.Rotate(qb, Heads, HeadDim, cos + (long)b * HeadDim, sin + (long)b * HeadDim);
             RowOps.Rotate(kb, KvHeads, HeadDim, cos + (long)b * HeadDim, sin + (long)b * HeadDim);
-            for (int h = 0; h < KvHeads; h++)
-            {
-                long at = (((long)b * KvHeads + h) * capacity + pos) * HeadDim;
-                new ReadOnlySpan<float>(kb + (long)h * HeadDim, HeadDim).CopyTo(new Span<float>(keys + at, HeadDim));
-                new ReadOnlySpan<float>(vb + (long)h * HeadDim, HeadDim).CopyTo(new Span<float>(values + at, HeadDim));
-            }
+            AttentionDecodeStep.WriteKv(kb, vb, keys, values, b, pos, KvHeads, HeadDim, capacity);
             for (int m = 0; m < MaskHeads; m++) deltas[((long)b * MaskHeads + m) * capacity + pos] = RowOps.Softplus(delta[(long)b * MaskHeads + m]);
         }
 
